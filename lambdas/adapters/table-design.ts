@@ -1,0 +1,30 @@
+/**
+ * The single DynamoDB table, described once and used by both assemblies: the CDK stack creates it
+ * on AWS from this, and the local stack creates it in DynamoDB Local from this.
+ *
+ * Items (PK / SK):
+ * - `REQ#<id>` / `REQUEST`            the request, its policy outcome, decisions summary and grant
+ * - `REQ#<id>` / `DECISION#<approver>` one per approver (conditional put: each approver counts once)
+ * - `REQ#<id>` / `TOKEN`              the Step Functions task token (never sent to Slack)
+ * - `REQ#<id>` / `SESSION#<akid>`     each minted STS session (never the secret or token)
+ * - `REQ#<id>` / `EVENT#<eventID>`    each linked CloudTrail event (conditional put: stored once)
+ * - `REQ#<id>` / `HIST#<seq>`         hash-chained history of state changes
+ * - `AKID#<akid>` / `AKID`            access key id -> request id, for the CloudTrail linker
+ * - `IDEM#<agent>#<key>` / `IDEM`     Idempotency-Key -> request id + body hash (TTL)
+ * - `RATE#<agent>#<minute>` / `RATE`  per-agent request counter (TTL)
+ *
+ * Indexes (sparse: only REQUEST items carry their keys):
+ * - `byAgent`: GSI1PK `AGENT#<issuer>#<sub>`, GSI1SK `<createdAt>#<id>` — one agent over time
+ * - `byDay`:   GSI2PK `DAY#<yyyy-mm-dd>`,      GSI2SK `<createdAt>#<id>` — everyone, by time
+ */
+export const TABLE_DESIGN = {
+  partitionKey: 'PK',
+  sortKey: 'SK',
+  ttlAttribute: 'expiresAt',
+  indexes: {
+    byAgent: { partitionKey: 'GSI1PK', sortKey: 'GSI1SK' },
+    byDay: { partitionKey: 'GSI2PK', sortKey: 'GSI2SK' },
+  },
+} as const;
+
+export type IndexName = keyof typeof TABLE_DESIGN.indexes;

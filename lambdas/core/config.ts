@@ -1,0 +1,175 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+/**
+ * The one configuration file (DESIGN.md §3), validated once at start. Every refusal names the key
+ * (`rules[2].quorum: …`) so an operator can fix the file without reading code. Keys may be added
+ * over time, never renamed.
+ */
+
+const ACCOUNT = /^\d{12}$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+const SLACK_ID = /^[A-Z0-9]{2,32}$/;
+
+/** A match pattern: `*` and `?` allowed as in IAM, but no policy variables and no control characters. */
+const pattern = z
+  .string()
+  .min(1)
+  .max(2048)
+  .refine((s) => !s.includes('${'), 'policy variables (${…}) are not allowed in patterns')
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'control characters are not allowed');
+
+const identityList = z.array(z.string().min(1).max(256)).min(1);
+
+const ruleSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'letters, digits, ".", "_" or "-", at most 64 characters'),
+    match: z
+      .object({
+        actions: z.array(pattern).min(1).optional(),
+        resources: z.array(pattern).min(1).optional(),
+        accessLevels: z
+          .array(z.enum(['Read', 'List', 'Write', 'Tagging', 'Permissions management']))
+          .min(1)
+          .optional(),
+        agentGroups: z.array(z.string().min(1)).min(1).optional(),
+        agents: z.array(z.string().min(1)).min(1).optional(),
+      })
+      .strict()
+      .default({}),
+    effect: z.enum(['deny', 'allow', 'approve']),
+    approvers: identityList.optional(),
+    quorum: z.number().int().min(1).max(10).optional(),
+    // Step Functions task timeouts reach a year; an approval left open longer than 7 days is a smell.
+    approvalTimeoutSeconds: z.number().int().min(30).max(604_800).optional(),
+    maxDurationSeconds: z.number().int().min(60).max(43_200).optional(),
+    minReviewSeconds: z.number().int().min(0).max(3_600).optional(),
+    minReviewMode: z.enum(['refuse', 'flag']).optional(),
+  })
+  .strict()
+  .superRefine((rule, ctx) => {
+    if (rule.effect === 'approve') {
+      if (!rule.approvers) {
+        ctx.addIssue({ code: 'custom', path: ['approvers'], message: 'an approve rule must name its approvers' });
+      } else {
+        const people = rule.approvers.filter((a) => !a.startsWith('group:')).length;
+        const hasGroups = people < rule.approvers.length;
+        if (!hasGroups && (rule.quorum ?? 1) > people) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['quorum'],
+            message: `quorum ${rule.quorum} cannot be reached by ${people} named approver(s)`,
+          });
+        }
+      }
+    } else {
+      for (const key of ['approvers', 'quorum', 'approvalTimeoutSeconds', 'minReviewSeconds', 'minReviewMode'] as const) {
+        if (rule[key] !== undefined) {
+          ctx.addIssue({ code: 'custom', path: [key], message: `only meaningful when effect is approve` });
+        }
+      }
+    }
+  });
+
+export const configSchema = z
+  .object({
+    identity: z
+      .object({
+        issuer: z.string().url().optional(),
+        audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+        groupsClaim: z.string().min(1).default('groups'),
+        /** Defaults to `${issuer}/.well-known/jwks.json`; GitHub Actions, for one, serves it elsewhere. */
+        jwksUri: z.string().url().optional(),
+      })
+      .strict(),
+    roles: z
+      .object({
+        agents: z.array(z.string().min(1)).min(1),
+        approvers: z.array(z.string().min(1)).min(1),
+        auditors: z.array(z.string().min(1)).min(1),
+      })
+      .strict(),
+    slack: z
+      .object({
+        channel: z.string().regex(SLACK_ID, 'a Slack channel id such as C0123456789'),
+        teamId: z.string().regex(SLACK_ID, 'a Slack team id such as T0123456789'),
+        appId: z.string().regex(SLACK_ID, 'a Slack app id such as A0123456789'),
+        users: z.record(z.string().regex(SLACK_ID, 'a Slack user id such as U0123456789'), z.string().min(1)),
+      })
+      .strict(),
+    targets: z
+      .array(
+        z
+          .object({
+            account: z.string().regex(ACCOUNT, 'a 12-digit AWS account id (quote it in YAML)'),
+            roleArn: z.string().regex(ROLE_ARN, 'an IAM role ARN'),
+          })
+          .strict()
+          .refine((t) => t.roleArn.split(':')[4] === t.account, {
+            message: 'roleArn must be in the same account',
+            path: ['roleArn'],
+          }),
+      )
+      .min(1),
+    rules: z.array(ruleSchema).min(1),
+    default: z.literal('deny', { message: 'only "deny" is allowed: anything no rule names is refused' }),
+    limits: z
+      .object({
+        /** Requests one agent may make per minute before `429 RateLimited`. */
+        requestsPerMinutePerAgent: z.number().int().min(1).max(10_000).default(60),
+        /** Upper bound on `waitSeconds` of the long-poll (the contract caps it at 20). */
+        maxWaitSeconds: z.number().int().min(0).max(20).default(20),
+      })
+      .strict()
+      .default({ requestsPerMinutePerAgent: 60, maxWaitSeconds: 20 }),
+    local: z
+      .object({
+        /** The local stack's Slack signing secret when SLACK_SIGNING_SECRET is not set. Never used on AWS. */
+        slackSigningSecret: z.string().min(16).optional(),
+        /** Account/role the local STS pretends to be; defaults to the first target. */
+        region: z.string().default('us-east-1'),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const names = new Set<string>();
+    cfg.rules.forEach((rule, i) => {
+      if (names.has(rule.name))
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message: `duplicate rule name ${rule.name}` });
+      names.add(rule.name);
+    });
+    const accounts = new Set<string>();
+    cfg.targets.forEach((t, i) => {
+      if (accounts.has(t.account))
+        ctx.addIssue({ code: 'custom', path: ['targets', i, 'account'], message: `account ${t.account} listed twice` });
+      accounts.add(t.account);
+    });
+  });
+
+export type CountersignConfig = z.infer<typeof configSchema>;
+export type Rule = CountersignConfig['rules'][number];
+
+/** Formats a zod path as the key an operator would look for: `rules[2].match.actions[0]`. */
+export function formatKey(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || '(root)';
+}
+
+/** Validates a parsed configuration object, throwing ConfigError that names the first bad key. */
+export function parseConfig(raw: unknown): CountersignConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new ConfigError(formatKey(issue.path), issue.message);
+  }
+  return result.data;
+}

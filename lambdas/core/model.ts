@@ -1,0 +1,156 @@
+/**
+ * The domain's nouns. These shapes are what DynamoDB stores (through the adapter) and what the
+ * HTTP contract returns (DESIGN.md §4), so a field added here is a field clients may see.
+ */
+
+export const REQUEST_STATUSES = ['PENDING', 'APPROVED', 'DENIED', 'TIMED_OUT', 'EXPIRED', 'REVOKED'] as const;
+export type RequestStatus = (typeof REQUEST_STATUSES)[number];
+
+/** Statuses a request never leaves. */
+export const FINAL_STATUSES: ReadonlySet<RequestStatus> = new Set(['DENIED', 'TIMED_OUT', 'EXPIRED', 'REVOKED']);
+
+export type Effect = 'deny' | 'allow' | 'approve';
+export type Role = 'agent' | 'approver' | 'auditor';
+export type Channel = 'slack' | 'api' | 'policy' | 'system';
+
+/** A verified caller: who the JWT says it is, and what its groups let it do. */
+export interface Caller {
+  /** The JWT `sub`: the identity approvers are named by and agents are filed under. */
+  readonly sub: string;
+  readonly issuer: string;
+  readonly groups: readonly string[];
+  readonly roles: ReadonlySet<Role>;
+}
+
+export interface Requester {
+  readonly sub: string;
+  readonly issuer: string;
+  readonly groups: readonly string[];
+}
+
+/** Agent-supplied context. Untrusted text: stored and shown escaped, never decides anything. */
+export interface RequestContext {
+  task?: string;
+  runId?: string;
+  toolCallId?: string;
+  model?: string;
+  onBehalfOf?: string;
+}
+
+/** What the policy engine concluded, frozen onto the request when it was made. */
+export interface PolicyOutcome {
+  /** The matching rule's name, or `default`. */
+  rule: string;
+  effect: Effect;
+  /** Access levels of the requested actions, from the IAM catalog (e.g. `Write`, `Permissions management`). */
+  accessLevels: string[];
+  quorum?: number;
+  /** Approver identities or `group:NAME` entries, as the rule names them. */
+  approvers?: string[];
+  approvalTimeoutSeconds?: number;
+  maxDurationSeconds?: number;
+  minReviewSeconds?: number;
+  /** `refuse` answers a too-fast approval with 422 TooFast; `flag` records it as a RUBBER_STAMP finding. */
+  minReviewMode?: 'refuse' | 'flag';
+}
+
+export interface Decision {
+  approver: string;
+  decision: 'approve' | 'deny';
+  channel: Channel;
+  at: string;
+  comment?: string;
+  /** Seconds between the request being shown to approvers and this decision. */
+  reviewSeconds?: number;
+  /** Set when the decision came faster than the rule's minReviewSeconds but the rule only flags. */
+  rubberStamp?: boolean;
+}
+
+/** IAM policy document as STS accepts it in AssumeRole's `Policy`. */
+export interface PolicyDocument {
+  Version: '2012-10-17';
+  Statement: Array<{
+    Sid?: string;
+    Effect: 'Allow' | 'Deny';
+    Action: string[];
+    Resource: string[];
+    Condition?: Record<string, Record<string, string | string[]>>;
+  }>;
+}
+
+export interface Grant {
+  resource: string;
+  actions: string[];
+  roleArn: string;
+  notAfter: string;
+  durationSeconds: number;
+  grantedAt: string;
+  sessionPolicy: PolicyDocument;
+}
+
+/** Where the approval message lives in Slack, so it can be updated (`chat.update`) and threaded. */
+export interface SlackMessageRef {
+  channel: string;
+  ts: string;
+}
+
+export interface AccessRequest {
+  id: string;
+  status: RequestStatus;
+  requester: Requester;
+  resource: string;
+  actions: string[];
+  reason: string;
+  context: RequestContext;
+  durationSeconds: number;
+  createdAt: string;
+  updatedAt: string;
+  policy: PolicyOutcome;
+  decisions: Decision[];
+  grant?: Grant;
+  /** When approvers were first shown the request (the Slack message was posted). */
+  shownAt?: string;
+  /** Why the request ended where it did, in one sentence (deny comment, timeout, revoke by …). */
+  outcome?: { reason: string; by?: string; at: string };
+  slack?: SlackMessageRef;
+  /** Optimistic-concurrency counter: every conditional state change increments it. */
+  version: number;
+}
+
+/** One AssumeRole made for a request. Never holds the secret key or session token. */
+export interface MintedSession {
+  requestId: string;
+  accessKeyId: string;
+  /** `AROA…:req_…` — what `aws:userid` is for this session, used to revoke it. */
+  assumedRoleId: string;
+  roleArn: string;
+  sourceIdentity: string;
+  issuedAt: string;
+  expiresAt: string;
+}
+
+/** The slice of a CloudTrail event a reviewer needs (DESIGN.md §4, CloudTrail linkage). */
+export interface LinkedEvent {
+  requestId: string;
+  eventId: string;
+  eventTime: string;
+  eventName: string;
+  eventSource: string;
+  awsRegion?: string;
+  resources: string[];
+  errorCode?: string;
+  errorMessage?: string;
+  sourceIpAddress?: string;
+  userAgent?: string;
+  accessKeyId?: string;
+  linkedBy: 'roleSessionName' | 'accessKeyId' | 'sourceIdentity';
+}
+
+/** The credential_process answer (AWS CLI/SDK `credential_process` contract). */
+export interface ProcessCredentials {
+  Version: 1;
+  AccessKeyId: string;
+  SecretAccessKey: string;
+  SessionToken: string;
+  Expiration: string;
+}
