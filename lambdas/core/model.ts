@@ -3,6 +3,8 @@
  * HTTP contract returns (DESIGN.md §4), so a field added here is a field clients may see.
  */
 
+import type { HistoryEntry } from './history.js';
+
 export const REQUEST_STATUSES = ['PENDING', 'APPROVED', 'DENIED', 'TIMED_OUT', 'EXPIRED', 'REVOKED'] as const;
 export type RequestStatus = (typeof REQUEST_STATUSES)[number];
 
@@ -115,6 +117,10 @@ export interface AccessRequest {
   slack?: SlackMessageRef;
   /** Optimistic-concurrency counter: every conditional state change increments it. */
   version: number;
+  /** Decisions that were refused (self-approval, too fast, not an approver): evidence for reviewers. */
+  refusals?: Array<{ approver: string; code: string; channel: Channel; at: string }>;
+  /** Hash-chained record of every state change (tamper evidence); kept out of API answers. */
+  history?: HistoryEntry[];
 }
 
 /** One AssumeRole made for a request. Never holds the secret key or session token. */

@@ -1,6 +1,5 @@
 import type {
   AccessRequest,
-  Decision,
   LinkedEvent,
   MintedSession,
   ProcessCredentials,
@@ -26,15 +25,11 @@ export interface RequestStore {
   get(id: string, options?: { consistent?: boolean }): Promise<AccessRequest | undefined>;
   findIdempotent(agentKey: string, key: string): Promise<{ requestId: string; bodyHash: string } | undefined>;
   /**
-   * Moves a request from one of `from` to a new state (or patches it in place when `to` is omitted),
-   * conditioned on its current status and version. Returns the stored result.
+   * Replaces the stored request with `next`, on condition that the stored one still has
+   * `expectedVersion` and one of the `from` statuses. The caller builds `next` (version + 1, history
+   * appended); losing the race throws ConditionFailedError and the caller re-reads.
    */
-  update(
-    request: AccessRequest,
-    change: { from: readonly RequestStatus[]; patch: Partial<AccessRequest>; history: string },
-  ): Promise<AccessRequest>;
-  /** Records one approver's decision; ConditionFailedError when that approver already decided. */
-  putDecision(requestId: string, decision: Decision): Promise<void>;
+  replace(next: AccessRequest, condition: { expectedVersion: number; from: readonly RequestStatus[] }): Promise<void>;
   putTaskToken(requestId: string, token: string): Promise<void>;
   getTaskToken(requestId: string): Promise<string | undefined>;
   putSession(session: MintedSession, ttlEpochSeconds: number): Promise<void>;
@@ -93,11 +88,17 @@ export interface CredentialMinter {
 }
 
 /**
- * Makes minted sessions stop working before they expire. STS credentials cannot be recalled, so on
- * AWS this writes a Deny on the target role matching the sessions' `aws:userid`.
+ * Makes a request's sessions stop working before they expire. STS credentials cannot be recalled,
+ * so on AWS this writes a Deny on the target role matching `aws:userid` `*:<request id>` (the
+ * request id is every session's RoleSessionName), which also covers sessions minted concurrently.
  */
 export interface SessionRevoker {
-  revoke(roleArn: string, sessions: readonly MintedSession[], until: string): Promise<void>;
+  revoke(roleArn: string, requestId: string, until: string): Promise<void>;
+}
+
+/** What an approver is shown about the agent's recent behaviour (Slack message). */
+export interface AgentHistory {
+  recentActivity(requester: { issuer: string; sub: string }, since: string): Promise<{ requests: number; denied: number }>;
 }
 
 /** Where linked CloudTrail events are kept and read back. */

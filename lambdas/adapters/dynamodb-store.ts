@@ -1,0 +1,273 @@
+import {
+  BatchWriteItemCommand,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { ConditionFailedError, DependencyError } from '../core/errors.js';
+import type { AccessRequest, MintedSession, RequestStatus } from '../core/model.js';
+import type { RequestStore } from '../core/ports.js';
+
+/** Item keys of the single table (see table-design.ts for the whole layout). */
+export const keys = {
+  request: (id: string) => ({ PK: `REQ#${id}`, SK: 'REQUEST' }),
+  token: (id: string) => ({ PK: `REQ#${id}`, SK: 'TOKEN' }),
+  session: (id: string, akid: string) => ({ PK: `REQ#${id}`, SK: `SESSION#${akid}` }),
+  event: (id: string, eventId: string) => ({ PK: `REQ#${id}`, SK: `EVENT#${eventId}` }),
+  accessKey: (akid: string) => ({ PK: `AKID#${akid}`, SK: 'AKID' }),
+  idempotency: (agentKey: string, key: string) => ({ PK: `IDEM#${agentKey}#${key}`, SK: 'IDEM' }),
+  rate: (agentKey: string, minute: string) => ({ PK: `RATE#${agentKey}#${minute}`, SK: 'RATE' }),
+};
+
+/** `AGENT#<issuer>#<sub>`: the byAgent index partition of one agent. */
+export const agentPartition = (requester: { issuer: string; sub: string }) =>
+  `AGENT#${requester.issuer}#${requester.sub}`;
+export const dayPartition = (isoTime: string) => `DAY#${isoTime.slice(0, 10)}`;
+
+/** How long idempotency records are kept: agents retry within minutes, a day is generous. */
+const IDEMPOTENCY_TTL_SECONDS = 86_400;
+
+const toItem = (request: AccessRequest) =>
+  marshall(
+    {
+      ...request,
+      ...keys.request(request.id),
+      GSI1PK: agentPartition(request.requester),
+      GSI1SK: `${request.createdAt}#${request.id}`,
+      GSI2PK: dayPartition(request.createdAt),
+      GSI2SK: `${request.createdAt}#${request.id}`,
+    },
+    { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  );
+
+/** Strips the table's key attributes from a stored REQUEST item. */
+export function fromRequestItem(item: Record<string, unknown>): AccessRequest {
+  const { PK: _pk, SK: _sk, GSI1PK: _g1, GSI1SK: _g1s, GSI2PK: _g2, GSI2SK: _g2s, ...request } = item;
+  return request as unknown as AccessRequest;
+}
+
+/** Turns a failed SDK call into a domain error without leaking the SDK's text to clients. */
+export function dependencyFailure(operation: string, error: unknown): DependencyError {
+  return new DependencyError(`The request store is unavailable (${operation}); nothing was changed. Retry.`, {
+    cause: error,
+  });
+}
+
+export class DynamoDbRequestStore implements RequestStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async create(
+    request: AccessRequest,
+    idempotency?: { agentKey: string; key: string; bodyHash: string },
+  ): Promise<void> {
+    const requestPut = {
+      TableName: this.tableName,
+      Item: toItem(request),
+      ConditionExpression: 'attribute_not_exists(PK)',
+    };
+    try {
+      if (!idempotency) {
+        await this.client.send(new PutItemCommand(requestPut));
+        return;
+      }
+      // The request and its idempotency record are written together or not at all, so a retry
+      // never finds a key that points at nothing, nor a request that a retry could duplicate.
+      await this.client.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            { Put: requestPut },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: marshall({
+                  ...keys.idempotency(idempotency.agentKey, idempotency.key),
+                  requestId: request.id,
+                  bodyHash: idempotency.bodyHash,
+                  expiresAt: Math.floor(Date.parse(request.createdAt) / 1000) + IDEMPOTENCY_TTL_SECONDS,
+                }),
+                ConditionExpression: 'attribute_not_exists(PK)',
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new ConditionFailedError('request exists');
+      if (error instanceof TransactionCanceledException) {
+        const reasons = error.CancellationReasons ?? [];
+        if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) {
+          throw new ConditionFailedError('idempotency key already used', { cause: error });
+        }
+      }
+      throw dependencyFailure('create', error);
+    }
+  }
+
+  async get(id: string, options?: { consistent?: boolean }): Promise<AccessRequest | undefined> {
+    try {
+      const out = await this.client.send(
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: marshall(keys.request(id)),
+          ConsistentRead: options?.consistent ?? true,
+        }),
+      );
+      return out.Item ? fromRequestItem(unmarshall(out.Item)) : undefined;
+    } catch (error) {
+      throw dependencyFailure('get', error);
+    }
+  }
+
+  async findIdempotent(agentKey: string, key: string): Promise<{ requestId: string; bodyHash: string } | undefined> {
+    try {
+      const out = await this.client.send(
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: marshall(keys.idempotency(agentKey, key)),
+          ConsistentRead: true,
+        }),
+      );
+      if (!out.Item) return undefined;
+      const item = unmarshall(out.Item);
+      return { requestId: String(item.requestId), bodyHash: String(item.bodyHash) };
+    } catch (error) {
+      throw dependencyFailure('idempotency lookup', error);
+    }
+  }
+
+  async replace(
+    next: AccessRequest,
+    condition: { expectedVersion: number; from: readonly RequestStatus[] },
+  ): Promise<void> {
+    const statusNames = condition.from.map((_, i) => `:s${i}`);
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: toItem(next),
+          // Optimistic concurrency: the version pins the exact state the caller decided from, and
+          // the status list states the transition's precondition explicitly for readers of the log.
+          ConditionExpression: `#version = :version AND #status IN (${statusNames.join(', ')})`,
+          ExpressionAttributeNames: { '#version': 'version', '#status': 'status' },
+          ExpressionAttributeValues: marshall({
+            ':version': condition.expectedVersion,
+            ...Object.fromEntries(condition.from.map((s, i) => [`:s${i}`, s])),
+          }),
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        throw new ConditionFailedError(`request ${next.id} changed meanwhile`, { cause: error });
+      }
+      throw dependencyFailure('update', error);
+    }
+  }
+
+  async putTaskToken(requestId: string, token: string): Promise<void> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: marshall({ ...keys.token(requestId), token }),
+        }),
+      );
+    } catch (error) {
+      throw dependencyFailure('store task token', error);
+    }
+  }
+
+  async getTaskToken(requestId: string): Promise<string | undefined> {
+    try {
+      const out = await this.client.send(
+        new GetItemCommand({ TableName: this.tableName, Key: marshall(keys.token(requestId)), ConsistentRead: true }),
+      );
+      return out.Item ? String(unmarshall(out.Item).token) : undefined;
+    } catch (error) {
+      throw dependencyFailure('read task token', error);
+    }
+  }
+
+  async putSession(session: MintedSession, ttlEpochSeconds: number): Promise<void> {
+    const writes: WriteRequest[] = [
+      { PutRequest: { Item: marshall({ ...keys.session(session.requestId, session.accessKeyId), ...session }) } },
+      // The linker joins CloudTrail events to requests through this item; it outlives the session
+      // by the TTL so that CloudTrail's late deliveries (minutes, sometimes hours) still link.
+      {
+        PutRequest: {
+          Item: marshall({
+            ...keys.accessKey(session.accessKeyId),
+            requestId: session.requestId,
+            expiresAt: ttlEpochSeconds,
+          }),
+        },
+      },
+    ];
+    try {
+      let pending: Record<string, WriteRequest[]> | undefined = { [this.tableName]: writes };
+      for (let attempt = 0; pending && Object.keys(pending).length > 0; attempt++) {
+        if (attempt === 5) throw new Error('unprocessed items after 5 attempts');
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+        const out: { UnprocessedItems?: Record<string, WriteRequest[]> } = await this.client.send(
+          new BatchWriteItemCommand({ RequestItems: pending }),
+        );
+        pending = out.UnprocessedItems;
+      }
+    } catch (error) {
+      throw dependencyFailure('record session', error);
+    }
+  }
+
+  async listSessions(requestId: string): Promise<MintedSession[]> {
+    try {
+      const sessions: MintedSession[] = [];
+      let startKey: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
+      do {
+        const out = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'PK = :pk AND begins_with(SK, :sk)',
+            ExpressionAttributeValues: marshall({ ':pk': `REQ#${requestId}`, ':sk': 'SESSION#' }),
+            ExclusiveStartKey: startKey,
+            ConsistentRead: true,
+          }),
+        );
+        for (const item of out.Items ?? []) {
+          const { PK: _pk, SK: _sk, ...session } = unmarshall(item);
+          sessions.push(session as MintedSession);
+        }
+        startKey = out.LastEvaluatedKey;
+      } while (startKey);
+      return sessions;
+    } catch (error) {
+      throw dependencyFailure('list sessions', error);
+    }
+  }
+
+  async countRequest(agentKey: string, minute: string, ttlEpochSeconds: number): Promise<number> {
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall(keys.rate(agentKey, minute)),
+          UpdateExpression: 'ADD #count :one SET expiresAt = :ttl',
+          ExpressionAttributeNames: { '#count': 'count' },
+          ExpressionAttributeValues: marshall({ ':one': 1, ':ttl': ttlEpochSeconds }),
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      return Number(out.Attributes ? unmarshall(out.Attributes).count : 1);
+    } catch (error) {
+      throw dependencyFailure('rate count', error);
+    }
+  }
+}

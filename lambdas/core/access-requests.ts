@@ -1,0 +1,206 @@
+import { createHash } from 'node:crypto';
+import type { CountersignConfig } from './config.js';
+import {
+  ConditionFailedError,
+  CountersignError,
+  DependencyError,
+  FailClosedError,
+  ForbiddenError,
+  IdempotencyConflictError,
+  NotFoundError,
+  RateLimitedError,
+  ValidationError,
+} from './errors.js';
+import { computeGrant } from './grants.js';
+import { appendHistory, canonicalJson } from './history.js';
+import { newRequestId } from './ids.js';
+import type { AccessRequest, Caller, Decision, Requester } from './model.js';
+import { evaluatePolicy, grantDurationSeconds } from './policy.js';
+import type { ApprovalWorkflow, Clock, RequestStore } from './ports.js';
+import { effectiveStatus } from './status.js';
+import { parseStrictJson } from './strict-json.js';
+import { changeRequest } from './transitions.js';
+import { validateAccessRequest } from './validate-request.js';
+
+export interface AccessRequestDeps {
+  store: RequestStore;
+  workflow: ApprovalWorkflow;
+  clock: Clock;
+  config: CountersignConfig;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/** How the byAgent index and the idempotency/rate records name an agent. */
+export const agentKey = (requester: { issuer: string; sub: string }) => `${requester.issuer}#${requester.sub}`;
+
+export const canSeeAll = (caller: Caller) => caller.roles.has('approver') || caller.roles.has('auditor');
+export const isRequester = (caller: Caller, request: AccessRequest) =>
+  caller.sub === request.requester.sub && caller.issuer === request.requester.issuer;
+
+/** Creating and reading access requests: `POST /v1/requests`, `GET /v1/requests/{id}`. */
+export class AccessRequests {
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(private readonly deps: AccessRequestDeps) {
+    this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  async create(
+    caller: Caller,
+    rawBody: string,
+    idempotencyKey?: string,
+  ): Promise<{ request: AccessRequest; created: boolean }> {
+    if (!caller.roles.has('agent')) throw new ForbiddenError('Only agents may request access.');
+    const { store, clock, config } = this.deps;
+    const now = clock.now();
+    const agent = agentKey(caller);
+
+    const minute = now.toISOString().slice(0, 16);
+    const count = await store.countRequest(agent, minute, Math.floor(now.getTime() / 1000) + 120);
+    if (count > config.limits.requestsPerMinutePerAgent) {
+      throw new RateLimitedError(
+        `More than ${config.limits.requestsPerMinutePerAgent} requests in a minute; slow down and retry.`,
+      );
+    }
+
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw new ValidationError('Idempotency-Key', 'Idempotency-Key must be 1-128 characters of A-Z a-z 0-9 _ . : -');
+    }
+    const body = parseStrictJson(rawBody);
+    const valid = validateAccessRequest(body);
+    const bodyHash = createHash('sha256').update(canonicalJson(body)).digest('hex');
+
+    if (idempotencyKey !== undefined) {
+      const replay = await this.replay(agent, idempotencyKey, bodyHash);
+      if (replay) return { request: replay, created: false };
+    }
+
+    const requester: Requester = { sub: caller.sub, issuer: caller.issuer, groups: [...caller.groups] };
+    const policy = evaluatePolicy(config, {
+      actions: valid.actions,
+      resource: valid.resource,
+      accessLevels: valid.accessLevels,
+      requester,
+    });
+    const at = now.toISOString();
+    let request: AccessRequest = {
+      id: newRequestId(),
+      status: 'PENDING',
+      requester,
+      resource: valid.resource,
+      actions: valid.actions,
+      reason: valid.reason,
+      context: valid.context,
+      durationSeconds: grantDurationSeconds(valid.durationSeconds, policy),
+      createdAt: at,
+      updatedAt: at,
+      policy,
+      decisions: [],
+      version: 1,
+    };
+    request = this.decideByPolicy(request, now);
+    request = { ...request, history: appendHistory([], request, `created:${request.status}`, at) };
+
+    try {
+      await store.create(
+        request,
+        idempotencyKey === undefined ? undefined : { agentKey: agent, key: idempotencyKey, bodyHash },
+      );
+    } catch (error) {
+      // Two retries with one key raced; the other one stored first. Answer with its request.
+      if (error instanceof ConditionFailedError && idempotencyKey !== undefined) {
+        const replay = await this.replay(agent, idempotencyKey, bodyHash);
+        if (replay) return { request: replay, created: false };
+      }
+      throw error;
+    }
+
+    if (request.status === 'PENDING') await this.startWorkflow(request);
+    return { request, created: true };
+  }
+
+  /**
+   * Settles what the policy can settle without humans. A grant that could not be minted (no target
+   * role, session policy over the STS limit) is refused now, not after people approved it.
+   */
+  private decideByPolicy(request: AccessRequest, now: Date): AccessRequest {
+    const at = now.toISOString();
+    const { policy } = request;
+    if (policy.effect === 'deny') {
+      return { ...request, status: 'DENIED', outcome: { reason: `Denied by policy rule ${policy.rule}.`, at } };
+    }
+    let grant: ReturnType<typeof computeGrant>;
+    try {
+      grant = computeGrant(this.deps.config, request, now);
+    } catch (error) {
+      if (!(error instanceof FailClosedError)) throw error;
+      return { ...request, status: 'DENIED', outcome: { reason: `Refused: ${error.message}`, at } };
+    }
+    if (policy.effect === 'approve') return request;
+    const decision: Decision = { approver: `policy:${policy.rule}`, decision: 'approve', channel: 'policy', at };
+    return { ...request, status: 'APPROVED', decisions: [decision], grant };
+  }
+
+  /**
+   * Starts the approval workflow. If that fails the request is closed as DENIED (it can never be
+   * decided without its workflow) and the agent gets a 503 it may retry with a new request.
+   */
+  private async startWorkflow(request: AccessRequest): Promise<void> {
+    try {
+      await this.deps.workflow.start(request);
+    } catch (error) {
+      await changeRequest(this.deps, request.id, (current, now) =>
+        current.status !== 'PENDING'
+          ? undefined
+          : {
+              patch: {
+                status: 'DENIED',
+                outcome: { reason: 'The approval workflow could not be started; nothing was granted.', at: now.toISOString() },
+              },
+              event: 'workflow-start-failed',
+            },
+      ).catch(() => {
+        // The store is failing too. The request is still PENDING, but effectiveStatus times it out
+        // after approvalTimeoutSeconds, so nobody can ever approve it without a workflow.
+      });
+      throw error instanceof CountersignError
+        ? error
+        : new DependencyError('The approval workflow could not be started; nothing was granted. Retry.', {
+            cause: error,
+          });
+    }
+  }
+
+  private async replay(agent: string, key: string, bodyHash: string): Promise<AccessRequest | undefined> {
+    const found = await this.deps.store.findIdempotent(agent, key);
+    if (!found) return undefined;
+    if (found.bodyHash !== bodyHash) {
+      throw new IdempotencyConflictError('This Idempotency-Key was used with a different request body.', {
+        details: { requestId: found.requestId },
+      });
+    }
+    return this.deps.store.get(found.requestId);
+  }
+
+  /** Reads a request the caller may see; long-polls up to `waitSeconds` while it is PENDING. */
+  async get(caller: Caller, id: string, waitSeconds = 0): Promise<AccessRequest> {
+    const { store, clock } = this.deps;
+    const deadline = clock.now().getTime() + Math.max(0, waitSeconds) * 1000;
+    let delay = 100;
+    for (;;) {
+      const request = await store.get(id, { consistent: true });
+      // Another agent's request is indistinguishable from a missing one.
+      if (!request || (!canSeeAll(caller) && !isRequester(caller, request))) {
+        throw new NotFoundError(`No request ${id}.`);
+      }
+      const now = clock.now();
+      if (effectiveStatus(request, now) !== 'PENDING' || now.getTime() + delay > deadline) return request;
+      await this.sleep(delay);
+      // Polls tighten around a click (first checks 100 ms apart) and settle at 500 ms, so a decision
+      // is seen within half a second while a 20 s wait costs about 40 reads.
+      delay = Math.min(500, Math.round(delay * 1.5));
+    }
+  }
+}

@@ -1,0 +1,192 @@
+import type { CountersignConfig } from './config.js';
+import {
+  AlreadyDecidedError,
+  type CountersignError,
+  NotAnApproverError,
+  NotFoundError,
+  SelfApprovalError,
+  TimedOutError,
+  TooFastError,
+  ValidationError,
+} from './errors.js';
+import { computeGrant } from './grants.js';
+import type { AccessRequest, Channel, Decision } from './model.js';
+import type { ApprovalWorkflow, Clock, RequestStore } from './ports.js';
+import { effectiveStatus } from './status.js';
+import { type Change, changeRequest } from './transitions.js';
+
+export interface DecisionDeps {
+  store: RequestStore;
+  workflow: ApprovalWorkflow;
+  clock: Clock;
+  config: CountersignConfig;
+}
+
+export interface DecisionInput {
+  requestId: string;
+  /** The approver identity (JWT `sub`, or the Slack user mapped through `slack.users`). */
+  approver: string;
+  /** The approver's groups when known (JWT); Slack clicks carry none. */
+  groups?: readonly string[];
+  decision: 'approve' | 'deny';
+  comment?: string;
+  channel: Channel;
+}
+
+export interface DecisionResult {
+  request: AccessRequest;
+  /** `approved`/`denied` when this decision settled the request; `recorded` while quorum is not met. */
+  outcome: 'approved' | 'denied' | 'recorded';
+  approvals: number;
+  quorum: number;
+}
+
+/** Is `approver` one of those the matching rule names (directly or through `group:NAME`)? */
+export function isNamedApprover(request: AccessRequest, approver: string, groups: readonly string[] = []): boolean {
+  return (request.policy.approvers ?? []).some((entry) =>
+    entry.startsWith('group:') ? groups.includes(entry.slice('group:'.length)) : entry === approver,
+  );
+}
+
+const approvalsOf = (request: AccessRequest) => request.decisions.filter((d) => d.decision === 'approve').length;
+
+/**
+ * One implementation of "an approver decides", for both channels (Slack buttons and the API).
+ * Each decision is a conditional write on the request's version, so a double click, a replay or an
+ * approve racing a deny yields exactly one outcome; only the writer that settles the request resumes
+ * the workflow. Refusals that matter to reviewers (self-approval, too fast) are recorded too.
+ */
+export class Decisions {
+  constructor(private readonly deps: DecisionDeps) {}
+
+  async decide(input: DecisionInput): Promise<DecisionResult> {
+    if (input.comment !== undefined && input.comment.length > 1000) {
+      throw new ValidationError('comment', 'comment must be at most 1,000 characters');
+    }
+    let refusal: CountersignError | undefined;
+    const { request, changed } = await changeRequest(this.deps, input.requestId, (current, now) => {
+      refusal = undefined;
+      const verdict = this.judge(current, input, now);
+      if (verdict instanceof Error) {
+        refusal = verdict;
+        return this.recordRefusal(current, input, verdict, now);
+      }
+      return verdict;
+    });
+    if (refusal) throw refusal;
+    if (!changed) throw new NotFoundError(`No request ${input.requestId}.`);
+
+    const quorum = request.policy.quorum ?? 1;
+    if (request.status === 'APPROVED' || request.status === 'DENIED') await this.resumeWorkflow(request);
+    return {
+      request,
+      outcome: request.status === 'APPROVED' ? 'approved' : request.status === 'DENIED' ? 'denied' : 'recorded',
+      approvals: approvalsOf(request),
+      quorum,
+    };
+  }
+
+  /** Returns the change this decision makes, or the error refusing it. */
+  private judge(current: AccessRequest, input: DecisionInput, now: Date): Change | CountersignError {
+    const status = effectiveStatus(current, now);
+    if (status === 'TIMED_OUT') return new TimedOutError('The request timed out before it was decided.');
+    if (status !== 'PENDING') {
+      return new AlreadyDecidedError(`The request is already ${status}.`, { details: { status } });
+    }
+    if (input.approver === current.requester.sub || input.approver === current.context.onBehalfOf) {
+      return new SelfApprovalError('An approver cannot decide a request made by or on behalf of themselves.');
+    }
+    if (!isNamedApprover(current, input.approver, input.groups)) {
+      return new NotAnApproverError(`The rule ${current.policy.rule} does not name this approver.`);
+    }
+    if (current.decisions.some((d) => d.approver === input.approver)) {
+      return new AlreadyDecidedError('This approver has already decided this request.');
+    }
+    const shownAt = Date.parse(current.shownAt ?? current.createdAt);
+    const reviewSeconds = Math.max(0, Math.round((now.getTime() - shownAt) / 100) / 10);
+    const minReview = current.policy.minReviewSeconds ?? 0;
+    const tooFast = input.decision === 'approve' && reviewSeconds < minReview;
+    // A deny is never refused for speed: refusing access quickly is always safe.
+    if (tooFast && (current.policy.minReviewMode ?? 'refuse') === 'refuse') {
+      return new TooFastError(`Approvals need at least ${minReview} s of review; this came after ${reviewSeconds} s.`, {
+        details: { minReviewSeconds: minReview, reviewSeconds },
+      });
+    }
+    const at = now.toISOString();
+    const decision: Decision = {
+      approver: input.approver,
+      decision: input.decision,
+      channel: input.channel,
+      at,
+      reviewSeconds,
+      ...(input.comment ? { comment: input.comment } : {}),
+      ...(tooFast ? { rubberStamp: true } : {}),
+    };
+    const decisions = [...current.decisions, decision];
+    const who = `${input.decision} by ${input.approver} via ${input.channel}`;
+    if (input.decision === 'deny') {
+      return {
+        patch: {
+          decisions,
+          status: 'DENIED',
+          outcome: { reason: input.comment ? `Denied: ${input.comment}` : 'Denied by an approver.', by: input.approver, at },
+        },
+        event: `decision:${who}; denied`,
+      };
+    }
+    const approvals = decisions.filter((d) => d.decision === 'approve').length;
+    if (approvals < (current.policy.quorum ?? 1)) return { patch: { decisions }, event: `decision:${who}` };
+    return {
+      patch: {
+        decisions,
+        status: 'APPROVED',
+        grant: computeGrant(this.deps.config, current, now),
+        outcome: { reason: 'Approved.', by: input.approver, at },
+      },
+      event: `decision:${who}; approved`,
+    };
+  }
+
+  /** Keeps refused attempts that reviewers care about on the request (bounded), without changing its state. */
+  private recordRefusal(
+    current: AccessRequest,
+    input: DecisionInput,
+    refusal: CountersignError,
+    now: Date,
+  ): Change | undefined {
+    if (!(refusal instanceof SelfApprovalError || refusal instanceof TooFastError)) return undefined;
+    if ((current.refusals?.length ?? 0) >= 50) return undefined;
+    return {
+      patch: {
+        refusals: [
+          ...(current.refusals ?? []),
+          { approver: input.approver, code: refusal.code, channel: input.channel, at: now.toISOString() },
+        ],
+      },
+      event: `refused:${refusal.code} ${input.approver}`,
+    };
+  }
+
+  /**
+   * Sends the settled outcome to the waiting workflow. Also used to re-drive a request whose
+   * decision was stored but whose workflow was never told (a crash in between): the token is
+   * single-use, so a second send is answered `gone` and changes nothing.
+   */
+  async resumeWorkflow(request: AccessRequest): Promise<void> {
+    const token = await this.deps.store.getTaskToken(request.id);
+    // No token yet: the notify step has not stored it. It re-reads the request after storing the
+    // token and resumes the workflow itself, so nothing is lost.
+    if (!token) return;
+    if (request.status === 'APPROVED') {
+      await this.deps.workflow.succeed(token, { status: 'APPROVED', notAfter: request.grant?.notAfter });
+    } else if (request.status === 'DENIED') {
+      await this.deps.workflow.fail(token, 'Countersign.Denied', request.outcome?.reason ?? 'Denied');
+    }
+  }
+
+  /** After `AlreadyDecided`, make sure the workflow knows (idempotent); used by the click paths. */
+  async redrive(requestId: string): Promise<void> {
+    const request = await this.deps.store.get(requestId, { consistent: true });
+    if (request && (request.status === 'APPROVED' || request.status === 'DENIED')) await this.resumeWorkflow(request);
+  }
+}

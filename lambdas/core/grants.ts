@@ -1,0 +1,45 @@
+import type { CountersignConfig } from './config.js';
+import { FailClosedError } from './errors.js';
+import type { AccessRequest, Grant } from './model.js';
+import { buildSessionPolicy } from './session-policy.js';
+
+/** The target role for the account that owns the resource; refuse rather than guess. */
+export function targetRoleFor(config: CountersignConfig, resource: string): string {
+  const account = resource.split(':')[4] ?? '';
+  const target = config.targets.find((t) => t.account === account);
+  if (!target) {
+    throw new FailClosedError(`No target role is configured for account ${account || '(none in the ARN)'}.`, {
+      details: { account },
+    });
+  }
+  return target.roleArn;
+}
+
+/**
+ * What an approval becomes: exactly the requested actions on exactly the requested resource, until
+ * `notAfter` = approval time + the (rule-capped) duration. Computed once, at approval, and stored,
+ * so what the approver saw is what the agent can claim.
+ */
+export function computeGrant(
+  config: CountersignConfig,
+  request: Pick<AccessRequest, 'resource' | 'actions' | 'durationSeconds'>,
+  now: Date,
+): Grant {
+  const notAfter = new Date(now.getTime() + request.durationSeconds * 1000);
+  // Whole seconds: IAM's date conditions and the credential_process Expiration compare cleanly.
+  notAfter.setUTCMilliseconds(0);
+  const { document } = buildSessionPolicy({
+    actions: request.actions,
+    resource: request.resource,
+    notAfter: notAfter.toISOString(),
+  });
+  return {
+    resource: request.resource,
+    actions: [...request.actions],
+    roleArn: targetRoleFor(config, request.resource),
+    notAfter: notAfter.toISOString(),
+    durationSeconds: request.durationSeconds,
+    grantedAt: now.toISOString(),
+    sessionPolicy: document,
+  };
+}

@@ -1,0 +1,141 @@
+import type { CountersignConfig } from './config.js';
+import { type Decisions } from './decisions.js';
+import { DependencyError } from './errors.js';
+import type { AccessRequest, RequestStatus } from './model.js';
+import type { AgentHistory, ChatNotifier, Clock, EventStore, RequestStore } from './ports.js';
+import { buildActivitySummary, buildApprovalMessage, buildOutcomeMessage } from './slack-message.js';
+import { changeRequest } from './transitions.js';
+
+export interface WorkflowStepDeps {
+  store: RequestStore;
+  clock: Clock;
+  config: CountersignConfig;
+  notifier: ChatNotifier;
+  history: AgentHistory;
+  decisions: Decisions;
+  events?: EventStore;
+}
+
+/** What every settle step answers the state machine with (its Choice states read `status`). */
+export interface StepResult {
+  status: RequestStatus;
+  /** Always present (null without a grant): the ASL's ResultSelector reads it unconditionally. */
+  notAfter: string | null;
+}
+
+export type SettleStep = 'grant' | 'deny' | 'timeout' | 'expire' | 'abort';
+
+/** Thrown when the workflow runs ahead of the request's write; the ASL retries it. */
+export class RequestNotReadyError extends DependencyError {
+  constructor(requestId: string) {
+    super(`Request ${requestId} is not readable yet.`);
+  }
+}
+
+const result = (request: AccessRequest): StepResult => ({
+  status: request.status,
+  notAfter: request.grant?.notAfter ?? null,
+});
+
+/**
+ * The steps of `state-machines/approval.asl.json`. Each is idempotent: Step Functions retries
+ * them, and each one re-reads the request and only moves it forward from the state it expects.
+ */
+export class ApprovalSteps {
+  constructor(private readonly deps: WorkflowStepDeps) {}
+
+  /**
+   * RequestApproval (`.waitForTaskToken`): keep the token in DynamoDB (it never goes to Slack), show
+   * the request to approvers, and remember when it was shown (the review clock starts there).
+   */
+  async notify(requestId: string, taskToken: string): Promise<void> {
+    const { store, clock, notifier, config } = this.deps;
+    const request = await store.get(requestId, { consistent: true });
+    if (!request) throw new RequestNotReadyError(requestId);
+    await store.putTaskToken(requestId, taskToken);
+    if (request.status !== 'PENDING') {
+      // Decided before the token was stored (possible through the API): resume the workflow here.
+      await this.deps.decisions.resumeWorkflow(request);
+      return;
+    }
+    const since = new Date(clock.now().getTime() - 7 * 86_400_000).toISOString();
+    const recent = await this.deps.history.recentActivity(request.requester, since);
+    const message = buildApprovalMessage({ request, history: recent });
+    // A retried step re-renders the message it already posted instead of posting a second one.
+    const slack = request.slack
+      ? await notifier.update(request.slack, message).then(() => request.slack!)
+      : await notifier.post(config.slack.channel, message);
+    await changeRequest(this.deps, requestId, (current, now) =>
+      current.slack && current.shownAt
+        ? undefined
+        : {
+            patch: { slack, shownAt: current.shownAt ?? now.toISOString() },
+            event: 'shown to approvers',
+          },
+    );
+  }
+
+  async settle(step: SettleStep, requestId: string, error?: string): Promise<StepResult> {
+    const { store } = this.deps;
+    const current = await store.get(requestId, { consistent: true });
+    if (!current) {
+      if (step === 'abort') return { status: 'DENIED', notAfter: null };
+      throw new RequestNotReadyError(requestId);
+    }
+    let request = current;
+    switch (step) {
+      case 'grant':
+      case 'deny':
+        break;
+      case 'timeout':
+        request = await this.moveFrom(requestId, 'PENDING', 'TIMED_OUT', 'timed out', (now) => ({
+          reason: `No decision within ${current.policy.approvalTimeoutSeconds ?? 3600} s.`,
+          at: now,
+        }));
+        break;
+      case 'expire':
+        request = await this.moveFrom(requestId, 'APPROVED', 'EXPIRED', 'expired', (now) => ({
+          reason: `The grant ended at ${current.grant?.notAfter}.`,
+          at: now,
+        }));
+        if (request.status === 'EXPIRED') await this.postActivitySummary(request);
+        break;
+      case 'abort':
+        request = await this.moveFrom(requestId, 'PENDING', 'DENIED', 'workflow failed', (now) => ({
+          reason: `The approval workflow failed (${(error ?? 'unknown error').slice(0, 200)}); nothing was granted.`,
+          at: now,
+        }));
+        break;
+    }
+    if (request.slack) await this.deps.notifier.update(request.slack, buildOutcomeMessage({ request }));
+    return result(request);
+  }
+
+  private async moveFrom(
+    requestId: string,
+    from: RequestStatus,
+    to: RequestStatus,
+    event: string,
+    outcome: (now: string) => AccessRequest['outcome'],
+  ): Promise<AccessRequest> {
+    const { request } = await changeRequest(this.deps, requestId, (current, now) =>
+      current.status !== from ? undefined : { patch: { status: to, outcome: outcome(now.toISOString()) }, event },
+    );
+    return request;
+  }
+
+  /** Closes the loop for the approver: what the session did, in the message's thread. */
+  private async postActivitySummary(request: AccessRequest): Promise<void> {
+    if (!request.slack || !this.deps.events) return;
+    const events = await this.deps.events.listEvents(request.id);
+    const calls = events.filter((e) => e.eventName !== 'AssumeRole');
+    await this.deps.notifier.reply(
+      request.slack,
+      buildActivitySummary({
+        calls: calls.length,
+        denied: calls.filter((e) => e.errorCode).length,
+        events: calls.map((e) => ({ eventName: e.eventName, ...(e.errorCode ? { errorCode: e.errorCode } : {}) })),
+      }),
+    );
+  }
+}

@@ -1,0 +1,26 @@
+import { ValidationError } from '../core/errors.js';
+import { REQUEST_ID } from '../core/ids.js';
+import type { ApprovalSteps } from '../core/workflow-steps.js';
+import { buildSteps } from '../adapters/compose.js';
+import { lazyHandler } from '../adapters/lambda.js';
+import { settingsFromEnvironment } from '../adapters/settings.js';
+import { loadSlackSecrets } from '../adapters/slack-secrets.js';
+
+export interface NotifyApproversEvent {
+  requestId: string;
+  taskToken: string;
+}
+
+/** The workflow's `.waitForTaskToken` task: store the token, post the approval message. */
+export const createNotifyApproversHandler = (steps: ApprovalSteps) => async (event: NotifyApproversEvent) => {
+  if (!REQUEST_ID.test(event?.requestId ?? '') || typeof event.taskToken !== 'string' || !event.taskToken) {
+    throw new ValidationError('event', 'expected {requestId, taskToken}');
+  }
+  await steps.notify(event.requestId, event.taskToken);
+  return { notified: event.requestId };
+};
+
+export const handler = lazyHandler(async () => {
+  const settings = settingsFromEnvironment();
+  return createNotifyApproversHandler(buildSteps(settings, await loadSlackSecrets(settings)));
+});

@@ -1,0 +1,57 @@
+import type { Revocations } from '../core/credentials.js';
+import { ValidationError } from '../core/errors.js';
+import type { ChatNotifier } from '../core/ports.js';
+import { systemClock } from '../core/ports.js';
+import { presentRequest } from '../core/present.js';
+import { buildOutcomeMessage } from '../core/slack-message.js';
+import { parseStrictJson } from '../core/strict-json.js';
+import { buildAuthenticator, buildNotifier, buildRevocations } from '../adapters/compose.js';
+import { apiHandler, header, json, pathId, rawBody } from '../adapters/http.js';
+import type { JwtAuthenticator } from '../adapters/jwt-authenticator.js';
+import { lazyHandler } from '../adapters/lambda.js';
+import { createLogger, type Logger } from '../adapters/logger.js';
+import { settingsFromEnvironment } from '../adapters/settings.js';
+import { loadSlackSecrets } from '../adapters/slack-secrets.js';
+
+export interface RevokeRequestDeps {
+  revocations: Revocations;
+  authenticator: JwtAuthenticator;
+  logger: Logger;
+}
+
+/** `POST /v1/requests/{id}/revoke` `{"reason"?}`: end a grant (or a pending request) now. */
+export const createRevokeRequestHandler = (deps: RevokeRequestDeps) =>
+  apiHandler(deps.logger, async (event) => {
+    const caller = await deps.authenticator.authenticate(header(event, 'authorization'));
+    const id = pathId(event);
+    const body = rawBody(event).trim();
+    let reason: string | undefined;
+    if (body) {
+      const parsed = parseStrictJson(body) as Record<string, unknown>;
+      for (const key of Object.keys(parsed)) {
+        if (key !== 'reason') throw new ValidationError(key, `unknown field ${key}`);
+      }
+      if (parsed.reason !== undefined && (typeof parsed.reason !== 'string' || parsed.reason.length > 1000)) {
+        throw new ValidationError('reason', 'reason must be a string of at most 1,000 characters');
+      }
+      reason = parsed.reason as string | undefined;
+    }
+    const request = await deps.revocations.revoke(caller, id, reason);
+    deps.logger.info('request revoked', { requestId: id, by: caller.sub });
+    return json(200, presentRequest(request, systemClock.now()));
+  });
+
+/** Rewrites the approval message when a request is revoked (the workflow is stopped, so not there). */
+export const updateMessageOnRevoke = (notifier: ChatNotifier) => async (request: Parameters<typeof buildOutcomeMessage>[0]['request']) => {
+  if (request.slack) await notifier.update(request.slack, buildOutcomeMessage({ request }));
+};
+
+export const handler = lazyHandler(async () => {
+  const settings = settingsFromEnvironment();
+  const secrets = await loadSlackSecrets(settings);
+  return createRevokeRequestHandler({
+    revocations: buildRevocations(settings, updateMessageOnRevoke(buildNotifier(settings, secrets))),
+    authenticator: buildAuthenticator(settings),
+    logger: createLogger({ fn: 'revoke-request' }),
+  });
+});

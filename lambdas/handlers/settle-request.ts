@@ -1,0 +1,30 @@
+import { ValidationError } from '../core/errors.js';
+import { REQUEST_ID } from '../core/ids.js';
+import type { ApprovalSteps, SettleStep, StepResult } from '../core/workflow-steps.js';
+import { buildSteps } from '../adapters/compose.js';
+import { lazyHandler } from '../adapters/lambda.js';
+import { settingsFromEnvironment } from '../adapters/settings.js';
+import { loadSlackSecrets } from '../adapters/slack-secrets.js';
+
+export interface SettleRequestEvent {
+  step: SettleStep;
+  requestId: string;
+  error?: string;
+}
+
+const STEPS: ReadonlySet<string> = new Set(['grant', 'deny', 'timeout', 'expire', 'abort']);
+
+/** The workflow's other tasks: grant / deny / timeout / expire / abort (see approval.asl.json). */
+export const createSettleRequestHandler =
+  (steps: ApprovalSteps) =>
+  async (event: SettleRequestEvent): Promise<StepResult> => {
+    if (!STEPS.has(event?.step) || !REQUEST_ID.test(event.requestId ?? '')) {
+      throw new ValidationError('event', 'expected {step, requestId}');
+    }
+    return steps.settle(event.step, event.requestId, typeof event.error === 'string' ? event.error : undefined);
+  };
+
+export const handler = lazyHandler(async () => {
+  const settings = settingsFromEnvironment();
+  return createSettleRequestHandler(buildSteps(settings, await loadSlackSecrets(settings)));
+});
