@@ -149,20 +149,31 @@ export class DynamoDbRequestStore implements RequestStore {
     next: AccessRequest,
     condition: { expectedVersion: number; from: readonly RequestStatus[] },
   ): Promise<void> {
-    const statusNames = condition.from.map((_, i) => `:s${i}`);
+    // SET every field of the request rather than putting the whole item: attributes other writers
+    // own on the same item (the linker's activity counters) survive a state change.
+    const { PK: _pk, SK: _sk, ...fields } = unmarshall(toItem(next));
+    const names: Record<string, string> = { '#version': 'version', '#status': 'status' };
+    const values: Record<string, unknown> = { ':expected': condition.expectedVersion };
+    const sets: string[] = [];
+    Object.entries(fields).forEach(([field, value], i) => {
+      names[`#f${i}`] = field;
+      values[`:f${i}`] = value;
+      sets.push(`#f${i} = :f${i}`);
+    });
+    condition.from.forEach((s, i) => {
+      values[`:s${i}`] = s;
+    });
     try {
       await this.client.send(
-        new PutItemCommand({
+        new UpdateItemCommand({
           TableName: this.tableName,
-          Item: toItem(next),
+          Key: marshall(keys.request(next.id)),
+          UpdateExpression: `SET ${sets.join(', ')}`,
           // Optimistic concurrency: the version pins the exact state the caller decided from, and
           // the status list states the transition's precondition explicitly for readers of the log.
-          ConditionExpression: `#version = :version AND #status IN (${statusNames.join(', ')})`,
-          ExpressionAttributeNames: { '#version': 'version', '#status': 'status' },
-          ExpressionAttributeValues: marshall({
-            ':version': condition.expectedVersion,
-            ...Object.fromEntries(condition.from.map((s, i) => [`:s${i}`, s])),
-          }),
+          ConditionExpression: `#version = :expected AND #status IN (${condition.from.map((_, i) => `:s${i}`).join(', ')})`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
         }),
       );
     } catch (error) {
