@@ -1,0 +1,97 @@
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import type { ProcessCredentials } from '../../lambdas/core/model.js';
+import { clientFor, idempotencyKey, parseFlags, positiveSeconds } from './args.js';
+import { EXIT, UsageError } from './exit-codes.js';
+import { type CliIo, sanitize } from './output.js';
+import { REQUEST_OPTIONS, reportOutcome, requestBody, submitAndWait } from './request.js';
+
+/**
+ * Variables removed from the command's environment. A profile would make the AWS SDKs skip the
+ * environment credentials (the JS SDK v3 ignores AWS_ACCESS_KEY_ID when AWS_PROFILE is set), and
+ * the legacy token variable could pair an old token with the new keys. COUNTERSIGN_TOKEN is removed
+ * so the command that was granted one action cannot quietly ask for more in the agent's name.
+ */
+const STRIPPED = ['AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_SECURITY_TOKEN', 'COUNTERSIGN_TOKEN'];
+
+/** The child's environment: the caller's, minus STRIPPED, plus the session. Exported for its test. */
+export function commandEnv(
+  base: NodeJS.ProcessEnv,
+  credentials: ProcessCredentials,
+  resource: string,
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  for (const name of STRIPPED) delete env[name];
+  env.AWS_ACCESS_KEY_ID = credentials.AccessKeyId;
+  env.AWS_SECRET_ACCESS_KEY = credentials.SecretAccessKey;
+  env.AWS_SESSION_TOKEN = credentials.SessionToken;
+  env.AWS_CREDENTIAL_EXPIRATION = credentials.Expiration;
+  // The ARN names the resource's region; use it unless the caller already chose one.
+  const region = resource.split(':')[3];
+  if (region && !env.AWS_REGION && !env.AWS_DEFAULT_REGION) env.AWS_REGION = region;
+  return env;
+}
+
+/**
+ * request → wait → claim → run. The credentials go only into the child's environment; they are
+ * never printed, and the command's stdout is its own.
+ */
+export async function runExec(argv: string[], io: CliIo): Promise<number> {
+  const split = argv.indexOf('--');
+  if (split < 0 || split === argv.length - 1) {
+    throw new UsageError('give the command to run after --, e.g. -- aws dynamodb put-item …', 'exec');
+  }
+  const flags = parseFlags('exec', argv.slice(0, split), REQUEST_OPTIONS);
+  const [command, ...args] = argv.slice(split + 1) as [string, ...string[]];
+  const body = requestBody('exec', flags);
+  const timeoutSeconds = positiveSeconds('exec', 'timeout', flags.timeout);
+  const client = clientFor(flags, io);
+
+  const { request, gaveUp } = await submitAndWait(
+    client,
+    body,
+    idempotencyKey(flags['idempotency-key']),
+    io,
+    {
+      enabled: true,
+      ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),
+    },
+  );
+  if (gaveUp || request.status !== 'APPROVED') return reportOutcome(request, io, gaveUp, timeoutSeconds);
+
+  const credentials = await client.claimCredentials(request.id);
+  io.err(
+    `countersign: running ${sanitize(command, 200)} as ${sanitize(request.id, 200)} until ${sanitize(credentials.Expiration, 40)}\n`,
+  );
+  return runCommand(command, args, commandEnv(io.env, credentials, body.resource), io);
+}
+
+/** Runs the command with inherited stdio and resolves with its exit code (128 + signal if killed). */
+function runCommand(command: string, args: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env, stdio: 'inherit' });
+    // Signals sent to this process (a supervisor's SIGTERM, a kill -INT) are passed on, and this
+    // process stays alive until the command decides to end.
+    const forwarded = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
+    const forward = (signal: NodeJS.Signals) => {
+      child.kill(signal);
+    };
+    for (const signal of forwarded) process.on(signal, forward);
+    const cleanup = () => {
+      for (const signal of forwarded) process.off(signal, forward);
+    };
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      cleanup();
+      const notFound = error.code === 'ENOENT';
+      io.err(
+        `countersign: cannot run ${sanitize(command, 200)}: ${notFound ? 'command not found' : (error.code ?? error.message)}\n`,
+      );
+      resolve(notFound ? EXIT.commandNotFound : EXIT.cannotRun);
+    });
+    child.once('exit', (code, signal) => {
+      cleanup();
+      if (code !== null) resolve(code);
+      else resolve(128 + (signal ? (constants.signals[signal] ?? 0) : 0));
+    });
+  });
+}
