@@ -1,0 +1,528 @@
+import { escapeMrkdwn, plainText, truncate } from './escape.js';
+import type { AccessRequest, Decision, PolicyDocument, RequestStatus } from './model.js';
+import type { SlackMessage } from './ports.js';
+
+/**
+ * Block Kit messages for approvers. Pure functions of their input: the workflow posts the approval
+ * message, the decision path rewrites it with the outcome, the expiry path threads the activity
+ * summary under it.
+ *
+ * Two kinds of text appear here. Facts Countersign derived itself (verified requester, validated
+ * resource and actions, rule, quorum, duration, the session policy it will grant) are shown as facts.
+ * What the agent wrote (`reason`, `context`, `onBehalfOf`) is shown escaped, cut to size, and
+ * labelled as the agent's own words, so it can neither ping, link, nor pose as a fact.
+ */
+
+/** Slack's Block Kit limits (docs.slack.dev, "Block Kit" reference pages). */
+export const SLACK_LIMITS = {
+  blocks: 50,
+  sectionText: 3000,
+  sectionFields: 10,
+  fieldText: 2000,
+  contextElements: 10,
+  header: 150,
+  buttonText: 75,
+  buttonValue: 2000,
+  confirmTitle: 100,
+  confirmText: 300,
+  confirmButton: 30,
+  fallbackText: 40_000,
+} as const;
+
+type Block = Record<string, unknown>;
+
+// verbatim: Slack must not auto-link URLs or auto-parse names in anything we send.
+function mrkdwn(text: string): Block {
+  return { type: 'mrkdwn', text, verbatim: true };
+}
+
+function plain(text: string, max: number): Block {
+  // plain_text must not be empty; an identity that cleans to nothing shows as a dash.
+  // emoji: false — an identity such as `:white_check_mark: approved` must read as the text it is.
+  return { type: 'plain_text', text: plainText(text, max) || '—', emoji: false };
+}
+
+function section(text: string): Block {
+  return { type: 'section', text: mrkdwn(truncate(text, SLACK_LIMITS.sectionText)) };
+}
+
+/**
+ * Lines packed into as few sections as fit Slack's 3,000-character limit, so a long list is split
+ * rather than cut mid-entity.
+ */
+function sections(lines: readonly string[]): Block[] {
+  const blocks: Block[] = [];
+  let current = '';
+  for (const line of lines) {
+    const candidate = current ? `${current}\n${line}` : line;
+    if (candidate.length <= SLACK_LIMITS.sectionText || !current) {
+      current = candidate;
+    } else {
+      blocks.push(section(current));
+      current = line;
+    }
+  }
+  if (current) blocks.push(section(current));
+  return blocks;
+}
+
+function context(text: string): Block {
+  return { type: 'context', elements: [mrkdwn(truncate(text, SLACK_LIMITS.sectionText))] };
+}
+
+/** Escaped untrusted text inside inline code (ARNs, action names, identities). */
+function code(text: string, max: number): string {
+  return `\`${escapeMrkdwn(text, { code: true, maxLength: max }) || ' '}\``;
+}
+
+/** `<!date^…>` renders in each reader's own time zone; the ISO text is the fallback. */
+function slackDate(iso: string): string {
+  const ms = Date.parse(iso);
+  if (!Number.isFinite(ms)) return escapeMrkdwn(iso, { maxLength: 40 });
+  const fallback = new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return `<!date^${Math.floor(ms / 1000)}^{date_short_pretty} {time}|${fallback}>`;
+}
+
+function addSeconds(iso: string, seconds: number): string | undefined {
+  const ms = Date.parse(iso);
+  return Number.isFinite(ms) ? new Date(ms + seconds * 1000).toISOString() : undefined;
+}
+
+/** `15 min`, `1 h 30 min`, `45 s`. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = s % 60;
+  const parts = [h ? `${h} h` : '', m ? `${m} min` : '', rest && !h ? `${rest} s` : ''].filter(Boolean);
+  return parts.join(' ');
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function quorumOf(request: AccessRequest): number {
+  return Math.max(1, request.policy.quorum ?? 1);
+}
+
+function accessLevel(request: AccessRequest): string {
+  return request.policy.accessLevels.length > 0 ? request.policy.accessLevels.join(', ') : 'Unknown';
+}
+
+function approversOf(decisions: readonly Decision[]): string[] {
+  return decisions.filter((d) => d.decision === 'approve').map((d) => d.approver);
+}
+
+function identityList(identities: readonly string[]): string {
+  if (identities.length === 0) return 'nobody';
+  return identities
+    .slice(0, 10)
+    .map((i) => `*${escapeMrkdwn(i, { maxLength: 120 })}*`)
+    .concat(identities.length > 10 ? [`${identities.length - 10} more`] : [])
+    .join(', ');
+}
+
+/** The facts section: only what Countersign verified or derived, plus `onBehalfOf` labelled as a claim. */
+function factsBlocks(request: AccessRequest, history?: AgentHistory): Block[] {
+  const { requester, policy } = request;
+  const lines = [
+    `*Requester:* ${code(requester.sub, 150)} (verified token from ${code(requester.issuer, 150)})`,
+  ];
+  if (request.context?.onBehalfOf !== undefined) {
+    lines.push(
+      `*On behalf of* _(claimed by the agent, not verified)_: ${code(String(request.context.onBehalfOf), 150)}`,
+    );
+  }
+  lines.push(
+    `*Resource:* ${code(request.resource, 700)}`,
+    `*Actions:* ${request.actions
+      .slice(0, 10)
+      .map((a) => code(a, 100))
+      .join(', ')}`,
+    `*Access level:* ${escapeMrkdwn(accessLevel(request), { maxLength: 200 })}`,
+    `*Rule:* ${code(policy.rule, 80)}  ·  *Approvals needed:* ${quorumOf(request)}  ·  *Duration:* ${formatDuration(request.durationSeconds)}`,
+  );
+  if (history) {
+    lines.push(
+      `*This agent, last 7 days:* ${plural(history.requests7d, 'request')}, ${history.denied7d} denied`,
+    );
+  }
+  // Budgets above keep this under 3,000 characters even at every maximum; sections() is the backstop.
+  return sections(lines);
+}
+
+const REASON_LABEL = "*Reason* — _the agent's own words, not verified:_\n> ";
+const CONTEXT_LABEL = '*Context* — _supplied by the agent, not verified:_';
+const CONTEXT_KEYS: Readonly<Record<string, string>> = {
+  task: 'task',
+  runId: 'run id',
+  toolCallId: 'tool call id',
+  model: 'model',
+};
+
+/** The agent's `reason` and `context`, quoted and labelled as untrusted. */
+function agentWordsBlocks(request: AccessRequest): Block[] {
+  const reason = escapeMrkdwn(request.reason ?? '', {
+    newline: '\n> ',
+    maxLength: SLACK_LIMITS.sectionText - REASON_LABEL.length,
+  });
+  const blocks = [section(`${REASON_LABEL}${reason || '_(empty)_'}`)];
+
+  const entries = Object.entries(request.context ?? {}).filter(([key]) => key !== 'onBehalfOf');
+  if (entries.length > 0) {
+    const lines = entries.slice(0, 8).map(([key, value]) => {
+      const label = CONTEXT_KEYS[key] ?? escapeMrkdwn(key, { maxLength: 40 });
+      const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
+      return `• ${label}: ${code(text, 300)}`;
+    });
+    if (entries.length > 8) lines.push(`• _${entries.length - 8} more entries not shown_`);
+    blocks.push(context(`${CONTEXT_LABEL}\n${lines.join('\n')}`));
+  }
+  return blocks;
+}
+
+const POLICY_DISPLAY_BUDGET = 2600;
+
+/** The session policy as a code block; a policy too long for one block is cut, and says so. */
+function policyBlocks(policy: PolicyDocument, title: string): Block[] {
+  const json = JSON.stringify(policy, null, 2);
+  const whole = escapeMrkdwn(json, { code: true });
+  const shown =
+    whole.length <= POLICY_DISPLAY_BUDGET
+      ? whole
+      : escapeMrkdwn(json, { code: true, maxLength: POLICY_DISPLAY_BUDGET });
+  const blocks = [section(`*${title}*\n\`\`\`${shown}\`\`\``)];
+  if (shown !== whole) {
+    blocks.push(
+      context(
+        `Session policy shortened for display (${json.length} characters). The full policy is in the request's evidence record.`,
+      ),
+    );
+  }
+  return blocks;
+}
+
+function decisionLine(d: Decision): string {
+  const icon = d.decision === 'approve' ? ':white_check_mark:' : ':no_entry:';
+  const verb = d.decision === 'approve' ? 'approved' : 'denied';
+  const comment = d.comment ? ` — “${escapeMrkdwn(d.comment, { maxLength: 300, newline: ' ' })}”` : '';
+  return `${icon} *${escapeMrkdwn(d.approver, { maxLength: 120 })}* ${verb} via ${escapeMrkdwn(d.channel, { maxLength: 20 })}, ${slackDate(d.at)}${comment}`;
+}
+
+function decisionsBlocks(decisions: readonly Decision[], quorum: number): Block[] {
+  if (decisions.length === 0) return [];
+  const approvals = approversOf(decisions).length;
+  const lines = decisions.slice(0, 12).map(decisionLine);
+  if (decisions.length > 12) lines.push(`_${decisions.length - 12} more_`);
+  return sections([`*Decisions so far* (${approvals} of ${quorum} approvals)`, ...lines]);
+}
+
+function footer(request: AccessRequest, extra?: string): Block {
+  const parts = [`Request ${code(request.id, 60)}`, `asked ${slackDate(request.createdAt)}`];
+  if (extra) parts.push(extra);
+  return context(parts.join('  ·  '));
+}
+
+function finish(text: string, blocks: Block[]): SlackMessage {
+  if (blocks.length > SLACK_LIMITS.blocks) throw new Error(`Slack message has ${blocks.length} blocks`);
+  return { text: truncate(text, SLACK_LIMITS.fallbackText), blocks };
+}
+
+/** Notification fallback: server facts only; the agent's words never reach a push notification. */
+function fallback(prefix: string, request: AccessRequest): string {
+  // Validated action names and ARNs: escaped as code so their colons stay real colons in notifications.
+  const actions = request.actions.slice(0, 10).map((a) => escapeMrkdwn(a, { code: true, maxLength: 120 }));
+  return `${prefix}: ${escapeMrkdwn(request.requester.sub, { maxLength: 200 })} — ${actions.join(', ')} on ${escapeMrkdwn(request.resource, { code: true, maxLength: 1000 })}`;
+}
+
+export interface AgentHistory {
+  requests7d: number;
+  denied7d: number;
+}
+
+export interface ApprovalMessageInput {
+  request: AccessRequest;
+  /** The session policy an approval would grant, exactly as it would be sent to STS. */
+  sessionPolicy: PolicyDocument;
+  history: AgentHistory;
+  /** Decisions so far; defaults to `request.decisions`. */
+  decisions?: readonly Decision[];
+  /** The role the session would be minted from, when known. */
+  roleArn?: string;
+}
+
+/** The message approvers act on: facts, the agent's words, the policy, and Approve/Deny buttons. */
+export function buildApprovalMessage(input: ApprovalMessageInput): SlackMessage {
+  const { request } = input;
+  const decisions = input.decisions ?? request.decisions ?? [];
+  const quorum = quorumOf(request);
+  const sub = plainText(request.requester.sub, 60);
+  const level = accessLevel(request);
+
+  const confirmText = `${sub} gets ${request.actions.join(', ')} on ${request.resource} for ${formatDuration(request.durationSeconds)}.`;
+  const buttons: Block = {
+    type: 'actions',
+    block_id: 'countersign_decision',
+    elements: [
+      {
+        type: 'button',
+        action_id: 'approve',
+        text: plain('Approve', SLACK_LIMITS.buttonText),
+        style: 'primary',
+        value: request.id,
+        confirm: {
+          title: plain('Grant this access?', SLACK_LIMITS.confirmTitle),
+          text: plain(confirmText, SLACK_LIMITS.confirmText),
+          confirm: plain('Approve', SLACK_LIMITS.confirmButton),
+          deny: plain('Cancel', SLACK_LIMITS.confirmButton),
+          style: 'primary',
+        },
+      },
+      {
+        type: 'button',
+        action_id: 'deny',
+        text: plain('Deny', SLACK_LIMITS.buttonText),
+        style: 'danger',
+        value: request.id,
+      },
+    ],
+  };
+
+  const shownAt = request.shownAt ?? request.createdAt;
+  const closes =
+    request.policy.approvalTimeoutSeconds !== undefined
+      ? addSeconds(shownAt, request.policy.approvalTimeoutSeconds)
+      : undefined;
+  const review = request.policy.minReviewSeconds
+    ? `take at least ${plural(request.policy.minReviewSeconds, 'second')} to review`
+    : undefined;
+
+  const roleNote = input.roleArn ? ` (from role ${code(input.roleArn, 300)})` : '';
+  const blocks: Block[] = [
+    { type: 'header', text: plain(`Approval needed: ${level} access for ${sub}`, SLACK_LIMITS.header) },
+    ...factsBlocks(request, input.history),
+    { type: 'divider' },
+    ...agentWordsBlocks(request),
+    { type: 'divider' },
+    ...policyBlocks(input.sessionPolicy, `Session policy this approval would grant${roleNote}:`),
+    ...decisionsBlocks(decisions, quorum),
+    buttons,
+    footer(
+      request,
+      [closes ? `approvals close ${slackDate(closes)}` : '', review ?? ''].filter(Boolean).join('  ·  ') ||
+        undefined,
+    ),
+  ];
+  return finish(fallback('Approval needed', request), blocks);
+}
+
+export interface OutcomeMessageInput {
+  /** The request in its final (or approved) state; its status decides the wording. */
+  request: AccessRequest;
+  /** The granted policy; defaults to `request.grant.sessionPolicy`. */
+  sessionPolicy?: PolicyDocument;
+  history?: AgentHistory;
+}
+
+const OUTCOME_TITLES: Readonly<Record<Exclude<RequestStatus, 'PENDING'>, [string, string]>> = {
+  APPROVED: [':white_check_mark:', 'Approved'],
+  DENIED: [':no_entry:', 'Denied'],
+  TIMED_OUT: [':hourglass:', 'Timed out'],
+  EXPIRED: [':clock4:', 'Expired'],
+  REVOKED: [':no_entry_sign:', 'Revoked'],
+};
+
+function outcomeLine(request: AccessRequest, decisions: readonly Decision[]): string {
+  const [icon, title] = OUTCOME_TITLES[request.status as Exclude<RequestStatus, 'PENDING'>];
+  const approvers = identityList(approversOf(decisions));
+  const notAfter = request.grant?.notAfter;
+  const grantEnd = notAfter ? slackDate(notAfter) : 'the end of the grant';
+  const by = request.outcome?.by;
+  const at = request.outcome?.at ? ` at ${slackDate(request.outcome.at)}` : '';
+  switch (request.status) {
+    case 'APPROVED':
+      return `${icon} *${title}* by ${approvers}. Access until ${grantEnd} (${formatDuration(request.grant?.durationSeconds ?? request.durationSeconds)}).`;
+    case 'DENIED': {
+      const deny = decisions.find((d) => d.decision === 'deny');
+      const who = deny?.approver ?? by;
+      // A deny by a person shows their comment; a deny without one (the workflow failed) shows why.
+      const words = deny ? deny.comment : request.outcome?.reason;
+      const comment = words ? `\n> ${escapeMrkdwn(words, { maxLength: 1000, newline: '\n> ' })}` : '';
+      return `${icon} *${title}*${who ? ` by *${escapeMrkdwn(who, { maxLength: 120 })}*` : ''}${at}. Nothing was granted.${comment}`;
+    }
+    case 'TIMED_OUT':
+      return `${icon} *${title}*: no decision in time${at}. Nothing was granted.`;
+    case 'EXPIRED':
+      return `${icon} *${title}*: approved by ${approvers}; access ended ${grantEnd}.`;
+    case 'REVOKED': {
+      const reason = request.outcome?.reason
+        ? `\n> ${escapeMrkdwn(request.outcome.reason, { maxLength: 1000, newline: '\n> ' })}`
+        : '';
+      return `${icon} *${title}*${by ? ` by *${escapeMrkdwn(by, { maxLength: 120 })}*` : ''}${at}. Sessions minted for it stop working.${reason}`;
+    }
+    default:
+      throw new Error(`no outcome message for status ${request.status}`);
+  }
+}
+
+/** The approval message rewritten for its outcome, with no buttons left to click. */
+export function buildOutcomeMessage(input: OutcomeMessageInput): SlackMessage {
+  const { request } = input;
+  if (request.status === 'PENDING') throw new Error('a PENDING request has no outcome message');
+  const decisions = request.decisions ?? [];
+  const [, title] = OUTCOME_TITLES[request.status];
+  const policy = input.sessionPolicy ?? request.grant?.sessionPolicy;
+  const roleNote = request.grant?.roleArn ? ` (from role ${code(request.grant.roleArn, 300)})` : '';
+
+  const blocks: Block[] = [
+    {
+      type: 'header',
+      text: plain(
+        `${title}: ${accessLevel(request)} access for ${plainText(request.requester.sub, 60)}`,
+        SLACK_LIMITS.header,
+      ),
+    },
+    section(outcomeLine(request, decisions)),
+    ...factsBlocks(request, input.history),
+    { type: 'divider' },
+    ...agentWordsBlocks(request),
+  ];
+  if (
+    policy &&
+    (request.status === 'APPROVED' || request.status === 'EXPIRED' || request.status === 'REVOKED')
+  ) {
+    blocks.push({ type: 'divider' }, ...policyBlocks(policy, `Session policy granted${roleNote}:`));
+  }
+  blocks.push(...decisionsBlocks(decisions, quorumOf(request)), footer(request));
+  return finish(fallback(title, request), blocks);
+}
+
+export interface ActivitySummaryInput {
+  /** API calls made under the grant's sessions, as CloudTrail reported them. */
+  calls: number;
+  /** Of those, the ones that failed with an error code (usually AccessDenied). */
+  denied: number;
+  events: ReadonlyArray<{ eventName: string; errorCode?: string }>;
+}
+
+const MAX_EVENT_LINES = 15;
+
+/** The thread reply posted when a grant ends: what was done with it. */
+export function buildActivitySummary(input: ActivitySummaryInput): SlackMessage {
+  const calls = Math.max(0, Math.trunc(input.calls));
+  const denied = Math.max(0, Math.trunc(input.denied));
+  const headline =
+    calls === 0
+      ? 'Grant ended. No API calls were recorded under it (CloudTrail can lag by several minutes).'
+      : `Grant ended. ${plural(calls, 'API call')} recorded under it, ${denied} denied.`;
+
+  // Group by event name and error code, most frequent first, so a long session stays one short reply.
+  const counts = new Map<string, { eventName: string; errorCode?: string; count: number }>();
+  for (const e of input.events) {
+    const key = `${e.eventName}\u0000${e.errorCode ?? ''}`;
+    const entry = counts.get(key) ?? { eventName: e.eventName, errorCode: e.errorCode, count: 0 };
+    entry.count += 1;
+    counts.set(key, entry);
+  }
+  const rows = [...counts.values()].sort(
+    (a, b) => b.count - a.count || a.eventName.localeCompare(b.eventName),
+  );
+  const lines = rows.slice(0, MAX_EVENT_LINES).map((r) => {
+    const error = r.errorCode ? ` — :warning: ${code(r.errorCode, 80)}` : '';
+    return `• ${code(r.eventName, 120)} ×${r.count}${error}`;
+  });
+  if (rows.length > MAX_EVENT_LINES)
+    lines.push(`• _${rows.length - MAX_EVENT_LINES} more kinds of call not shown_`);
+
+  const blocks: Block[] = [section(`*${headline}*`), ...sections(lines)];
+  return finish(headline, blocks);
+}
+
+/** What happened to a click, as the clicker is told in an ephemeral message. */
+export type ClickOutcome =
+  | { kind: 'approved'; approvals: number; quorum: number }
+  | { kind: 'denied' }
+  | { kind: 'self-approval' }
+  | { kind: 'not-an-approver' }
+  | { kind: 'unknown-user' }
+  | { kind: 'too-fast'; minReviewSeconds: number }
+  | { kind: 'already-voted' }
+  | { kind: 'already-decided'; status?: RequestStatus }
+  | { kind: 'timed-out' }
+  | { kind: 'not-found' }
+  | { kind: 'failed' };
+
+const STATUS_WORDS: Readonly<Record<RequestStatus, string>> = {
+  PENDING: 'pending',
+  APPROVED: 'approved',
+  DENIED: 'denied',
+  TIMED_OUT: 'timed out',
+  EXPIRED: 'expired',
+  REVOKED: 'revoked',
+};
+
+/** Short plain-text answers for the clicker (no markup: they contain nothing Slack would parse). */
+export function buildClickAnswer(outcome: ClickOutcome): string {
+  switch (outcome.kind) {
+    case 'approved':
+      return outcome.approvals >= outcome.quorum
+        ? `Approved — ${outcome.approvals} of ${outcome.quorum} approvals. Access is granted.`
+        : `Approved — ${outcome.approvals} of ${outcome.quorum} approvals`;
+    case 'denied':
+      return 'Denied. Nothing was granted.';
+    case 'self-approval':
+      return 'You cannot approve your own request';
+    case 'not-an-approver':
+      return 'You are not an approver for this request';
+    case 'unknown-user':
+      return 'Your Slack account is not mapped to a Countersign approver';
+    case 'too-fast':
+      return `Too fast: take at least ${plural(outcome.minReviewSeconds, 'second')} to review`;
+    case 'already-voted':
+      return 'You already approved this request';
+    case 'already-decided':
+      return outcome.status ? `Already decided: ${STATUS_WORDS[outcome.status]}` : 'Already decided';
+    case 'timed-out':
+      return 'Too late: this request timed out';
+    case 'not-found':
+      return 'This request no longer exists';
+    case 'failed':
+      return 'Something went wrong; nothing changed. Try again in a moment.';
+  }
+}
+
+/**
+ * Maps what the decision path threw to a click answer, by the error's contract `code`, so the Slack
+ * handler and the decisions endpoint share one set of rules. Anything unknown is `failed`.
+ */
+export function clickOutcomeFromError(error: unknown): ClickOutcome {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  const details =
+    typeof error === 'object' && error !== null
+      ? (error as { details?: Record<string, unknown> }).details
+      : undefined;
+  switch (code) {
+    case 'SelfApproval':
+      return { kind: 'self-approval' };
+    case 'NotAnApprover':
+      return { kind: 'not-an-approver' };
+    case 'TooFast': {
+      const seconds = Number(details?.minReviewSeconds);
+      return { kind: 'too-fast', minReviewSeconds: Number.isFinite(seconds) && seconds > 0 ? seconds : 1 };
+    }
+    case 'AlreadyDecided': {
+      const status = details?.status;
+      return typeof status === 'string' && Object.hasOwn(STATUS_WORDS, status)
+        ? { kind: 'already-decided', status: status as RequestStatus }
+        : { kind: 'already-decided' };
+    }
+    case 'TimedOut':
+      return { kind: 'timed-out' };
+    case 'NotFound':
+      return { kind: 'not-found' };
+    default:
+      return { kind: 'failed' };
+  }
+}
