@@ -98,9 +98,18 @@ export function describe(error: unknown): { name: string; message: string } | un
   return { name: 'non-error', message: String(error).slice(0, 200) };
 }
 
-/** A middy handler with the HTTP middleware already attached. */
-export function apiHandler(logger: Logger, fn: (event: ApiEvent) => Promise<ApiResult>) {
-  return middy<ApiEvent, ApiResult>().use(httpApi(logger)).handler(fn);
+/** Stands in for Lambda's context where there is none (the local server, tests). */
+const NO_CONTEXT = { getRemainingTimeInMillis: () => 30_000 } as unknown as Parameters<
+  ReturnType<typeof middy<ApiEvent, ApiResult>>
+>[1];
+
+/** A middy handler with the HTTP middleware attached, callable with or without a Lambda context. */
+export function apiHandler(
+  logger: Logger,
+  fn: (event: ApiEvent) => Promise<ApiResult>,
+): (event: ApiEvent, context?: unknown) => Promise<ApiResult> {
+  const handler = middy<ApiEvent, ApiResult>().use(httpApi(logger)).handler(fn);
+  return (event, context) => handler(event, (context ?? NO_CONTEXT) as typeof NO_CONTEXT);
 }
 
 /** The `{id}` path parameter; anything that is not a request id is simply not found. */

@@ -3,17 +3,19 @@
  * secrets) and reused while the environment is warm. A failed build is retried on the next call
  * instead of poisoning the environment.
  */
-export function lazyHandler<E, R>(build: () => Promise<(event: E) => Promise<R>> | ((event: E) => Promise<R>)) {
-  let built: Promise<(event: E) => Promise<R>> | undefined;
-  return async (event: E): Promise<R> => {
+type Fn<E, R> = (event: E, context?: unknown) => Promise<R>;
+
+export function lazyHandler<E, R>(build: () => Promise<Fn<E, R>> | Fn<E, R>) {
+  let built: Promise<Fn<E, R>> | undefined;
+  return async (event: E, context?: unknown): Promise<R> => {
     built ??= Promise.resolve().then(build);
-    let fn: (event: E) => Promise<R>;
+    let fn: Fn<E, R>;
     try {
       fn = await built;
     } catch (error) {
       built = undefined;
       throw error;
     }
-    return fn(event);
+    return fn(event, context);
   };
 }

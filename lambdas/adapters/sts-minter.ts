@@ -1,4 +1,4 @@
-import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, type AssumeRoleCommandOutput, type STSClient } from '@aws-sdk/client-sts';
 import { DependencyError, FailClosedError } from '../core/errors.js';
 import type { AssumedSession, AssumeRoleInput, CredentialMinter } from '../core/ports.js';
 
@@ -9,7 +9,7 @@ export class StsCredentialMinter implements CredentialMinter {
   constructor(private readonly client: STSClient) {}
 
   async assumeRole(input: AssumeRoleInput): Promise<AssumedSession> {
-    let out: Awaited<ReturnType<STSClient['send']>> & import('@aws-sdk/client-sts').AssumeRoleCommandOutput;
+    let out: AssumeRoleCommandOutput;
     try {
       out = await this.client.send(
         new AssumeRoleCommand({

@@ -44,7 +44,7 @@ const ruleSchema = z
     approvers: identityList.optional(),
     quorum: z.number().int().min(1).max(10).optional(),
     // Step Functions task timeouts reach a year; an approval left open longer than 7 days is a smell.
-    approvalTimeoutSeconds: z.number().int().min(30).max(604_800).optional(),
+    approvalTimeoutSeconds: z.number().int().min(10).max(604_800).optional(),
     maxDurationSeconds: z.number().int().min(60).max(43_200).optional(),
     minReviewSeconds: z.number().int().min(0).max(3_600).optional(),
     minReviewMode: z.enum(['refuse', 'flag']).optional(),

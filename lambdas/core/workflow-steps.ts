@@ -1,6 +1,7 @@
 import type { CountersignConfig } from './config.js';
 import { type Decisions } from './decisions.js';
 import { DependencyError } from './errors.js';
+import { computeGrant } from './grants.js';
 import type { AccessRequest, RequestStatus } from './model.js';
 import type { AgentHistory, ChatNotifier, Clock, EventStore, RequestStore } from './ports.js';
 import { buildActivitySummary, buildApprovalMessage, buildOutcomeMessage } from './slack-message.js';
@@ -60,7 +61,15 @@ export class ApprovalSteps {
     }
     const since = new Date(clock.now().getTime() - 7 * 86_400_000).toISOString();
     const recent = await this.deps.history.recentActivity(request.requester, since);
-    const message = buildApprovalMessage({ request, history: recent });
+    // What approval would grant, shown as it would be sent to STS; the real notAfter is fixed at
+    // approval time (approval time + duration), so the preview's date is indicative.
+    const preview = computeGrant(config, request, clock.now());
+    const message = buildApprovalMessage({
+      request,
+      sessionPolicy: preview.sessionPolicy,
+      roleArn: preview.roleArn,
+      history: { requests7d: recent.requests, denied7d: recent.denied },
+    });
     // A retried step re-renders the message it already posted instead of posting a second one.
     const slack = request.slack
       ? await notifier.update(request.slack, message).then(() => request.slack!)

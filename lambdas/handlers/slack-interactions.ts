@@ -1,0 +1,101 @@
+import type { CountersignConfig } from '../core/config.js';
+import type { Decisions } from '../core/decisions.js';
+import { AlreadyDecidedError, UnauthorizedError, UnsupportedMediaTypeError } from '../core/errors.js';
+import type { ChatNotifier, Clock } from '../core/ports.js';
+import { systemClock } from '../core/ports.js';
+import { parseSlackInteraction } from '../core/slack-interaction.js';
+import { buildClickAnswer, type ClickOutcome, clickOutcomeFromError } from '../core/slack-message.js';
+import { verifySlackSignature } from '../core/slack-signature.js';
+import { buildDecisions, buildNotifier } from '../adapters/compose.js';
+import { apiHandler, describe, header, json, rawBody } from '../adapters/http.js';
+import { lazyHandler } from '../adapters/lambda.js';
+import { createLogger, type Logger } from '../adapters/logger.js';
+import { settingsFromEnvironment } from '../adapters/settings.js';
+import { loadSlackSecrets } from '../adapters/slack-secrets.js';
+
+export interface SlackInteractionsDeps {
+  decisions: Decisions;
+  notifier: ChatNotifier;
+  signingSecret: string;
+  config: CountersignConfig;
+  logger: Logger;
+  clock?: Clock;
+}
+
+/**
+ * `POST /v1/slack/interactions`: an Approve/Deny click. Verified over the raw body (HMAC, ±300 s),
+ * the team and app must be ours, the Slack user must map to an approver identity; then the same
+ * decision path as the API. The clicker is answered with an ephemeral message; Slack gets a 200
+ * (or 401 when nothing about the request can be trusted) well inside its 3-second limit.
+ */
+export const createSlackInteractionsHandler = (deps: SlackInteractionsDeps) =>
+  apiHandler(deps.logger, async (event) => {
+    const clock = deps.clock ?? systemClock;
+    const contentType = header(event, 'content-type') ?? '';
+    if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(contentType)) {
+      throw new UnsupportedMediaTypeError('Slack interactions are form-encoded.');
+    }
+    const body = rawBody(event);
+    verifySlackSignature({
+      signingSecret: deps.signingSecret,
+      timestamp: header(event, 'x-slack-request-timestamp'),
+      signature: header(event, 'x-slack-signature'),
+      rawBody: body,
+      now: clock.now(),
+    });
+    const click = parseSlackInteraction(body);
+    if (click.teamId !== deps.config.slack.teamId || click.appId !== deps.config.slack.appId) {
+      throw new UnauthorizedError('Slack request not verified: another workspace or app.');
+    }
+    const approver = deps.config.slack.users[click.userId];
+    let outcome: ClickOutcome;
+    let code: string | undefined;
+    if (!approver) {
+      outcome = { kind: 'unknown-user' };
+      code = 'NotAnApprover';
+    } else {
+      try {
+        const result = await deps.decisions.decide({
+          requestId: click.requestId,
+          approver,
+          decision: click.actionId,
+          channel: 'slack',
+        });
+        outcome =
+          click.actionId === 'deny'
+            ? { kind: 'denied' }
+            : { kind: 'approved', approvals: result.approvals, quorum: result.quorum };
+      } catch (error) {
+        outcome = clickOutcomeFromError(error);
+        code = (error as { code?: string }).code ?? 'InternalError';
+        if (error instanceof AlreadyDecidedError) {
+          // A repeated click may be the retry of one whose workflow was never told.
+          await deps.decisions.redrive(click.requestId).catch(() => undefined);
+          const status = error.details?.status;
+          if (typeof status === 'string') outcome = { kind: 'already-decided', status: status as never };
+        } else if (outcome.kind === 'failed') {
+          deps.logger.error('slack decision failed', { requestId: click.requestId, error: describe(error) });
+        }
+      }
+    }
+    const answer = buildClickAnswer(outcome);
+    if (click.channelId) {
+      await deps.notifier.ephemeral(click.channelId, click.userId, answer).catch((error: unknown) => {
+        deps.logger.warn('ephemeral answer failed', { requestId: click.requestId, error: describe(error) });
+      });
+    }
+    deps.logger.info('slack click', { requestId: click.requestId, user: click.userId, action: click.actionId, outcome: outcome.kind });
+    return json(200, code ? { ok: false, code, message: answer } : { ok: true, outcome: outcome.kind, message: answer });
+  });
+
+export const handler = lazyHandler(async () => {
+  const settings = settingsFromEnvironment();
+  const secrets = await loadSlackSecrets(settings);
+  return createSlackInteractionsHandler({
+    decisions: buildDecisions(settings),
+    notifier: buildNotifier(settings, secrets),
+    signingSecret: secrets.signingSecret,
+    config: settings.config,
+    logger: createLogger({ fn: 'slack-interactions' }),
+  });
+});

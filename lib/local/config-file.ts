@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { type CountersignConfig, parseConfig } from '../../lambdas/core/config.js';
+import { ConfigError } from '../../lambdas/core/errors.js';
+
+export const DEFAULT_CONFIG_PATH = 'config/countersign.example.yaml';
+
+/** Reads and validates a YAML configuration file; every error names the file and the key. */
+export function loadConfigFile(path: string): CountersignConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(path, `cannot read the configuration file (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let raw: unknown;
+  try {
+    raw = parse(text, { uniqueKeys: true, maxAliasCount: 50 });
+  } catch (error) {
+    throw new ConfigError(path, `not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  try {
+    return parseConfig(raw);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError(`${path}: ${error.key}`, error.message.slice(error.key.length + 2));
+    throw error;
+  }
+}

@@ -1,0 +1,101 @@
+import { join } from 'node:path';
+import { loadConfigFile } from '../../lib/local/config-file.js';
+import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../lib/local/stack.js';
+import { type BlockActionsOptions, signedInteraction } from './slack.js';
+
+export const TEST_CONFIG_PATH = join(import.meta.dirname, '..', 'fixtures', 'config.yaml');
+export const TABLE = (name: string) => `arn:aws:dynamodb:us-east-1:111122223333:table/${name}`;
+
+export interface ApiAnswer<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/**
+ * The real local stack (DynamoDB Local, the ASL file in the local Step Functions, local STS, the
+ * Slack sink, the embedded issuer) on an ephemeral port, with small helpers that speak only HTTP.
+ */
+export class TestStack {
+  readonly logs: string[] = [];
+  private constructor(readonly stack: LocalStack, logs: string[]) {
+    this.logs = logs;
+  }
+
+  static async start(options: LocalStackOptions = {}): Promise<TestStack> {
+    const logs: string[] = [];
+    const stack = await startLocalStack({
+      port: 0,
+      inMemory: true,
+      config: loadConfigFile(TEST_CONFIG_PATH),
+      log: (line) => logs.push(line),
+      ...options,
+    });
+    return new TestStack(stack, logs);
+  }
+
+  get url(): string {
+    return this.stack.url;
+  }
+
+  async token(sub: string, groups: string[], extra: Record<string, unknown> = {}): Promise<string> {
+    const answer = await this.call('POST', '/local/token', { body: { sub, groups, ...extra } });
+    if (answer.status !== 200) throw new Error(`token: ${answer.status} ${JSON.stringify(answer.body)}`);
+    return String(answer.body.token);
+  }
+
+  agentToken(sub = 'deploy-bot') {
+    return this.token(sub, ['agents']);
+  }
+
+  async call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+  ): Promise<ApiAnswer<T>> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    let body: string | undefined = options.rawBody;
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(`${this.url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : {};
+    } catch {
+      // CSV and other non-JSON answers stay text.
+    }
+    return { status: response.status, body: parsed as T, headers: response.headers };
+  }
+
+  request(token: string, body: Record<string, unknown>, headers: Record<string, string> = {}) {
+    return this.call('POST', '/v1/requests', { token, body: { reason: 'Integration test of Countersign', ...body }, headers });
+  }
+
+  async click(options: Omit<BlockActionsOptions, 'requestId'> & { requestId: string; now?: Date }) {
+    const signed = signedInteraction({ secret: this.stack.slackSigningSecret, ...options });
+    return this.call('POST', '/v1/slack/interactions', { rawBody: signed.body, headers: signed.headers });
+  }
+
+  slackMessages(): Array<Record<string, unknown>> {
+    return this.stack.slack.messages() as unknown as Array<Record<string, unknown>>;
+  }
+
+  async stop(): Promise<void> {
+    await this.stack.stop();
+  }
+}
+
+/** Polls `check` until it returns a value (not undefined) or the timeout passes. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
