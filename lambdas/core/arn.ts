@@ -59,6 +59,11 @@ export function parseArn(value: unknown, field = 'resource'): Arn {
       `${field} may contain only printable ASCII characters (no spaces, control characters or look-alike letters)`,
     );
   }
+  // `"` and `\` are the characters JSON must escape: without them the ARN appears in a policy
+  // document, a log line or a Slack message exactly as written, and cannot fake document structure.
+  if (value.includes('"') || value.includes('\\')) {
+    throw new ValidationError(field, `${field} may not contain quotes or backslashes`);
+  }
   const wildcard = wildcardProblem(value);
   if (wildcard) throw new ValidationError(field, `${field}: ${wildcard}; name exactly one resource`);
 

@@ -81,6 +81,11 @@ function assertExact(document: PolicyDocument, json: string): void {
   if (json.includes('*') || json.includes('?') || json.includes('${')) {
     throw new FailClosedError('a session policy would contain a wildcard or a policy variable');
   }
+  // Even as data inside a string these words have no business in a grant; refusing them means no
+  // reader of the document — human or a naive scanner — can be fooled into seeing them as grammar.
+  if (/notaction|notresource/i.test(json)) {
+    throw new FailClosedError('a session policy would contain the words NotAction or NotResource');
+  }
   if (json.length > STS_SESSION_POLICY_MAX_CHARS) {
     throw new FailClosedError(
       `the session policy is ${json.length} characters; STS accepts at most ${STS_SESSION_POLICY_MAX_CHARS}`,

@@ -1,8 +1,8 @@
 import { parseArn, wildcardProblem } from './arn.js';
-import { ValidationError } from './errors.js';
+import { FailClosedError, ValidationError } from './errors.js';
 import { ACCESS_LEVELS, type AccessLevel, type IamCatalog, iamCatalog } from './iam-catalog.js';
 import type { RequestContext } from './model.js';
-import { MAX_GRANT_ACTIONS } from './session-policy.js';
+import { buildSessionPolicy, MAX_GRANT_ACTIONS } from './session-policy.js';
 
 /**
  * Validates the body of `POST /v1/requests` (DESIGN.md §4). Everything an agent sends is refused
@@ -107,6 +107,7 @@ export function validateAccessRequest(
     actions.push(action.action);
     actionAccessLevels[action.action] = [...action.accessLevels];
   });
+  assertGrantable(actions, arn.arn);
   const levels = new Set(Object.values(actionAccessLevels).flat());
   const accessLevels = ACCESS_LEVELS.filter((level) => levels.has(level));
 
@@ -145,6 +146,21 @@ export function validateAccessRequest(
     durationSeconds,
     context: validateContext(body.context),
   };
+}
+
+/**
+ * Builds the session policy an approval would produce, now, so a request that could never become a
+ * grant (too long for STS's 2,048 characters, a name the builder refuses) is refused while the agent
+ * is still listening, not after a human has approved it. The time is a placeholder of the same
+ * length as any real `notAfter`.
+ */
+function assertGrantable(actions: string[], resource: string): void {
+  try {
+    buildSessionPolicy({ actions, resource, notAfter: '2000-01-01T00:00:00Z' });
+  } catch (error) {
+    if (error instanceof FailClosedError) throw new ValidationError('resource', `resource: ${error.message}`);
+    throw error;
+  }
 }
 
 function validateContext(value: unknown): RequestContext {
