@@ -216,7 +216,7 @@ export class CountersignClient {
     }
   }
 
-  /** Exponential backoff with full jitter, so many agents retrying together spread out. */
+  /** Exponential backoff with "equal jitter" (half fixed, half random), so agents retrying together spread out. */
   private backoff(attempt: number): number {
     const ceiling = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
     return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
