@@ -21,13 +21,14 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   local: async () => runLocalCommand,
 };
 
-/** `countersign local` hands its arguments, unparsed, to the local stack, which owns those flags. */
+/**
+ * `countersign local` hands its arguments, unparsed, to the local stack, which owns those flags
+ * and its own --help.
+ */
 async function runLocalCommand(argv: string[]): Promise<number> {
-  // A specifier in a variable keeps type-checking independent of the local stack's module.
-  const stackModule = '../lib/local/stack.js';
-  const { runLocal } = (await import(stackModule)) as { runLocal: (argv: string[]) => Promise<unknown> };
-  const result: unknown = await runLocal(argv);
-  return typeof result === 'number' ? result : EXIT.ok;
+  const { runLocal } = await import('../lib/local/stack.js');
+  await runLocal(argv);
+  return EXIT.ok;
 }
 
 /** Runs one invocation and returns its exit code; never throws, never prints a stack trace. */
@@ -45,7 +46,7 @@ async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
     }
     const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
     if (!load) throw new UsageError(`unknown command "${name}"`);
-    if (wantsHelp(rest)) {
+    if (name !== 'local' && wantsHelp(rest)) {
       io.out(COMMAND_HELP[name] ?? MAIN_HELP);
       return EXIT.ok;
     }

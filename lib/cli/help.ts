@@ -187,19 +187,4 @@ Examples:
   export COUNTERSIGN_TOKEN=$(countersign token --sub deploy-bot --group agents)
   countersign token --sub alice@example.com --group approvers > ~/.countersign-alice
 `,
-
-  local: `Usage: countersign local [--port N] [--config FILE] [--in-memory] [--data-dir DIR]
-
-Runs the whole system on this machine (what npm start runs): the API on 127.0.0.1, DynamoDB Local,
-the approval workflow, and local STS, OIDC issuer, Slack sink and CloudTrail feed.
-
-Flags:
-  --port N               port to listen on (default: $PORT, else 8787)
-  --config FILE          configuration file (default: $COUNTERSIGN_CONFIG, else the example config)
-  --in-memory            keep DynamoDB Local in memory (nothing survives a restart)
-  --data-dir DIR         where DynamoDB Local keeps its files
-
-Example:
-  countersign local --port 8787 --in-memory
-`,
 };

@@ -113,6 +113,10 @@ export function describeFailure(error: unknown): { message: string; exitCode: nu
     return { message: `${sanitize(error.message)} (${hint})`, exitCode: error.exitCode };
   }
   if (error instanceof CliError) return { message: sanitize(error.message), exitCode: error.exitCode };
+  // node:util parseArgs errors from code that parses its own flags (the local stack).
+  if (error instanceof Error && String((error as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) {
+    return { message: sanitize(error.message), exitCode: EXIT.usage };
+  }
   const message = error instanceof Error ? error.message : String(error);
   return { message: `unexpected error: ${sanitize(message)}`, exitCode: EXIT.error };
 }

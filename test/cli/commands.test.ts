@@ -45,16 +45,7 @@ describe('countersign --help', () => {
 
   it('answers `<command> --help` with its usage and an example, without needing a token or a server', async () => {
     // Prepare
-    const commands = [
-      'request',
-      'credential-process',
-      'exec',
-      'status',
-      'revoke',
-      'decide',
-      'token',
-      'local',
-    ];
+    const commands = ['request', 'credential-process', 'exec', 'status', 'revoke', 'decide', 'token'];
 
     // Act
     const results = await Promise.all(commands.map((command) => runCli([command, '--help'])));
@@ -98,6 +89,21 @@ describe('countersign --help', () => {
     expect(result.stderr).toMatch(
       /^countersign: Unknown option '--verbose'.*\(run: countersign status --help\)\n$/s,
     );
+  });
+});
+
+describe('countersign local', () => {
+  it('hands its arguments to the local stack, whose own --help answers', async () => {
+    // Act
+    const help = await runCli(['local', '--help']);
+    const bad = await runCli(['local', '--no-such-flag']);
+
+    // Assess
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: countersign local');
+    expect(help.stdout).toContain('--in-memory');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^countersign: Unknown option '--no-such-flag'/);
   });
 });
 
