@@ -196,8 +196,8 @@ export class AccessRequests {
         throw new NotFoundError(`No request ${id}.`);
       }
       const now = clock.now();
-      if (effectiveStatus(request, now) !== 'PENDING' || now.getTime() + delay > deadline) return request;
-      await this.sleep(delay);
+      if (effectiveStatus(request, now) !== 'PENDING' || now.getTime() >= deadline) return request;
+      await this.sleep(Math.min(delay, deadline - now.getTime()));
       // Polls tighten around a click (first checks 100 ms apart) and settle at 500 ms, so a decision
       // is seen within half a second while a 20 s wait costs about 40 reads.
       delay = Math.min(500, Math.round(delay * 1.5));

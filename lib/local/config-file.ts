@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { type CountersignConfig, parseConfig } from '../../lambdas/core/config.js';
 import { ConfigError } from '../../lambdas/core/errors.js';
 
-export const DEFAULT_CONFIG_PATH = 'config/countersign.example.yaml';
+/** The documented example, found wherever the command runs from. */
+export const DEFAULT_CONFIG_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'config', 'countersign.example.yaml');
 
 /** Reads and validates a YAML configuration file; every error names the file and the key. */
 export function loadConfigFile(path: string): CountersignConfig {

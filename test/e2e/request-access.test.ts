@@ -93,7 +93,7 @@ describe('POST /v1/requests and GET /v1/requests/{id} on the local stack', () =>
     const started = Date.now();
     const answer = await stack.call('GET', `/v1/requests/${pending.body.id}?waitSeconds=1`, { token: agent });
     expect(answer.body).toMatchObject({ status: 'PENDING' });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
   });
 
   it('answers unknown routes and methods with the contract error body', async () => {
