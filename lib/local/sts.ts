@@ -688,11 +688,13 @@ function verifySignature(
       return `${name}:${values.join(',')}\n`;
     })
     .join('');
-  const payloadHash = createHash('sha256').update(body).digest('hex');
+  const bodyHash = createHash('sha256').update(body).digest('hex');
   const declaredHash = req.headers['x-amz-content-sha256'];
-  if (declaredHash !== undefined && declaredHash !== payloadHash) {
+  // The signer hashes the declared value when there is one; it must be the body's hash (or say it is unsigned).
+  if (declaredHash !== undefined && declaredHash !== bodyHash && declaredHash !== 'UNSIGNED-PAYLOAD') {
     throw signatureError('The provided x-amz-content-sha256 header does not match the body');
   }
+  const payloadHash = typeof declaredHash === 'string' ? declaredHash : bodyHash;
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const canonicalRequest = [
