@@ -1,0 +1,42 @@
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { CountersignStack } from '../lib/aws/countersign-stack.js';
+import { loadSynthConfig } from '../lib/aws/synth-config.js';
+import { CountersignTargetRoleStack } from '../lib/aws/target-role.js';
+
+/**
+ * The CDK app (cdk.json: `npx tsx bin/app.ts`). Context keys (`-c key=value` or cdk.json):
+ * - configFile       the Countersign YAML (DESIGN.md §3), validated here: a bad file fails synth
+ * - stackName        default `Countersign`
+ * - mintingRoleArn   when set, also defines the `CountersignTargetRole` stack for a member account,
+ *   with managedPolicyArns (comma-separated), eventBusArn (optional), targetRoleName (optional)
+ */
+const app = new App();
+const context = (key: string): string | undefined => {
+  const value: unknown = app.node.tryGetContext(key);
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+};
+
+const config = loadSynthConfig(context('configFile') ?? 'config/countersign.example.yaml');
+new CountersignStack(app, context('stackName') ?? 'Countersign', {
+  config,
+  description: 'Countersign: approval control plane for AI agents',
+});
+
+const mintingRoleArn = context('mintingRoleArn');
+if (mintingRoleArn) {
+  const eventBusArn = context('eventBusArn');
+  const roleName = context('targetRoleName');
+  new CountersignTargetRoleStack(app, context('targetStackName') ?? 'CountersignTargetRole', {
+    description: 'Countersign: the role approved sessions run as, in a member account',
+    mintingRoleArn,
+    managedPolicyArns: (context('managedPolicyArns') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    ...(eventBusArn ? { eventBusArn } : {}),
+    ...(roleName ? { roleName } : {}),
+  });
+}
+
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

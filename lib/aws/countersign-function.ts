@@ -1,0 +1,93 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+export interface CountersignFunctionProps {
+  /** Absolute path of the handler file (it exports `handler`). */
+  readonly entry: string;
+  /** Directory holding package-lock.json; esbuild resolves modules from here. */
+  readonly projectRoot: string;
+  readonly description: string;
+  /** esbuild `define` entries (the inlined configuration). */
+  readonly define: Record<string, string>;
+  readonly environment?: Record<string, string>;
+  /** @default 256 */
+  readonly memorySize?: number;
+  /** @default Duration.seconds(10) */
+  readonly timeout?: Duration;
+  /** @default logs.RetentionDays.ONE_YEAR */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * One Countersign handler as a Lambda function: bundled by the local esbuild (no Docker) into one
+ * minified ESM file with every AWS SDK client it imports, an explicit log group it may write to
+ * (instead of AWSLambdaBasicExecutionRole, which may create any log group), and its own role that
+ * starts empty: each grant is added by the stack, per handler, so what a function may do is read
+ * in one place.
+ */
+export class CountersignFunction extends Construct {
+  public readonly function: nodejs.NodejsFunction;
+  public readonly role: iam.Role;
+  public readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: CountersignFunctionProps) {
+    super(scope, id);
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      // Handler logs are part of the audit trail (who called, what was refused); they outlive the stack.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Countersign ${id}: ${props.description}`,
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      entry: props.entry,
+      handler: 'handler',
+      projectRoot: props.projectRoot,
+      depsLockFilePath: `${props.projectRoot}/package-lock.json`,
+      description: props.description,
+      // DESIGN.md §2: Node.js 22 or 24 on arm64. The bundle targets node22 so either runtime runs it.
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? Duration.seconds(10),
+      role: this.role,
+      logGroup: this.logGroup,
+      tracing: lambda.Tracing.ACTIVE,
+      environment: {
+        ...props.environment,
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        forceDockerBundling: false,
+        minify: true,
+        sourceMap: true,
+        // Line numbers are enough to read a stack trace; the sources stay out of the artifact.
+        sourcesContent: false,
+        target: 'node22',
+        format: nodejs.OutputFormat.ESM,
+        mainFields: ['module', 'main'],
+        // Some CommonJS dependencies call require() for Node built-ins; an ESM bundle has no require.
+        banner:
+          "import { createRequire as __countersignCreateRequire } from 'node:module'; const require = __countersignCreateRequire(import.meta.url);",
+        // Bundle the SDK clients each handler imports (tree-shaken) rather than trusting the
+        // runtime's copy: the code that runs is the code that was tested.
+        externalModules: [],
+        define: props.define,
+      },
+    });
+
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Active X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords have no resource type and require "*".',
+    });
+  }
+}
