@@ -1,0 +1,56 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CountersignFunction } from '../../lib/aws/countersign-function.js';
+import { PROJECT_ROOT } from '../../lib/aws/countersign-stack.js';
+import { configDefine, configForBundles, loadSynthConfig } from '../../lib/aws/synth-config.js';
+import { FIXTURE_CONFIG_FILE, FIXTURES, newApp } from './synth.js';
+
+/**
+ * One real esbuild run (the template tests skip bundling): proves the bundle is ESM with a working
+ * `require`, carries the AWS SDK itself, and has the validated configuration compiled in.
+ */
+let bundleDir: string;
+
+beforeAll(() => {
+  const app = newApp({ bundle: true });
+  const stack = new Stack(app, 'Probe');
+  const probe = new CountersignFunction(stack, 'Probe', {
+    entry: join(FIXTURES, 'bundle-probe.ts'),
+    projectRoot: PROJECT_ROOT,
+    description: 'bundle probe',
+    define: configDefine(loadSynthConfig(FIXTURE_CONFIG_FILE)),
+  });
+  app.synth();
+  const code = Template.fromStack(stack).toJSON().Resources[
+    stack.getLogicalId(probe.function.node.defaultChild as never)
+  ].Properties.Code as { S3Key: string };
+  bundleDir = join(app.outdir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
+});
+
+describe('bundled handler', () => {
+  it('is one minified ESM file with its source map', () => {
+    expect(existsSync(join(bundleDir, 'index.mjs'))).toBe(true);
+    expect(existsSync(join(bundleDir, 'index.mjs.map'))).toBe(true);
+    const map = JSON.parse(readFileSync(join(bundleDir, 'index.mjs.map'), 'utf8'));
+    expect(map.sourcesContent).toBeUndefined();
+  });
+
+  it('runs outside the repository, with the SDK inside and the configuration compiled in', async () => {
+    // Prepare: the bundle sits in a temporary directory, with no node_modules to fall back on.
+    const expected = configForBundles(loadSynthConfig(FIXTURE_CONFIG_FILE));
+    // Act
+    const module = (await import(pathToFileURL(join(bundleDir, 'index.mjs')).href)) as {
+      handler: () => Promise<{ inlinedConfig?: string; sdkBundled: unknown; requireAvailable: string }>;
+    };
+    const result = await module.handler();
+    // Assess
+    expect(result.sdkBundled).toBe('function');
+    expect(result.requireAvailable).toBe('function');
+    expect(JSON.parse(result.inlinedConfig ?? 'null')).toEqual(expected);
+    expect(process.env.COUNTERSIGN_CONFIG_INLINE).toBeUndefined();
+  });
+});
