@@ -1,5 +1,6 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { CountersignConfig } from '../lambdas/core/config.js';
 import { CountersignStack } from '../lib/aws/countersign-stack.js';
 import { loadSynthConfig } from '../lib/aws/synth-config.js';
 import { CountersignTargetRoleStack } from '../lib/aws/target-role.js';
@@ -17,7 +18,14 @@ const context = (key: string): string | undefined => {
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
 };
 
-const config = loadSynthConfig(context('configFile') ?? 'config/countersign.example.yaml');
+let config: CountersignConfig;
+try {
+  config = loadSynthConfig(context('configFile') ?? 'config/countersign.example.yaml');
+} catch (error) {
+  // The message names the file and the key; a stack trace would only bury it.
+  console.error((error as Error).message);
+  process.exit(1);
+}
 new CountersignStack(app, context('stackName') ?? 'Countersign', {
   config,
   description: 'Countersign: approval control plane for AI agents',
