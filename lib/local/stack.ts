@@ -20,7 +20,7 @@ import { createRevokeRequestHandler, updateMessageOnRevoke } from '../../lambdas
 import { createSettleRequestHandler, type SettleRequestEvent } from '../../lambdas/handlers/settle-request.js';
 import { createSlackInteractionsHandler } from '../../lambdas/handlers/slack-interactions.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config-file.js';
-import { createLocalDynamoDbClient, ensureTable, LOCAL_CREDENTIALS, startDynamoDbLocal } from './dynamodb-local.js';
+import { createLocalDynamoDbClient, ensureTable, startDynamoDbLocal } from './dynamodb-local.js';
 import { BodyTooLargeError, type LocalServer, listenLocal, readBody, requestPath, sendJson } from './http-server.js';
 import { createLocalIssuer } from './oidc-issuer.js';
 import { createLocalSlack } from './slack-api.js';
@@ -32,6 +32,11 @@ export const APPROVAL_ASL_PATH = join(ROOT, 'state-machines', 'approval.asl.json
 const STATE_MACHINE_NAME = 'countersign-approval';
 const TABLE_NAME = 'countersign';
 const LOCAL_ACCOUNT = '000000000000';
+/**
+ * What the handlers sign their calls to the stand-ins with: shaped like an access key id (the local
+ * STS/IAM verify SigV4 as AWS does) but plainly not one. DynamoDB Local accepts any credentials.
+ */
+const LOCAL_SERVICE_CREDENTIALS = { accessKeyId: 'LOCALCOUNTERSIGN0001', secretAccessKey: 'local-not-a-secret' };
 /** A syntactically valid bot token for the local Slack sink; it authenticates nothing real. */
 const LOCAL_BOT_TOKEN = 'xoxb-local-countersign-sink';
 
@@ -164,7 +169,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       tableName: TABLE_NAME,
       stateMachineArn: sfn.stateMachineArn(STATE_MACHINE_NAME),
       endpoints: { dynamodb: dynamo.endpoint, sfn: sfnServer.url, sts: stsServer.url, iam: stsServer.url },
-      credentials: { ...LOCAL_CREDENTIALS },
+      credentials: LOCAL_SERVICE_CREDENTIALS,
       jwt: jwtSettings(config, issuer.issuer, issuer.jwksUri),
       slack: { apiUrl: `${slackServer.url}/api`, botToken: LOCAL_BOT_TOKEN, signingSecret: slackSigningSecret },
     };
