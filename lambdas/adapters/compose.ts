@@ -8,6 +8,7 @@ import { Decisions } from '../core/decisions.js';
 import { type ApprovalWorkflow, systemClock } from '../core/ports.js';
 import { ApprovalSteps } from '../core/workflow-steps.js';
 import { DynamoDbAgentHistory } from './agent-history.js';
+import { DynamoDbEventStore } from './dynamodb-events.js';
 import { DynamoDbRequestStore } from './dynamodb-store.js';
 import { IamSessionRevoker } from './iam-revoker.js';
 import { JwtAuthenticator } from './jwt-authenticator.js';
@@ -31,6 +32,8 @@ function once<T>(settings: Settings, key: string, make: () => T): T {
 
 export const dynamoClient = (s: Settings) => once(s, 'ddb', () => new DynamoDBClient(clientOptions(s, 'dynamodb')));
 export const buildStore = (s: Settings) => once(s, 'store', () => new DynamoDbRequestStore(dynamoClient(s), s.tableName));
+export const buildEvents = (s: Settings) =>
+  once(s, 'events', () => new DynamoDbEventStore(dynamoClient(s), s.tableName));
 export const buildHistory = (s: Settings) =>
   once(s, 'history', () => new DynamoDbAgentHistory(dynamoClient(s), s.tableName));
 export const buildWorkflow = (s: Settings) =>
@@ -81,6 +84,7 @@ export const buildSteps = (s: Settings, secrets: SlackSecrets) =>
         notifier: buildNotifier(s, secrets),
         history: buildHistory(s),
         decisions: buildDecisions(s),
+        events: buildEvents(s),
       }),
   );
 export const buildRevocations = (s: Settings, onRevoked?: ConstructorParameters<typeof Revocations>[0]['onRevoked']) =>

@@ -148,8 +148,14 @@ export interface LinkedEvent {
   errorMessage?: string;
   sourceIpAddress?: string;
   userAgent?: string;
+  /** For AssumeRole, the key the call minted; otherwise the key the call was made with. */
   accessKeyId?: string;
   linkedBy: 'roleSessionName' | 'accessKeyId' | 'sourceIdentity';
+  /**
+   * Whether `accessKeyId` was recorded as minted by Countersign for this request when the event was
+   * linked; `false` is UNLINKED_ACTIVITY. Absent when the event carries no key (a failed AssumeRole).
+   */
+  minted?: boolean;
 }
 
 /** The credential_process answer (AWS CLI/SDK `credential_process` contract). */

@@ -1,0 +1,205 @@
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { type ActivityCounters, activityOf } from '../core/evidence.js';
+import type { LinkedEvent } from '../core/model.js';
+import type { EventStore } from '../core/ports.js';
+import { dependencyFailure, keys } from './dynamodb-store.js';
+
+/**
+ * The linker's activity counters on the REQUEST item. The request store SETs only the request's own
+ * fields on a state change, so these survive it; every name starts with `activity` so a reader (or
+ * the store) can tell them from the request's fields.
+ */
+export const ACTIVITY_ATTRIBUTES = {
+  calls: 'activityCalls',
+  denied: 'activityDenied',
+  unlinked: 'activityUnlinked',
+  resources: 'activityResources',
+  lastAt: 'activityLastAt',
+} as const;
+
+/** Reads the counters off a stored (unmarshalled) REQUEST item. */
+export function countersOf(item: Record<string, unknown>): ActivityCounters {
+  const count = (value: unknown) =>
+    typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0;
+  const resources = item[ACTIVITY_ATTRIBUTES.resources];
+  const lastAt = item[ACTIVITY_ATTRIBUTES.lastAt];
+  return {
+    calls: count(item[ACTIVITY_ATTRIBUTES.calls]),
+    denied: count(item[ACTIVITY_ATTRIBUTES.denied]),
+    unlinked: count(item[ACTIVITY_ATTRIBUTES.unlinked]),
+    resources: resources instanceof Set || Array.isArray(resources) ? [...resources].map(String).sort() : [],
+    ...(typeof lastAt === 'string' ? { lastAt } : {}),
+  };
+}
+
+/** Strips the table's bookkeeping from a stored EVENT item. */
+export function fromEventItem(item: Record<string, unknown>): LinkedEvent {
+  const { PK: _pk, SK: _sk, counted: _counted, ...event } = item;
+  return event as unknown as LinkedEvent;
+}
+
+/** The most events `listEvents` returns (the workflow's Slack summary); the record has its own cap. */
+const MAX_LIST_EVENTS = 2000;
+/** A string set cannot take unbounded values: the longest resource an event may add. */
+const MAX_RESOURCE_CHARS = 2048;
+
+export class DynamoDbEventStore implements EventStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  /**
+   * Stores the event once (conditional put on its `eventID`), then adds it to the request's counters
+   * and marks it counted. A delivery retried after a crash between the two finds the event stored
+   * but not counted and counts it then; only a crash between counting and marking can count an event
+   * twice — counters may run high by one, never low, so a listing never calls a used grant unused.
+   * The evidence record itself counts the stored events.
+   */
+  async putEvent(event: LinkedEvent): Promise<'stored' | 'duplicate'> {
+    const key = keys.event(event.requestId, event.eventId);
+    let result: 'stored' | 'duplicate' = 'stored';
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: marshall({ ...key, ...event }, { removeUndefinedValues: true }),
+          ConditionExpression: 'attribute_not_exists(PK)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw dependencyFailure('store event', error);
+      if ((await this.storedEvent(key, error.Item))?.counted === true) return 'duplicate';
+      result = 'duplicate';
+    }
+    try {
+      await this.count(event);
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall(key),
+          UpdateExpression: 'SET counted = :true',
+          ExpressionAttributeValues: marshall({ ':true': true }),
+        }),
+      );
+    } catch (error) {
+      throw dependencyFailure('count event', error);
+    }
+    return result;
+  }
+
+  /** The stored event: from the failed put's answer, or read when the service did not return it. */
+  private async storedEvent(
+    key: Record<string, string>,
+    returned: Record<string, AttributeValue> | undefined,
+  ): Promise<Record<string, unknown> | undefined> {
+    if (returned) return unmarshall(returned);
+    try {
+      const out = await this.client.send(
+        new GetItemCommand({ TableName: this.tableName, Key: marshall(key), ConsistentRead: true }),
+      );
+      return out.Item ? unmarshall(out.Item) : undefined;
+    } catch (error) {
+      throw dependencyFailure('read event', error);
+    }
+  }
+
+  private async count(event: LinkedEvent): Promise<void> {
+    const add = activityOf(event);
+    const key = marshall(keys.request(event.requestId));
+    const parts: string[] = [];
+    const values: Record<string, unknown> = {};
+    const names: Record<string, string> = {};
+    const counter = (name: keyof typeof ACTIVITY_ATTRIBUTES, value: number) => {
+      if (value === 0) return;
+      names[`#${name}`] = ACTIVITY_ATTRIBUTES[name];
+      values[`:${name}`] = value;
+      parts.push(`#${name} :${name}`);
+    };
+    counter('calls', add.calls);
+    counter('denied', add.denied);
+    counter('unlinked', add.unlinked);
+    const resources = add.resources.filter((r) => r.length <= MAX_RESOURCE_CHARS);
+    if (resources.length > 0) {
+      names['#resources'] = ACTIVITY_ATTRIBUTES.resources;
+      values[':resources'] = new Set(resources);
+      parts.push('#resources :resources');
+    }
+    try {
+      if (parts.length > 0) {
+        await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: `ADD ${parts.join(', ')}`,
+            // Never create a REQUEST item: UpdateItem would otherwise upsert a bare one.
+            ConditionExpression: 'attribute_exists(PK)',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: marshall(values),
+          }),
+        );
+      }
+      if (add.lastAt) {
+        // A maximum, so late and out-of-order events never move it backwards.
+        await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: 'SET #lastAt = :at',
+            ConditionExpression: 'attribute_exists(PK) AND (attribute_not_exists(#lastAt) OR #lastAt < :at)',
+            ExpressionAttributeNames: { '#lastAt': ACTIVITY_ATTRIBUTES.lastAt },
+            ExpressionAttributeValues: marshall({ ':at': add.lastAt }),
+          }),
+        );
+      }
+    } catch (error) {
+      // The request is gone, or the time is not newer: nothing to count.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  async listEvents(requestId: string): Promise<LinkedEvent[]> {
+    const events: LinkedEvent[] = [];
+    try {
+      let startKey: Record<string, AttributeValue> | undefined;
+      do {
+        const out = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'PK = :pk AND begins_with(SK, :sk)',
+            ExpressionAttributeValues: marshall({ ':pk': keys.request(requestId).PK, ':sk': 'EVENT#' }),
+            ExclusiveStartKey: startKey,
+            Limit: Math.min(500, MAX_LIST_EVENTS - events.length),
+          }),
+        );
+        for (const item of out.Items ?? []) events.push(fromEventItem(unmarshall(item)));
+        startKey = out.LastEvaluatedKey;
+      } while (startKey && events.length < MAX_LIST_EVENTS);
+    } catch (error) {
+      throw dependencyFailure('list events', error);
+    }
+    return events.sort((a, b) => (a.eventTime < b.eventTime ? -1 : a.eventTime > b.eventTime ? 1 : 0));
+  }
+
+  async findRequestByAccessKey(accessKeyId: string): Promise<string | undefined> {
+    try {
+      const out = await this.client.send(
+        new GetItemCommand({ TableName: this.tableName, Key: marshall(keys.accessKey(accessKeyId)) }),
+      );
+      const requestId = out.Item ? unmarshall(out.Item).requestId : undefined;
+      return typeof requestId === 'string' ? requestId : undefined;
+    } catch (error) {
+      throw dependencyFailure('find access key', error);
+    }
+  }
+}

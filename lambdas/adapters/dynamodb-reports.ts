@@ -1,0 +1,216 @@
+import { type AttributeValue, type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { LinkedEvent, MintedSession, RequestStatus } from '../core/model.js';
+import {
+  daysOf,
+  type EvidenceParts,
+  type ListFilter,
+  type ListPosition,
+  type ReportReader,
+  type ReviewRow,
+  type StoredRequest,
+  TooManyRequestsInRangeError,
+} from '../core/reports.js';
+import { ACTIVITY_ATTRIBUTES, countersOf, fromEventItem } from './dynamodb-events.js';
+import { agentPartition, dependencyFailure, fromRequestItem, keys } from './dynamodb-store.js';
+import { TABLE_DESIGN } from './table-design.js';
+
+/**
+ * The reports' reads (DESIGN.md §4): Query on the byAgent and byDay indexes and on one request's
+ * partition — never Scan — each paginated and bounded, so no report can turn into a table walk.
+ */
+
+/** One listing call stops after this many Queries or examined items and hands back a cursor. */
+const MAX_QUERIES_PER_CALL = 120;
+const MAX_EXAMINED_PER_CALL = 1000;
+/** The evidence record lists at most this many events; the counters still count them all. */
+export const MAX_EVIDENCE_EVENTS = 1000;
+const MAX_EVIDENCE_SESSIONS = 500;
+/** A request's partition is read in at most this many pages (1 MB each). */
+const MAX_EVIDENCE_PAGES = 50;
+
+type Item = Record<string, AttributeValue>;
+
+/** A REQUEST item as the request (without keys or counters) and its counters. */
+export function toStoredRequest(raw: Record<string, unknown>): StoredRequest {
+  const activity = countersOf(raw);
+  const request = { ...fromRequestItem(raw) } as unknown as Record<string, unknown>;
+  for (const name of Object.values(ACTIVITY_ATTRIBUTES)) delete request[name];
+  return { request: request as unknown as StoredRequest['request'], activity };
+}
+
+interface Partition {
+  index: 'byAgent' | 'byDay';
+  pk: string;
+  day?: string;
+}
+
+export class DynamoDbReports implements ReportReader {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async listRequests(
+    filter: ListFilter,
+    position: ListPosition | undefined,
+    options: { storedStatuses?: readonly RequestStatus[]; accept: (request: StoredRequest) => boolean },
+  ): Promise<{ items: StoredRequest[]; next?: ListPosition }> {
+    const partitions: Partition[] = filter.agent
+      ? [{ index: 'byAgent', pk: agentPartition(filter.agent) }]
+      : daysOf(filter.from, filter.to).map((day) => ({ index: 'byDay', pk: `DAY#${day}`, day }));
+    const first = position?.day ? partitions.findIndex((p) => p.day === position.day) : 0;
+    const items: StoredRequest[] = [];
+    let queries = 0;
+    let examined = 0;
+    let after = position?.after;
+
+    for (let i = Math.max(0, first); i < partitions.length; i++) {
+      const partition = partitions[i]!;
+      const { partitionKey, sortKey } = TABLE_DESIGN.indexes[partition.index];
+      const here = (sk: string | undefined): ListPosition => ({
+        ...(partition.day ? { day: partition.day } : {}),
+        ...(sk ? { after: sk } : {}),
+      });
+      let startKey = after ? this.startKey(partition, after) : undefined;
+      for (;;) {
+        if (queries >= MAX_QUERIES_PER_CALL || examined >= MAX_EXAMINED_PER_CALL)
+          return { items, next: here(after) };
+        const statuses = options.storedStatuses ?? [];
+        const out = await this.query({
+          TableName: this.tableName,
+          IndexName: partition.index,
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+          // Newest first. Each page is bounded: the caller's remaining limit, or 100 under a filter.
+          ScanIndexForward: false,
+          Limit: statuses.length > 0 ? 100 : Math.min(100, filter.limit - items.length),
+          ...(statuses.length > 0
+            ? { FilterExpression: `#status IN (${statuses.map((_, j) => `:s${j}`).join(', ')})` }
+            : {}),
+          ExpressionAttributeNames: {
+            '#pk': partitionKey,
+            '#sk': sortKey,
+            ...(statuses.length > 0 ? { '#status': 'status' } : {}),
+          },
+          ExpressionAttributeValues: marshall({
+            ':pk': partition.pk,
+            ':from': filter.from,
+            ':to': filter.to,
+            ...Object.fromEntries(statuses.map((s, j) => [`:s${j}`, s])),
+          }),
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        });
+        queries += 1;
+        examined += out.ScannedCount ?? out.Items?.length ?? 0;
+        for (const item of out.Items ?? []) {
+          const raw = unmarshall(item);
+          after = String(raw[sortKey]);
+          const stored = toStoredRequest(raw);
+          if (!options.accept(stored)) continue;
+          items.push(stored);
+          if (items.length >= filter.limit) return { items, next: here(after) };
+        }
+        if (!out.LastEvaluatedKey) break;
+        startKey = out.LastEvaluatedKey;
+        after = String(unmarshall(out.LastEvaluatedKey)[sortKey]);
+      }
+      after = undefined;
+    }
+    return { items };
+  }
+
+  /** The index position just after `after` (`<createdAt>#<id>`): index keys plus the table's keys. */
+  private startKey(partition: Partition, after: string): Item {
+    const { partitionKey, sortKey } = TABLE_DESIGN.indexes[partition.index];
+    const id = after.slice(after.lastIndexOf('#') + 1);
+    return marshall({ [partitionKey]: partition.pk, [sortKey]: after, ...keys.request(id) });
+  }
+
+  async getEvidence(id: string): Promise<EvidenceParts | undefined> {
+    let raw: Record<string, unknown> | undefined;
+    const sessions: MintedSession[] = [];
+    const events: LinkedEvent[] = [];
+    let truncated = false;
+    let startKey: Item | undefined;
+    for (let page = 0; page < MAX_EVIDENCE_PAGES; page++) {
+      const out = await this.query({
+        TableName: this.tableName,
+        // `SK < TOKEN` leaves the Step Functions task token out of the read altogether. Descending
+        // order reads sessions and the request before the events, so a cut-off only drops events.
+        KeyConditionExpression: 'PK = :pk AND SK < :token',
+        ExpressionAttributeValues: marshall({ ':pk': keys.request(id).PK, ':token': 'TOKEN' }),
+        ScanIndexForward: false,
+        ConsistentRead: true,
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      });
+      for (const item of out.Items ?? []) {
+        const value = unmarshall(item);
+        const sk = String(value.SK);
+        if (sk === 'REQUEST') raw = value;
+        else if (sk.startsWith('SESSION#')) {
+          if (sessions.length < MAX_EVIDENCE_SESSIONS) {
+            const { PK: _pk, SK: _sk, ...session } = value;
+            sessions.push(session as MintedSession);
+          } else truncated = true;
+        } else if (sk.startsWith('EVENT#')) {
+          if (events.length < MAX_EVIDENCE_EVENTS) events.push(fromEventItem(value));
+          else truncated = true;
+        }
+      }
+      startKey = out.LastEvaluatedKey;
+      if (!startKey || (raw && truncated)) break;
+      if (page === MAX_EVIDENCE_PAGES - 1) truncated = true;
+    }
+    if (!raw) return undefined;
+    return { ...toStoredRequest(raw), sessions, events, truncated };
+  }
+
+  async reviewRows(from: string, to: string, max: number): Promise<ReviewRow[]> {
+    const rows: ReviewRow[] = [];
+    const { partitionKey, sortKey } = TABLE_DESIGN.indexes.byDay;
+    // What the review reads of each request: not its history, reason or context.
+    const fields = [
+      'id',
+      'status',
+      'requester',
+      'createdAt',
+      'policy',
+      'decisions',
+      'grant',
+      'outcome',
+      'refusals',
+      ...Object.values(ACTIVITY_ATTRIBUTES),
+    ];
+    const names = Object.fromEntries(fields.map((f, i) => [`#a${i}`, f]));
+    for (const day of daysOf(from, to)) {
+      let startKey: Item | undefined;
+      do {
+        const out = await this.query({
+          TableName: this.tableName,
+          IndexName: 'byDay',
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+          ProjectionExpression: Object.keys(names).join(', '),
+          ExpressionAttributeNames: { '#pk': partitionKey, '#sk': sortKey, ...names },
+          ExpressionAttributeValues: marshall({ ':pk': `DAY#${day}`, ':from': from, ':to': to }),
+          Limit: 500,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        });
+        for (const item of out.Items ?? []) {
+          const { request, activity } = toStoredRequest(unmarshall(item));
+          rows.push({ request, activity });
+          if (rows.length > max) throw new TooManyRequestsInRangeError(max);
+        }
+        startKey = out.LastEvaluatedKey;
+      } while (startKey);
+    }
+    return rows;
+  }
+
+  private async query(input: ConstructorParameters<typeof QueryCommand>[0]) {
+    try {
+      return await this.client.send(new QueryCommand(input));
+    } catch (error) {
+      throw dependencyFailure('report query', error);
+    }
+  }
+}

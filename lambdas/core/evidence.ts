@@ -1,0 +1,371 @@
+import { type ChainVerdict, verifyHistory } from './history.js';
+import type { AccessRequest, Decision, LinkedEvent, MintedSession } from './model.js';
+import { presentRequest } from './present.js';
+import { effectiveStatus } from './status.js';
+
+/**
+ * The evidence record (DESIGN.md §1, §4): for one request, the six facts, what is wrong with them
+ * (findings), whether all of them are on record (`complete`), and whether the stored record is the
+ * one Countersign wrote (`integrity`, from the hash-chained history). Pure: the adapters read the
+ * items, this decides what they mean. docs/evidence.md explains the record to its readers.
+ */
+
+export const FACTS = ['requester', 'requested', 'justification', 'decision', 'grant', 'activity'] as const;
+export type FactName = (typeof FACTS)[number];
+
+/**
+ * - `present`: on record.
+ * - `missing`: should be on record and is not — the record is incomplete.
+ * - `pending`: not known yet, because the request is still open (no decision yet, or a grant still
+ *   running: what happens next is still being written) — the record is not complete *yet*.
+ * - `not-applicable`: cannot exist for this request (no grant and no activity for a request that
+ *   was never granted).
+ */
+export type FactState = 'present' | 'missing' | 'pending' | 'not-applicable';
+
+export type FindingType =
+  | 'RUBBER_STAMP'
+  | 'UNUSED_GRANT'
+  | 'ACCESS_DENIED'
+  | 'SELF_APPROVAL_ATTEMPT'
+  | 'UNLINKED_ACTIVITY'
+  | 'INTEGRITY_FAILURE';
+
+export interface Finding {
+  type: FindingType;
+  detail: string;
+}
+
+/**
+ * What the linker counted on the REQUEST item (attributes `activityCalls`, `activityDenied`,
+ * `activityUnlinked`, `activityResources`, `activityLastAt`), so a listing needs no extra read.
+ */
+export interface ActivityCounters {
+  /** API calls made under the request's sessions (the AssumeRole that minted them not counted). */
+  calls: number;
+  /** Of those, calls that failed with an error code. */
+  denied: number;
+  /** Events made with an access key Countersign never recorded as minted for this request. */
+  unlinked: number;
+  /** Resources named by calls that succeeded. */
+  resources: string[];
+  /** Time of the latest call. */
+  lastAt?: string;
+}
+
+export const NO_ACTIVITY: ActivityCounters = { calls: 0, denied: 0, unlinked: 0, resources: [] };
+
+export const isAssumeRole = (event: Pick<LinkedEvent, 'eventName' | 'eventSource'>) =>
+  event.eventName === 'AssumeRole' && event.eventSource === 'sts.amazonaws.com';
+
+/**
+ * What one linked event adds to the counters. The linker's adapter adds exactly this to the REQUEST
+ * item, and the evidence record sums it over the events, so the listing and the record agree.
+ */
+export function activityOf(event: LinkedEvent): ActivityCounters {
+  const call = !isAssumeRole(event);
+  const failed = event.errorCode !== undefined;
+  return {
+    calls: call ? 1 : 0,
+    denied: call && failed ? 1 : 0,
+    unlinked: event.minted === false ? 1 : 0,
+    // A denied call touched nothing; the event list still shows what it tried.
+    resources: call && !failed ? [...event.resources] : [],
+    ...(call ? { lastAt: event.eventTime } : {}),
+  };
+}
+
+export function sumActivity(events: readonly LinkedEvent[]): ActivityCounters {
+  let total: ActivityCounters = { ...NO_ACTIVITY, resources: [] };
+  for (const event of events) {
+    const one = activityOf(event);
+    const resources = new Set([...total.resources, ...one.resources]);
+    const lastAt = [total.lastAt, one.lastAt]
+      .filter((t): t is string => t !== undefined)
+      .sort()
+      .at(-1);
+    total = {
+      calls: total.calls + one.calls,
+      denied: total.denied + one.denied,
+      unlinked: total.unlinked + one.unlinked,
+      resources: [...resources].sort(),
+      ...(lastAt ? { lastAt } : {}),
+    };
+  }
+  return total;
+}
+
+/** Detail the full record has and a listing's counters do not. */
+interface ActivityDetail {
+  failures?: Array<{ eventName: string; errorCode: string; count: number }>;
+  unlinkedEvents?: Array<{ eventName: string; eventTime: string; accessKeyId?: string }>;
+}
+
+const nonEmpty = (value: unknown): boolean => typeof value === 'string' && value.trim().length > 0;
+
+/** The fields the facts and findings look at: a listing's projection carries these and no more. */
+export type AssessedRequest = Pick<
+  AccessRequest,
+  | 'id'
+  | 'status'
+  | 'requester'
+  | 'resource'
+  | 'actions'
+  | 'reason'
+  | 'createdAt'
+  | 'policy'
+  | 'decisions'
+  | 'grant'
+  | 'outcome'
+  | 'refusals'
+>;
+
+const isHumanApproval = (d: Decision) => d.decision === 'approve' && d.channel !== 'policy';
+
+/**
+ * Which of the six facts the record holds. A request that was never granted (DENIED, TIMED_OUT, or
+ * REVOKED while PENDING) has no grant and no activity: facts 5 and 6 are `not-applicable`, and its
+ * record is complete with facts 1–4. A granted request needs all six; while its grant is still
+ * running, fact 6 is `pending`.
+ */
+export function assessFacts(request: AssessedRequest, now: Date): Record<FactName, FactState> {
+  const status = effectiveStatus(request as AccessRequest, now);
+  const granted = request.grant !== undefined || status === 'APPROVED' || status === 'EXPIRED';
+  return {
+    requester:
+      nonEmpty(request.requester?.sub) && nonEmpty(request.requester?.issuer) ? 'present' : 'missing',
+    requested:
+      nonEmpty(request.resource) && Array.isArray(request.actions) && request.actions.length > 0
+        ? 'present'
+        : 'missing',
+    justification: nonEmpty(request.reason) ? 'present' : 'missing',
+    decision: decisionFact(request, status, granted),
+    grant: !granted ? 'not-applicable' : grantIsWhole(request.grant) ? 'present' : 'missing',
+    activity: !granted
+      ? 'not-applicable'
+      : !request.grant
+        ? 'missing'
+        : status === 'APPROVED'
+          ? 'pending'
+          : 'present',
+  };
+}
+
+function decisionFact(request: AssessedRequest, status: string, granted: boolean): FactState {
+  if (status === 'PENDING') return 'pending';
+  const decisions = Array.isArray(request.decisions) ? request.decisions : [];
+  if (granted) {
+    if (request.policy?.effect === 'allow') {
+      return decisions.some((d) => d.channel === 'policy' && d.decision === 'approve')
+        ? 'present'
+        : 'missing';
+    }
+    const approvals = decisions.filter(
+      (d) => isHumanApproval(d) && nonEmpty(d.approver) && nonEmpty(d.at),
+    ).length;
+    return approvals >= (request.policy?.quorum ?? 1) ? 'present' : 'missing';
+  }
+  // Never granted: the decision is the deny (approver or policy rule), the timeout, or the revoke,
+  // each written as the request's outcome. A request that timed out only by the clock (its workflow
+  // never wrote TIMED_OUT) has none: that is a hole worth flagging.
+  return request.outcome && nonEmpty(request.outcome.reason) && nonEmpty(request.outcome.at)
+    ? 'present'
+    : 'missing';
+}
+
+function grantIsWhole(grant: AccessRequest['grant']): boolean {
+  return (
+    grant !== undefined &&
+    nonEmpty(grant.roleArn) &&
+    nonEmpty(grant.notAfter) &&
+    nonEmpty(grant.resource) &&
+    Array.isArray(grant.actions) &&
+    grant.actions.length > 0 &&
+    typeof grant.durationSeconds === 'number' &&
+    Array.isArray(grant.sessionPolicy?.Statement) &&
+    grant.sessionPolicy.Statement.length > 0
+  );
+}
+
+export const isComplete = (facts: Record<FactName, FactState>): boolean =>
+  FACTS.every((fact) => facts[fact] === 'present' || facts[fact] === 'not-applicable');
+
+/** `verifyHistory`, made safe against items edited into shapes it does not expect. */
+export function verifyIntegrity(request: AccessRequest): ChainVerdict {
+  if (!Array.isArray(request.history)) return { valid: false, problem: 'no history recorded' };
+  try {
+    return verifyHistory(request.history, request);
+  } catch {
+    return { valid: false, problem: 'the stored history is malformed' };
+  }
+}
+
+/** Findings, from the request and its activity (counters for a listing, events for the record). */
+export function findingsFor(
+  request: AssessedRequest,
+  activity: ActivityCounters & ActivityDetail,
+  now: Date,
+  integrity?: ChainVerdict,
+): Finding[] {
+  const findings: Finding[] = [];
+  const minReview = request.policy?.minReviewSeconds ?? 0;
+  for (const d of Array.isArray(request.decisions) ? request.decisions : []) {
+    // A deny is never a rubber stamp: refusing quickly is always safe (see decisions.ts).
+    const tooFast = d.reviewSeconds !== undefined && d.reviewSeconds < minReview;
+    if (isHumanApproval(d) && (d.rubberStamp === true || tooFast)) {
+      findings.push({
+        type: 'RUBBER_STAMP',
+        detail: `${d.approver} approved via ${d.channel} after ${d.reviewSeconds ?? '?'} s of review; the rule ${request.policy.rule} asks for at least ${minReview} s.`,
+      });
+    }
+  }
+  for (const r of Array.isArray(request.refusals) ? request.refusals : []) {
+    if (r.code === 'SelfApproval') {
+      findings.push({
+        type: 'SELF_APPROVAL_ATTEMPT',
+        detail: `${r.approver} tried to decide their own request (made by or on behalf of them) via ${r.channel} at ${r.at}; refused.`,
+      });
+    }
+  }
+  if (request.grant && effectiveStatus(request as AccessRequest, now) === 'EXPIRED' && activity.calls === 0) {
+    findings.push({
+      type: 'UNUSED_GRANT',
+      detail: `The grant of ${request.grant.actions.join(', ')} ended at ${request.grant.notAfter} and no API call was recorded under it.`,
+    });
+  }
+  if (activity.denied > 0) {
+    const kinds = (activity.failures ?? [])
+      .map((f) => `${f.eventName} → ${f.errorCode} ×${f.count}`)
+      .join('; ');
+    findings.push({
+      type: 'ACCESS_DENIED',
+      detail: `${activity.denied} call(s) under this grant failed with an error code${kinds ? `: ${kinds}` : ''}.`,
+    });
+  }
+  if (activity.unlinked > 0) {
+    const examples = (activity.unlinkedEvents ?? [])
+      .slice(0, 5)
+      .map((e) => `${e.eventName} at ${e.eventTime}${e.accessKeyId ? ` with ${e.accessKeyId}` : ''}`)
+      .join('; ');
+    findings.push({
+      type: 'UNLINKED_ACTIVITY',
+      detail: `${activity.unlinked} event(s) under this request's session name used an access key Countersign never minted for it${examples ? `: ${examples}` : ''}.`,
+    });
+  }
+  if (integrity && !integrity.valid) {
+    findings.push({ type: 'INTEGRITY_FAILURE', detail: integrity.problem ?? 'the history does not verify' });
+  }
+  return findings;
+}
+
+export interface EvidenceInput {
+  request: AccessRequest;
+  sessions: readonly MintedSession[];
+  events: readonly LinkedEvent[];
+  /** The linker's counters; the record prefers counting its events, unless they were cut short. */
+  counters?: ActivityCounters;
+  /** True when more events exist than were read (the record lists the first ones). */
+  truncated?: boolean;
+  now: Date;
+}
+
+const byTime =
+  <T>(key: (item: T) => string) =>
+  (a: T, b: T) =>
+    key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
+
+/** The full evidence record of `GET /v1/reports/requests/{id}`. */
+export function buildEvidenceRecord(input: EvidenceInput) {
+  const { request, now } = input;
+  const events = [...input.events].sort(byTime((e) => `${e.eventTime}#${e.eventId}`));
+  const counted = sumActivity(events);
+  // With every event at hand their sum is exact; when the read was cut short the counters know more.
+  const totals = input.truncated && input.counters ? input.counters : counted;
+  const failures = new Map<string, { eventName: string; errorCode: string; count: number }>();
+  for (const e of events) {
+    if (isAssumeRole(e) || e.errorCode === undefined) continue;
+    const key = `${e.eventName}\u0000${e.errorCode}`;
+    const entry = failures.get(key) ?? { eventName: e.eventName, errorCode: e.errorCode, count: 0 };
+    entry.count += 1;
+    failures.set(key, entry);
+  }
+  const unlinkedEvents = events
+    .filter((e) => e.minted === false)
+    .map((e) => ({
+      eventName: e.eventName,
+      eventTime: e.eventTime,
+      ...(e.accessKeyId ? { accessKeyId: e.accessKeyId } : {}),
+    }));
+  const confirmed = new Set(events.filter((e) => isAssumeRole(e) && e.accessKeyId).map((e) => e.accessKeyId));
+
+  const integrity = verifyIntegrity(request);
+  const facts = assessFacts(request, now);
+  const findings = findingsFor(
+    request,
+    { ...totals, failures: [...failures.values()], unlinkedEvents },
+    now,
+    integrity,
+  );
+  return {
+    request: presentRequest(request, now),
+    evidence: {
+      requester: {
+        sub: request.requester.sub,
+        issuer: request.requester.issuer,
+        groups: request.requester.groups ?? [],
+        ...(request.context?.onBehalfOf ? { onBehalfOf: request.context.onBehalfOf } : {}),
+      },
+      requested: {
+        resource: request.resource,
+        actions: request.actions,
+        accessLevels: request.policy?.accessLevels ?? [],
+        durationSeconds: request.durationSeconds,
+        createdAt: request.createdAt,
+      },
+      justification: { reason: request.reason, context: request.context ?? {} },
+      decision: {
+        policy: request.policy,
+        ...(request.shownAt ? { shownAt: request.shownAt } : {}),
+        decisions: request.decisions ?? [],
+        refusals: request.refusals ?? [],
+        ...(request.outcome ? { outcome: request.outcome } : {}),
+      },
+      grant: request.grant ?? null,
+      sessions: [...input.sessions].sort(byTime((s) => s.issuedAt)).map((s) => ({
+        accessKeyId: s.accessKeyId,
+        issuedAt: s.issuedAt,
+        expiresAt: s.expiresAt,
+        roleArn: s.roleArn,
+        assumedRoleId: s.assumedRoleId,
+        sourceIdentity: s.sourceIdentity,
+        /** CloudTrail's own AssumeRole record of this session has been linked. */
+        cloudTrailConfirmed: confirmed.has(s.accessKeyId),
+      })),
+      activity: events.map(({ requestId: _r, ...event }) => event),
+      activityTotals: totals,
+      ...(input.truncated ? { activityTruncated: true } : {}),
+    },
+    facts,
+    findings,
+    complete: isComplete(facts),
+    integrity,
+  };
+}
+
+export type EvidenceRecord = ReturnType<typeof buildEvidenceRecord>;
+
+/** One item of `GET /v1/reports/requests`: built from the REQUEST item alone (no extra read). */
+export function buildEvidenceSummary(request: AccessRequest, counters: ActivityCounters, now: Date) {
+  const integrity = verifyIntegrity(request);
+  const facts = assessFacts(request, now);
+  return {
+    request: presentRequest(request, now),
+    activity: counters,
+    facts,
+    findings: findingsFor(request, counters, now, integrity),
+    complete: isComplete(facts),
+    integrity,
+  };
+}
+
+export type EvidenceSummary = ReturnType<typeof buildEvidenceSummary>;

@@ -1,0 +1,484 @@
+import { createHash } from 'node:crypto';
+import { ForbiddenError, ValidationError } from './errors.js';
+import { toCsvRow } from './escape.js';
+import {
+  type ActivityCounters,
+  type AssessedRequest,
+  buildEvidenceRecord,
+  buildEvidenceSummary,
+  type EvidenceRecord,
+  type EvidenceSummary,
+  findingsFor,
+} from './evidence.js';
+import {
+  type AccessRequest,
+  type Caller,
+  type LinkedEvent,
+  type MintedSession,
+  REQUEST_STATUSES,
+  type RequestStatus,
+} from './model.js';
+import { effectiveStatus } from './status.js';
+
+/**
+ * The reports API for auditors (DESIGN.md §4, Reports): query parsing with clear 400s, the opaque
+ * cursor, and the access review. Storage walks the indexes (ReportReader); this decides what the
+ * parameters mean and what comes back.
+ */
+
+export const DEFAULT_LIMIT = 25;
+export const MAX_LIMIT = 100;
+/** The widest time range one call may cover: bounds the byDay partitions a call walks. */
+export const MAX_RANGE_DAYS = 90;
+/** Without `from`, a report covers this many days up to `to`. */
+export const DEFAULT_RANGE_DAYS = 7;
+/** An access review reads every request in its range; beyond this it asks for a narrower one. */
+export const MAX_REVIEW_REQUESTS = 10_000;
+
+const DAY_MS = 86_400_000;
+
+/** Where a listing stopped: the byDay partition (absent for an agent's listing) and the last sort key read. */
+export interface ListPosition {
+  day?: string;
+  /** The index sort key `<createdAt>#<id>` of the last request examined. */
+  after?: string;
+}
+
+export interface ListFilter {
+  agent?: { issuer: string; sub: string };
+  status?: RequestStatus;
+  /** Inclusive, ISO-8601 (`toISOString`). */
+  from: string;
+  /** Exclusive. */
+  to: string;
+  limit: number;
+}
+
+/** A REQUEST item as stored: the request and the linker's counters beside it. */
+export interface StoredRequest {
+  request: AccessRequest;
+  activity: ActivityCounters;
+}
+
+/** The subset of a REQUEST item an access review reads (its projection leaves the history out). */
+export type ReviewRow = { request: AssessedRequest; activity: ActivityCounters };
+
+/** Everything in one request's partition that the evidence record needs. */
+export interface EvidenceParts extends StoredRequest {
+  sessions: MintedSession[];
+  events: LinkedEvent[];
+  truncated: boolean;
+}
+
+/** Reads for the reports; implemented on DynamoDB with Query and GetItem only, never Scan. */
+export interface ReportReader {
+  /**
+   * Requests of `filter` newest first, from `position`, at most `filter.limit` of those `accept`
+   * keeps; `storedStatuses` may pre-filter in the database. `next` is absent at the end.
+   */
+  listRequests(
+    filter: ListFilter,
+    position: ListPosition | undefined,
+    options: { storedStatuses?: readonly RequestStatus[]; accept: (request: StoredRequest) => boolean },
+  ): Promise<{ items: StoredRequest[]; next?: ListPosition }>;
+  getEvidence(id: string): Promise<EvidenceParts | undefined>;
+  /** Every request created in [from, to); throws TooManyError past `max`. */
+  reviewRows(from: string, to: string, max: number): Promise<ReviewRow[]>;
+}
+
+/** Thrown by a ReportReader when a review range holds more than the allowed number of requests. */
+export class TooManyRequestsInRangeError extends ValidationError {
+  constructor(max: number) {
+    super('from', `More than ${max} requests in this range; ask for a shorter one.`, { max });
+  }
+}
+
+export function requireAuditor(caller: Caller): void {
+  if (!caller.roles.has('auditor')) throw new ForbiddenError('Reports are for auditors.');
+}
+
+type Params = Record<string, string | undefined> | null | undefined;
+
+function refuseUnknown(params: Params, allowed: readonly string[]): void {
+  for (const name of Object.keys(params ?? {})) {
+    if (!allowed.includes(name)) {
+      // A misspelt filter silently ignored would show an auditor the wrong population.
+      throw new ValidationError(
+        name,
+        `Unknown query parameter ${JSON.stringify(name.slice(0, 64))}; allowed: ${allowed.join(', ')}.`,
+      );
+    }
+  }
+}
+
+const INSTANT = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
+
+function parseInstant(name: 'from' | 'to', value: string): number {
+  const time = INSTANT.test(value)
+    ? Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value)
+    : Number.NaN;
+  if (Number.isNaN(time) || time < Date.UTC(2000, 0, 1) || time >= Date.UTC(10000, 0, 1)) {
+    throw new ValidationError(
+      name,
+      `${name} must be a date (2025-01-31) or an ISO-8601 instant (2025-01-31T12:00:00Z).`,
+    );
+  }
+  return time;
+}
+
+/** `from`/`to`: defaults (the last 7 days up to now), order and the 90-day bound. */
+export function parseRange(params: Params, now: Date): { from: string; to: string } {
+  const to = params?.to !== undefined ? parseInstant('to', params.to) : now.getTime();
+  const from =
+    params?.from !== undefined ? parseInstant('from', params.from) : to - DEFAULT_RANGE_DAYS * DAY_MS;
+  return checkRange(from, to);
+}
+
+function checkRange(from: number, to: number): { from: string; to: string } {
+  if (from >= to) throw new ValidationError('from', 'from must be earlier than to.');
+  if (to - from > MAX_RANGE_DAYS * DAY_MS) {
+    throw new ValidationError('from', `The range may span at most ${MAX_RANGE_DAYS} days.`, {
+      maxDays: MAX_RANGE_DAYS,
+    });
+  }
+  return { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
+}
+
+/** The days (`yyyy-mm-dd`) a range touches, newest first: the byDay partitions to walk. */
+export function daysOf(from: string, to: string): string[] {
+  const days: string[] = [];
+  const first = Date.parse(`${from.slice(0, 10)}T00:00:00Z`);
+  for (
+    let day = Date.parse(`${new Date(Date.parse(to) - 1).toISOString().slice(0, 10)}T00:00:00Z`);
+    day >= first;
+    day -= DAY_MS
+  ) {
+    days.push(new Date(day).toISOString().slice(0, 10));
+  }
+  return days;
+}
+
+const LIST_PARAMS = ['agent', 'status', 'from', 'to', 'limit', 'cursor'] as const;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+export interface ListQuery {
+  filter: ListFilter;
+  position?: ListPosition;
+  /** Binds a cursor to the filters it was made for. */
+  fingerprint: string;
+}
+
+/**
+ * `GET /v1/reports/requests` parameters. `agent` is the agent's `sub` under this deployment's
+ * issuer. The cursor carries the resolved range, so paging through a report that defaulted to
+ * "the last 7 days" keeps the window page 1 had.
+ */
+export function parseListQuery(params: Params, now: Date, issuer: string): ListQuery {
+  refuseUnknown(params, LIST_PARAMS);
+  const agent = params?.agent;
+  if (agent !== undefined && (agent.length < 1 || agent.length > 256 || CONTROL.test(agent))) {
+    throw new ValidationError('agent', 'agent must be an agent identity (the JWT sub), 1-256 characters.');
+  }
+  const status = params?.status;
+  if (status !== undefined && !(REQUEST_STATUSES as readonly string[]).includes(status)) {
+    throw new ValidationError('status', `status must be one of ${REQUEST_STATUSES.join(', ')}.`);
+  }
+  const rawLimit = params?.limit;
+  if (
+    rawLimit !== undefined &&
+    (!/^\d{1,3}$/.test(rawLimit) || Number(rawLimit) < 1 || Number(rawLimit) > MAX_LIMIT)
+  ) {
+    throw new ValidationError('limit', `limit must be a whole number from 1 to ${MAX_LIMIT}.`);
+  }
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify([agent ?? null, status ?? null, params?.from ?? null, params?.to ?? null]))
+    .digest('base64url')
+    .slice(0, 16);
+  const base = {
+    ...(agent !== undefined ? { agent: { issuer, sub: agent } } : {}),
+    ...(status !== undefined ? { status: status as RequestStatus } : {}),
+    limit: rawLimit === undefined ? DEFAULT_LIMIT : Number(rawLimit),
+  };
+  if (params?.cursor === undefined) return { filter: { ...base, ...parseRange(params, now) }, fingerprint };
+
+  const cursor = decodeCursor(params.cursor, fingerprint);
+  const range = checkRange(Date.parse(cursor.f), Date.parse(cursor.t));
+  // Explicit bounds must be the ones the cursor was made with; omitted ones come from the cursor.
+  const explicit = { from: params.from, to: params.to };
+  for (const name of ['from', 'to'] as const) {
+    const value = explicit[name];
+    if (value !== undefined && new Date(parseInstant(name, value)).toISOString() !== range[name]) {
+      throw badCursor('it belongs to a query with other filters');
+    }
+  }
+  const filter: ListFilter = { ...base, ...range };
+  const position = checkPosition(cursor, filter);
+  return { filter, position, fingerprint };
+}
+
+interface CursorBody {
+  v: 1;
+  q: string;
+  f: string;
+  t: string;
+  d?: string;
+  k?: string;
+}
+
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const SORT_KEY = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)#(req_[A-Za-z0-9]{20})$/;
+
+export function encodeCursor(query: ListQuery, next: ListPosition): string {
+  const body: CursorBody = {
+    v: 1,
+    q: query.fingerprint,
+    f: query.filter.from,
+    t: query.filter.to,
+    ...(next.day ? { d: next.day } : {}),
+    ...(next.after ? { k: next.after } : {}),
+  };
+  return Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
+}
+
+const badCursor = (why: string) =>
+  new ValidationError('cursor', `The cursor is not valid (${why}); start again without it.`);
+
+/** Decodes a cursor, refusing anything this service did not write for this query. */
+function decodeCursor(raw: string, fingerprint: string): CursorBody {
+  if (raw.length === 0 || raw.length > 512 || !/^[A-Za-z0-9_-]+$/.test(raw)) throw badCursor('not base64url');
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+  } catch {
+    throw badCursor('not readable');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badCursor('not readable');
+  const c = body as Record<string, unknown>;
+  const allowed = new Set(['v', 'q', 'f', 't', 'd', 'k']);
+  if (Object.keys(c).some((k) => !allowed.has(k)) || c.v !== 1) throw badCursor('unknown version');
+  if (c.q !== fingerprint) throw badCursor('it belongs to a query with other filters');
+  if (typeof c.f !== 'string' || !ISO.test(c.f) || typeof c.t !== 'string' || !ISO.test(c.t))
+    throw badCursor('bad range');
+  if (c.d !== undefined && (typeof c.d !== 'string' || !DAY.test(c.d))) throw badCursor('bad position');
+  if (c.k !== undefined && (typeof c.k !== 'string' || !SORT_KEY.test(c.k))) throw badCursor('bad position');
+  return c as unknown as CursorBody;
+}
+
+/** The cursor's position must lie inside its own range, or the database would refuse the start key. */
+function checkPosition(cursor: CursorBody, filter: ListFilter): ListPosition {
+  const days = daysOf(filter.from, filter.to);
+  if (filter.agent ? cursor.d !== undefined : cursor.d === undefined || !days.includes(cursor.d)) {
+    throw badCursor('position outside the range');
+  }
+  if (cursor.k !== undefined) {
+    const createdAt = SORT_KEY.exec(cursor.k)![1]!;
+    if (
+      createdAt < filter.from ||
+      createdAt >= filter.to ||
+      (cursor.d !== undefined && !createdAt.startsWith(cursor.d))
+    ) {
+      throw badCursor('position outside the range');
+    }
+  }
+  return { ...(cursor.d ? { day: cursor.d } : {}), ...(cursor.k ? { after: cursor.k } : {}) };
+}
+
+/**
+ * The stored statuses that can read as `status` (an APPROVED grant past notAfter reads EXPIRED, a
+ * PENDING request past its timeout reads TIMED_OUT), for a database-side pre-filter; the exact
+ * test is on the effective status.
+ */
+export function storedStatusesFor(status: RequestStatus): RequestStatus[] {
+  if (status === 'EXPIRED') return ['EXPIRED', 'APPROVED'];
+  if (status === 'TIMED_OUT') return ['TIMED_OUT', 'PENDING'];
+  return [status];
+}
+
+/** `GET /v1/reports/requests`. */
+export async function listEvidence(reader: ReportReader, query: ListQuery, now: Date) {
+  const { filter } = query;
+  const page = await reader.listRequests(filter, query.position, {
+    ...(filter.status ? { storedStatuses: storedStatusesFor(filter.status) } : {}),
+    accept: (stored) => !filter.status || safeStatus(stored.request, now) === filter.status,
+  });
+  return {
+    items: page.items.map((stored) => summarise(stored, now)),
+    nextCursor: page.next ? encodeCursor(query, page.next) : null,
+  };
+}
+
+function safeStatus(request: AccessRequest, now: Date): RequestStatus | undefined {
+  try {
+    return effectiveStatus(request, now);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A summary, or — for an item edited into a shape the code cannot read — a record that says so
+ * instead of failing the whole page.
+ */
+function summarise(stored: StoredRequest, now: Date): EvidenceSummary | MalformedSummary {
+  try {
+    return buildEvidenceSummary(stored.request, stored.activity, now);
+  } catch {
+    return malformed(stored.request.id);
+  }
+}
+
+export interface MalformedSummary {
+  request: { id: string };
+  findings: Array<{ type: 'INTEGRITY_FAILURE'; detail: string }>;
+  complete: false;
+  integrity: { valid: false; problem: string };
+}
+
+function malformed(id: unknown): MalformedSummary {
+  const problem = 'the stored request is malformed';
+  return {
+    request: { id: typeof id === 'string' ? id : '(unknown)' },
+    findings: [{ type: 'INTEGRITY_FAILURE', detail: problem }],
+    complete: false,
+    integrity: { valid: false, problem },
+  };
+}
+
+/** `GET /v1/reports/requests/{id}`. */
+export function evidenceRecordOf(parts: EvidenceParts, now: Date): EvidenceRecord | MalformedSummary {
+  try {
+    return buildEvidenceRecord({
+      request: parts.request,
+      sessions: parts.sessions,
+      events: parts.events,
+      counters: parts.activity,
+      truncated: parts.truncated,
+      now,
+    });
+  } catch {
+    return malformed(parts.request.id);
+  }
+}
+
+export function parseReviewQuery(params: Params, now: Date): { from: string; to: string } {
+  refuseUnknown(params, ['from', 'to']);
+  return parseRange(params, now);
+}
+
+export interface AgentReview {
+  agent: string;
+  issuer: string;
+  requests: number;
+  /** Requests that became a grant (APPROVED, EXPIRED, or REVOKED after approval). */
+  approved: number;
+  denied: number;
+  timedOut: number;
+  /** Median `reviewSeconds` of human decisions (approve or deny) on the agent's requests; null without any. */
+  medianDecisionSeconds: number | null;
+  /** Requests with a RUBBER_STAMP finding. */
+  rubberStamps: number;
+  /** Requests with an UNUSED_GRANT finding. */
+  unusedGrants: number;
+  /** Resources the agent's successful calls named. */
+  resourcesTouched: string[];
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const value = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return Math.round(value * 10) / 10;
+}
+
+/** `GET /v1/reports/access-review`: per agent, sorted by agent then issuer. */
+export function buildAccessReview(rows: readonly ReviewRow[], now: Date): AgentReview[] {
+  const agents = new Map<string, AgentReview & { seconds: number[]; touched: Set<string> }>();
+  for (const { request, activity } of rows) {
+    const sub = String(request.requester?.sub ?? '(unknown)');
+    const issuer = String(request.requester?.issuer ?? '(unknown)');
+    const key = JSON.stringify([issuer, sub]);
+    let entry = agents.get(key);
+    if (!entry) {
+      entry = {
+        agent: sub,
+        issuer,
+        requests: 0,
+        approved: 0,
+        denied: 0,
+        timedOut: 0,
+        medianDecisionSeconds: null,
+        rubberStamps: 0,
+        unusedGrants: 0,
+        resourcesTouched: [],
+        seconds: [],
+        touched: new Set(),
+      };
+      agents.set(key, entry);
+    }
+    entry.requests += 1;
+    const status = safeStatus(request as AccessRequest, now);
+    if (request.grant) entry.approved += 1;
+    if (status === 'DENIED') entry.denied += 1;
+    if (status === 'TIMED_OUT') entry.timedOut += 1;
+    for (const d of Array.isArray(request.decisions) ? request.decisions : []) {
+      if (d.channel !== 'policy' && typeof d.reviewSeconds === 'number') entry.seconds.push(d.reviewSeconds);
+    }
+    let findings: ReturnType<typeof findingsFor> = [];
+    try {
+      findings = findingsFor(request, activity, now);
+    } catch {
+      // A malformed item counts as a request; the evidence listing names it.
+    }
+    if (findings.some((f) => f.type === 'RUBBER_STAMP')) entry.rubberStamps += 1;
+    if (findings.some((f) => f.type === 'UNUSED_GRANT')) entry.unusedGrants += 1;
+    for (const resource of activity.resources) entry.touched.add(resource);
+  }
+  return [...agents.values()]
+    .map(({ seconds, touched, ...review }) => ({
+      ...review,
+      medianDecisionSeconds: median(seconds),
+      resourcesTouched: [...touched].sort(),
+    }))
+    .sort((a, b) => (a.agent < b.agent ? -1 : a.agent > b.agent ? 1 : a.issuer < b.issuer ? -1 : 1));
+}
+
+const CSV_COLUMNS = [
+  'agent',
+  'issuer',
+  'requests',
+  'approved',
+  'denied',
+  'timedOut',
+  'medianDecisionSeconds',
+  'rubberStamps',
+  'unusedGrants',
+  'resourcesTouched',
+] as const;
+
+/**
+ * The access review as RFC 4180 CSV. Agent names and resources are someone else's text: every cell
+ * goes through the CSV-injection-safe escaper, so `=HYPERLINK(…)` arrives in a spreadsheet as text.
+ */
+export function accessReviewCsv(review: readonly AgentReview[]): string {
+  const lines = [toCsvRow([...CSV_COLUMNS])];
+  for (const row of review) {
+    lines.push(
+      toCsvRow([
+        row.agent,
+        row.issuer,
+        row.requests,
+        row.approved,
+        row.denied,
+        row.timedOut,
+        row.medianDecisionSeconds,
+        row.rubberStamps,
+        row.unusedGrants,
+        row.resourcesTouched.join(' '),
+      ]),
+    );
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}

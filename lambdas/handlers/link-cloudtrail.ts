@@ -1,0 +1,59 @@
+import { buildEvents, buildStore } from '../adapters/compose.js';
+import { apiHandler, json, rawBody } from '../adapters/http.js';
+import { lazyHandler } from '../adapters/lambda.js';
+import { createLogger, type Logger } from '../adapters/logger.js';
+import { settingsFromEnvironment } from '../adapters/settings.js';
+import { ValidationError } from '../core/errors.js';
+import { CloudTrailLinker, type LinkReport } from '../core/linker.js';
+import { parseStrictJson } from '../core/strict-json.js';
+
+export interface LinkCloudTrailDeps {
+  linker: CloudTrailLinker;
+  logger: Logger;
+}
+
+/**
+ * The linker Lambda: an EventBridge "AWS API Call via CloudTrail" event, a raw CloudTrail record or
+ * `{ "Records": [...] }`. Input it cannot read is logged and answered, not thrown: a retry would
+ * not make it readable. A store failure is thrown so EventBridge/Lambda retry the delivery (events
+ * already stored are then found as duplicates).
+ */
+export const createLinkCloudTrailHandler =
+  (deps: LinkCloudTrailDeps) =>
+  async (event: unknown): Promise<LinkReport> => {
+    let report: LinkReport;
+    try {
+      report = await deps.linker.link(event);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      deps.logger.warn('cloudtrail input not understood', { field: error.field, reason: error.message });
+      report = { received: 1, stored: 0, duplicates: 0, ignored: 1, ignoredBy: { malformed: 1 } };
+    }
+    const level = report.ignored > 0 ? 'warn' : 'info';
+    // Counts only: CloudTrail fields are someone else's text and stay out of the log.
+    deps.logger[level]('cloudtrail linked', { ...report });
+    return report;
+  };
+
+/** CloudTrail files in S3 are larger than one POST, and the local feed has no reason to be. */
+const MAX_LOCAL_BODY_BYTES = 64 * 1024;
+
+/**
+ * `POST /local/cloudtrail` of the local stack: the same linker behind an API Gateway-shaped event.
+ * `200` with the link report; `400` for a body that is not JSON or not CloudTrail input.
+ */
+export const createLocalCloudTrailEndpoint = (deps: LinkCloudTrailDeps) =>
+  apiHandler(deps.logger, async (event) => {
+    const body = parseStrictJson(rawBody(event), { maxBytes: MAX_LOCAL_BODY_BYTES, maxDepth: 32 });
+    const report = await deps.linker.link(body);
+    deps.logger.info('cloudtrail linked', { ...report });
+    return json(200, report);
+  });
+
+export const handler = lazyHandler(() => {
+  const settings = settingsFromEnvironment();
+  return createLinkCloudTrailHandler({
+    linker: new CloudTrailLinker({ events: buildEvents(settings), requests: buildStore(settings) }),
+    logger: createLogger({ fn: 'link-cloudtrail' }),
+  });
+});

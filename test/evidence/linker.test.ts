@@ -1,0 +1,482 @@
+import {
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countersOf, DynamoDbEventStore } from '../../lambdas/adapters/dynamodb-events.js';
+import { DynamoDbRequestStore, keys } from '../../lambdas/adapters/dynamodb-store.js';
+import type { ApiEvent } from '../../lambdas/adapters/http.js';
+import type { Logger } from '../../lambdas/adapters/logger.js';
+import { CloudTrailLinker } from '../../lambdas/core/linker.js';
+import { sanitizeSourceIdentity } from '../../lambdas/core/session-policy.js';
+import {
+  createLinkCloudTrailHandler,
+  createLocalCloudTrailEndpoint,
+} from '../../lambdas/handlers/link-cloudtrail.js';
+import type { DynamoDbLocal } from '../../lib/local/dynamodb-local.js';
+import {
+  assumeRoleRecord,
+  callRecord,
+  eventBridge,
+  lifecycle,
+  startTable,
+  TABLE_ARN,
+  TestClock,
+} from './support.js';
+
+let db: DynamoDbLocal;
+let client: DynamoDBClient;
+let table: string;
+let events: DynamoDbEventStore;
+let linker: CloudTrailLinker;
+const clock = new TestClock(Date.parse('2025-03-10T09:00:00.000Z'));
+let life: ReturnType<typeof lifecycle>;
+const logLines: Array<{ level: string; message: string; fields?: Record<string, unknown> }> = [];
+const logger: Logger = {
+  info: (message, fields) => logLines.push({ level: 'info', message, ...(fields ? { fields } : {}) }),
+  warn: (message, fields) => logLines.push({ level: 'warn', message, ...(fields ? { fields } : {}) }),
+  error: (message, fields) => logLines.push({ level: 'error', message, ...(fields ? { fields } : {}) }),
+};
+
+beforeAll(async () => {
+  ({ db, client, table } = await startTable());
+  events = new DynamoDbEventStore(client, table);
+  life = lifecycle(client, table, clock);
+  linker = new CloudTrailLinker({ events, requests: new DynamoDbRequestStore(client, table) });
+});
+
+afterAll(async () => {
+  client?.destroy();
+  await db?.stop();
+});
+
+/** An approved request whose credentials the agent claimed: the minted access key id. */
+async function grantedAndClaimed(agent = 'deploy-bot', tableName = 'orders') {
+  const request = await life.ask(agent, TABLE_ARN(tableName), ['dynamodb:PutItem']);
+  await life.approve(request.id);
+  const credentials = await life.claim(agent, request.id);
+  return {
+    requestId: request.id,
+    accessKeyId: credentials.AccessKeyId,
+    sourceIdentity: sanitizeSourceIdentity(agent),
+  };
+}
+
+async function requestItem(requestId: string) {
+  const out = await client.send(
+    new GetItemCommand({ TableName: table, Key: marshall(keys.request(requestId)) }),
+  );
+  return unmarshall(out.Item!);
+}
+
+async function eventItem(requestId: string, eventId: string) {
+  const out = await client.send(
+    new GetItemCommand({ TableName: table, Key: marshall(keys.event(requestId, eventId)) }),
+  );
+  return out.Item ? unmarshall(out.Item) : undefined;
+}
+
+describe('CloudTrail linker', () => {
+  it('links the AssumeRole event by its role session name, from EventBridge', async () => {
+    // Prepare
+    const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
+    const record = assumeRoleRecord({
+      requestId,
+      mintedAccessKeyId: accessKeyId,
+      sourceIdentity,
+      eventTime: '2025-03-10T09:00:05Z',
+    });
+
+    // Act
+    const report = await linker.link(eventBridge(record));
+
+    // Assess
+    expect(report).toEqual({ received: 1, stored: 1, duplicates: 0, ignored: 0, ignoredBy: {} });
+    const stored = await events.listEvents(requestId);
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({
+      eventName: 'AssumeRole',
+      linkedBy: 'roleSessionName',
+      accessKeyId,
+      minted: true,
+      resources: [expect.stringContaining(':role/countersign-target')],
+    });
+    // Only what a reviewer needs: never the session token CloudTrail logs beside the key.
+    const raw = JSON.stringify(await eventItem(requestId, String(record.eventID)));
+    expect(raw).not.toContain('IQoJb3JpZ2lu');
+    expect(raw).not.toContain('requestParameters');
+    // AssumeRole is not a call: it does not count as activity.
+    expect(countersOf(await requestItem(requestId)).calls).toBe(0);
+  });
+
+  it('links a call by its minted access key, from a raw record, with counters on the request', async () => {
+    const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
+    const record = callRecord({
+      requestId,
+      accessKeyId,
+      sourceIdentity,
+      eventName: 'PutItem',
+      eventTime: '2025-03-10T09:01:00Z',
+    });
+
+    const report = await linker.link(record);
+
+    expect(report.stored).toBe(1);
+    const [event] = await events.listEvents(requestId);
+    expect(event).toMatchObject({
+      eventId: record.eventID,
+      eventTime: '2025-03-10T09:01:00.000Z',
+      eventName: 'PutItem',
+      eventSource: 'dynamodb.amazonaws.com',
+      awsRegion: 'us-east-1',
+      resources: [TABLE_ARN('orders')],
+      sourceIpAddress: '203.0.113.7',
+      accessKeyId,
+      linkedBy: 'accessKeyId',
+      minted: true,
+    });
+    expect(countersOf(await requestItem(requestId))).toEqual({
+      calls: 1,
+      denied: 0,
+      unlinked: 0,
+      resources: [TABLE_ARN('orders')],
+      lastAt: '2025-03-10T09:01:00.000Z',
+    });
+  });
+
+  it('records an AccessDenied call with its error and counts it as denied, not as a resource touched', async () => {
+    const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
+    const record = callRecord({
+      requestId,
+      accessKeyId,
+      sourceIdentity,
+      eventName: 'DeleteTable',
+      eventTime: '2025-03-10T09:02:00Z',
+      errorCode: 'AccessDenied',
+      errorMessage: 'User is not authorized to perform: dynamodb:DeleteTable',
+    });
+
+    await linker.link(eventBridge(record));
+
+    const [event] = await events.listEvents(requestId);
+    expect(event).toMatchObject({
+      eventName: 'DeleteTable',
+      errorCode: 'AccessDenied',
+      errorMessage: expect.stringContaining('not authorized'),
+    });
+    expect(countersOf(await requestItem(requestId))).toMatchObject({ calls: 1, denied: 1, resources: [] });
+  });
+
+  it('stores a duplicate delivery once and counts it once', async () => {
+    const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
+    const record = callRecord({
+      requestId,
+      accessKeyId,
+      sourceIdentity,
+      eventName: 'PutItem',
+      eventTime: '2025-03-10T09:03:00Z',
+    });
+
+    const first = await linker.link(eventBridge(record));
+    const again = await linker.link(record);
+    const batch = await linker.link({ Records: [record, record] });
+
+    expect(first.stored).toBe(1);
+    expect(again).toMatchObject({ stored: 0, duplicates: 1 });
+    expect(batch).toMatchObject({ received: 2, stored: 0, duplicates: 2 });
+    expect(await events.listEvents(requestId)).toHaveLength(1);
+    expect(countersOf(await requestItem(requestId)).calls).toBe(1);
+  });
+
+  it('ignores and counts events it cannot link', async () => {
+    const foreign = callRecord({
+      requestId: 'req_AAAAAAAAAAAAAAAAAAAA',
+      accessKeyId: 'ASIAUNKNOWNKEY000001',
+      eventName: 'PutItem',
+      eventTime: '2025-03-10T09:04:00Z',
+    });
+    const notASession = {
+      ...foreign,
+      userIdentity: {
+        type: 'IAMUser',
+        arn: `arn:aws:iam::111122223333:user/bob`,
+        accessKeyId: 'AKIAUNKNOWNKEY000001',
+      },
+    };
+    const otherDetailType = { 'detail-type': 'EC2 Instance State-change Notification', detail: {} };
+
+    const report = await linker.link({ Records: [foreign, notASession, { eventID: '!!' }] });
+    const other = await linker.link(otherDetailType);
+
+    expect(report).toEqual({
+      received: 3,
+      stored: 0,
+      duplicates: 0,
+      ignored: 3,
+      ignoredBy: { 'unknown-request': 1, 'not-countersign': 1, malformed: 1 },
+    });
+    expect(other).toMatchObject({ ignored: 1, ignoredBy: { 'not-cloudtrail': 1 } });
+  });
+
+  it('tolerates out-of-order arrival: a later call first, the AssumeRole last', async () => {
+    const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
+    const late = callRecord({
+      requestId,
+      accessKeyId,
+      sourceIdentity,
+      eventName: 'UpdateItem',
+      eventTime: '2025-03-10T09:20:00Z',
+    });
+    const early = callRecord({
+      requestId,
+      accessKeyId,
+      sourceIdentity,
+      eventName: 'PutItem',
+      eventTime: '2025-03-10T09:10:00Z',
+    });
+    const mint = assumeRoleRecord({
+      requestId,
+      mintedAccessKeyId: accessKeyId,
+      sourceIdentity,
+      eventTime: '2025-03-10T09:05:00Z',
+    });
+
+    await linker.link(eventBridge(late));
+    await linker.link(eventBridge(early));
+    await linker.link(eventBridge(mint));
+
+    const stored = await events.listEvents(requestId);
+    expect(stored.map((e) => e.eventName)).toEqual(['AssumeRole', 'PutItem', 'UpdateItem']);
+    // The latest call stays the latest, whatever arrived last.
+    expect(countersOf(await requestItem(requestId))).toMatchObject({
+      calls: 2,
+      lastAt: '2025-03-10T09:20:00.000Z',
+    });
+  });
+
+  it('links a replayed call after the access-key item expired, through the sessions minted for the request', async () => {
+    const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
+    await client.send(
+      new DeleteItemCommand({ TableName: table, Key: marshall(keys.accessKey(accessKeyId)) }),
+    );
+
+    await linker.link(
+      callRecord({
+        requestId,
+        accessKeyId,
+        sourceIdentity,
+        eventName: 'PutItem',
+        eventTime: '2025-03-10T09:06:00Z',
+      }),
+    );
+
+    const [event] = await events.listEvents(requestId);
+    expect(event).toMatchObject({ linkedBy: 'accessKeyId', minted: true });
+  });
+
+  it('links activity under a request session name with a key Countersign never minted as unlinked', async () => {
+    const { requestId, sourceIdentity } = await grantedAndClaimed();
+    const stranger = 'ASIASTRANGERKEY00001';
+
+    await linker.link(
+      callRecord({
+        requestId,
+        accessKeyId: stranger,
+        sourceIdentity,
+        eventName: 'PutItem',
+        eventTime: '2025-03-10T09:07:00Z',
+      }),
+    );
+    await linker.link(
+      callRecord({
+        requestId,
+        accessKeyId: stranger,
+        eventName: 'GetItem',
+        eventTime: '2025-03-10T09:08:00Z',
+      }),
+    );
+    await linker.link(
+      assumeRoleRecord({
+        requestId,
+        mintedAccessKeyId: 'ASIASTRANGERKEY00002',
+        sourceIdentity: 'someone-else',
+        eventTime: '2025-03-10T09:06:30Z',
+      }),
+    );
+
+    const stored = await events.listEvents(requestId);
+    expect(stored.map((e) => [e.eventName, e.linkedBy, e.minted])).toEqual([
+      ['AssumeRole', 'roleSessionName', false],
+      ['PutItem', 'sourceIdentity', false],
+      ['GetItem', 'roleSessionName', false],
+    ]);
+    expect(countersOf(await requestItem(requestId)).unlinked).toBe(3);
+  });
+
+  it('never links by source identity alone: it is the same for all of an agent’s requests', async () => {
+    const { sourceIdentity } = await grantedAndClaimed('lonely-bot');
+    const record = callRecord({
+      requestId: 'not-a-request-session',
+      accessKeyId: 'ASIASTRANGERKEY00003',
+      sourceIdentity,
+      eventName: 'PutItem',
+      eventTime: '2025-03-10T09:09:00Z',
+    });
+
+    const report = await linker.link(record);
+
+    expect(report.ignoredBy).toEqual({ 'not-countersign': 1 });
+  });
+
+  it('counts an event stored before a crash when the delivery is retried', async () => {
+    const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
+    const record = callRecord({
+      requestId,
+      accessKeyId,
+      sourceIdentity,
+      eventName: 'PutItem',
+      eventTime: '2025-03-10T09:11:00Z',
+    });
+    // As if the first delivery stored the event and died before counting it.
+    await client.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: marshall({
+          ...keys.event(requestId, String(record.eventID)),
+          requestId,
+          eventId: record.eventID,
+          eventTime: '2025-03-10T09:11:00.000Z',
+          eventName: 'PutItem',
+          eventSource: 'dynamodb.amazonaws.com',
+          resources: [TABLE_ARN('orders')],
+          linkedBy: 'accessKeyId',
+          accessKeyId,
+          minted: true,
+        }),
+      }),
+    );
+
+    const retry = await linker.link(record);
+    const again = await linker.link(record);
+
+    expect(retry.duplicates).toBe(1);
+    expect(again.duplicates).toBe(1);
+    expect(countersOf(await requestItem(requestId)).calls).toBe(1);
+  });
+
+  it('keeps untrusted CloudTrail text as one clean, bounded line', async () => {
+    const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
+    const record = callRecord({
+      requestId,
+      accessKeyId,
+      sourceIdentity,
+      eventName: 'PutItem',
+      eventTime: '2025-03-10T09:12:00Z',
+      userAgent: `evil\u202e\u0000agent\n=cmd|' /C calc'!A0 ${'x'.repeat(2000)}`,
+    });
+
+    await linker.link(record);
+
+    const [event] = await events.listEvents(requestId);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting the control characters are gone
+    expect(event!.userAgent).not.toMatch(/[\u0000-\u001f\u202e]/);
+    expect(event!.userAgent!.length).toBeLessThanOrEqual(512);
+    expect(event!.userAgent!.startsWith('evilagent =cmd')).toBe(true);
+  });
+
+  it('keeps the counters when the request changes state after events were linked', async () => {
+    const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
+    await linker.link(
+      callRecord({
+        requestId,
+        accessKeyId,
+        sourceIdentity,
+        eventName: 'PutItem',
+        eventTime: '2025-03-10T09:13:00Z',
+      }),
+    );
+
+    await life.revoke({ sub: 'auditor-1', issuer: 'x', groups: [], roles: new Set(['auditor']) }, requestId);
+
+    const item = await requestItem(requestId);
+    expect(item.status).toBe('REVOKED');
+    expect(countersOf(item).calls).toBe(1);
+  });
+
+  // Known defect in the request store, reported to its owner: `fromRequestItem` keeps the counters
+  // on the AccessRequest it returns, and `replace` SETs them back, so an event linked between a
+  // state change's read and its write is lost from the counters. Flip to `it` once the store drops
+  // `activity*` attributes when reading.
+  it.fails('does not lose an event linked while a state change is in flight', async () => {
+    const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
+    const call = (eventTime: string) =>
+      callRecord({ requestId, accessKeyId, sourceIdentity, eventName: 'PutItem', eventTime });
+    await linker.link(call('2025-03-10T09:14:00Z'));
+    const read = await life.store.get(requestId);
+
+    // The linker writes between the state change's read and its write.
+    await linker.link(call('2025-03-10T09:14:30Z'));
+    await life.store.replace(
+      { ...read!, updatedAt: clock.now().toISOString(), version: read!.version + 1 },
+      { expectedVersion: read!.version, from: [read!.status] },
+    );
+
+    expect(countersOf(await requestItem(requestId)).calls).toBe(2);
+  });
+});
+
+describe('link-cloudtrail handler', () => {
+  const apiEvent = (body: string): ApiEvent => ({
+    httpMethod: 'POST',
+    path: '/local/cloudtrail',
+    headers: { 'content-type': 'application/json' },
+    queryStringParameters: null,
+    pathParameters: null,
+    body,
+  });
+
+  it('answers the Lambda invocation with the link report and logs counts only', async () => {
+    const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
+    const handler = createLinkCloudTrailHandler({ linker, logger });
+    const record = callRecord({
+      requestId,
+      accessKeyId,
+      sourceIdentity,
+      eventName: 'PutItem',
+      eventTime: '2025-03-10T09:15:00Z',
+      userAgent: 'secret-looking-agent',
+    });
+
+    const report = await handler(eventBridge(record));
+    const garbage = await handler('not an event');
+
+    expect(report).toMatchObject({ stored: 1 });
+    expect(garbage).toMatchObject({ ignored: 1, ignoredBy: { malformed: 1 } });
+    expect(JSON.stringify(logLines)).not.toContain('secret-looking-agent');
+  });
+
+  it('serves POST /local/cloudtrail: 200 with the report, 400 for what is not CloudTrail', async () => {
+    const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
+    const endpoint = createLocalCloudTrailEndpoint({ linker, logger });
+    const record = callRecord({
+      requestId,
+      accessKeyId,
+      sourceIdentity,
+      eventName: 'PutItem',
+      eventTime: '2025-03-10T09:16:00Z',
+    });
+
+    const ok = await endpoint(apiEvent(JSON.stringify({ Records: [record] })), {} as never);
+    const notJson = await endpoint(apiEvent('{"Records": ['), {} as never);
+    const wrongShape = await endpoint(apiEvent('{"hello":"world"}'), {} as never);
+
+    expect(ok.statusCode).toBe(200);
+    expect(JSON.parse(ok.body)).toMatchObject({ received: 1, stored: 1 });
+    expect(notJson.statusCode).toBe(400);
+    expect(wrongShape.statusCode).toBe(400);
+    expect(JSON.parse(wrongShape.body).error.code).toBe('ValidationError');
+  });
+});

