@@ -2,7 +2,7 @@ import { buildEvents, buildStore } from '../adapters/compose.js';
 import { apiHandler, json, rawBody } from '../adapters/http.js';
 import { lazyHandler } from '../adapters/lambda.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
-import { settingsFromEnvironment } from '../adapters/settings.js';
+import { type Settings, settingsFromEnvironment } from '../adapters/settings.js';
 import { ValidationError } from '../core/errors.js';
 import { CloudTrailLinker, type LinkReport } from '../core/linker.js';
 import { parseStrictJson } from '../core/strict-json.js';
@@ -50,10 +50,14 @@ export const createLocalCloudTrailEndpoint = (deps: LinkCloudTrailDeps) =>
     return json(200, report);
   });
 
+/** The linker on the table of `settings` (the Lambda and the local stack build it the same way). */
+export const buildLinker = (settings: Settings) =>
+  new CloudTrailLinker({ events: buildEvents(settings), requests: buildStore(settings) });
+
 export const handler = lazyHandler(() => {
   const settings = settingsFromEnvironment();
   return createLinkCloudTrailHandler({
-    linker: new CloudTrailLinker({ events: buildEvents(settings), requests: buildStore(settings) }),
+    linker: buildLinker(settings),
     logger: createLogger({ fn: 'link-cloudtrail' }),
   });
 });

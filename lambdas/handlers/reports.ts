@@ -3,7 +3,7 @@ import { DynamoDbReports } from '../adapters/dynamodb-reports.js';
 import { type ApiEvent, type ApiResult, apiHandler, header, json } from '../adapters/http.js';
 import { lazyHandler } from '../adapters/lambda.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
-import { settingsFromEnvironment } from '../adapters/settings.js';
+import { type Settings, settingsFromEnvironment } from '../adapters/settings.js';
 import { NotFoundError } from '../core/errors.js';
 import { REQUEST_ID } from '../core/ids.js';
 import type { Caller } from '../core/model.js';
@@ -111,10 +111,14 @@ export const createReportsHandler = (deps: ReportsDeps) =>
     }
   });
 
+/** The reports' reader on the table of `settings`. */
+export const buildReports = (settings: Settings) =>
+  new DynamoDbReports(dynamoClient(settings), settings.tableName);
+
 export const handler = lazyHandler(() => {
   const settings = settingsFromEnvironment();
   return createReportsHandler({
-    reports: new DynamoDbReports(dynamoClient(settings), settings.tableName),
+    reports: buildReports(settings),
     authenticator: buildAuthenticator(settings),
     logger: createLogger({ fn: 'reports' }),
     issuer: settings.jwt.issuer,
