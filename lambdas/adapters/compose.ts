@@ -6,6 +6,7 @@ import { AccessRequests } from '../core/access-requests.js';
 import { CredentialClaims, Revocations } from '../core/credentials.js';
 import { Decisions } from '../core/decisions.js';
 import { type ApprovalWorkflow, systemClock } from '../core/ports.js';
+import { RequestReader } from '../core/request-reader.js';
 import { ApprovalSteps } from '../core/workflow-steps.js';
 import { DynamoDbAgentHistory } from './agent-history.js';
 import { DynamoDbEventStore } from './dynamodb-events.js';
@@ -13,8 +14,8 @@ import { DynamoDbRequestStore } from './dynamodb-store.js';
 import { IamSessionRevoker } from './iam-revoker.js';
 import { JwtAuthenticator } from './jwt-authenticator.js';
 import { clientOptions, requireStateMachine, type Settings } from './settings.js';
-import { SlackWebApi } from './slack-web-api.js';
 import type { SlackSecrets } from './slack-secrets.js';
+import { SlackWebApi } from './slack-web-api.js';
 import { StepFunctionsWorkflow } from './step-functions-workflow.js';
 import { StsCredentialMinter } from './sts-minter.js';
 
@@ -25,19 +26,28 @@ import { StsCredentialMinter } from './sts-minter.js';
 const memo = new WeakMap<Settings, Map<string, unknown>>();
 function once<T>(settings: Settings, key: string, make: () => T): T {
   let cache = memo.get(settings);
-  if (!cache) memo.set(settings, (cache = new Map()));
+  if (!cache) {
+    cache = new Map();
+    memo.set(settings, cache);
+  }
   if (!cache.has(key)) cache.set(key, make());
   return cache.get(key) as T;
 }
 
-export const dynamoClient = (s: Settings) => once(s, 'ddb', () => new DynamoDBClient(clientOptions(s, 'dynamodb')));
-export const buildStore = (s: Settings) => once(s, 'store', () => new DynamoDbRequestStore(dynamoClient(s), s.tableName));
+export const dynamoClient = (s: Settings) =>
+  once(s, 'ddb', () => new DynamoDBClient(clientOptions(s, 'dynamodb')));
+export const buildStore = (s: Settings) =>
+  once(s, 'store', () => new DynamoDbRequestStore(dynamoClient(s), s.tableName));
 export const buildEvents = (s: Settings) =>
   once(s, 'events', () => new DynamoDbEventStore(dynamoClient(s), s.tableName));
 export const buildHistory = (s: Settings) =>
   once(s, 'history', () => new DynamoDbAgentHistory(dynamoClient(s), s.tableName));
 export const buildWorkflow = (s: Settings) =>
-  once(s, 'sfn', () => new StepFunctionsWorkflow(new SFNClient(clientOptions(s, 'sfn')), requireStateMachine(s)));
+  once(
+    s,
+    'sfn',
+    () => new StepFunctionsWorkflow(new SFNClient(clientOptions(s, 'sfn')), requireStateMachine(s)),
+  );
 export const buildMinter = (s: Settings) =>
   once(s, 'sts', () => new StsCredentialMinter(new STSClient(clientOptions(s, 'sts'))));
 export const buildRevoker = (s: Settings) =>
@@ -47,7 +57,8 @@ export const buildNotifier = (s: Settings, secrets: SlackSecrets) =>
   once(
     s,
     'slack',
-    () => new SlackWebApi({ botToken: secrets.botToken, ...(s.slack.apiUrl ? { baseUrl: s.slack.apiUrl } : {}) }),
+    () =>
+      new SlackWebApi({ botToken: secrets.botToken, ...(s.slack.apiUrl ? { baseUrl: s.slack.apiUrl } : {}) }),
   );
 
 /** The workflow, built on first use: readers (GET) never need STATE_MACHINE_ARN. */
@@ -62,16 +73,34 @@ export const buildAccessRequests = (s: Settings) =>
   once(
     s,
     'requests',
-    () => new AccessRequests({ store: buildStore(s), workflow: lazyWorkflow(s), clock: systemClock, config: s.config }),
+    () =>
+      new AccessRequests({
+        store: buildStore(s),
+        workflow: lazyWorkflow(s),
+        clock: systemClock,
+        config: s.config,
+      }),
   );
+export const buildReader = (s: Settings) =>
+  once(s, 'reader', () => new RequestReader({ store: buildStore(s), clock: systemClock }));
 export const buildDecisions = (s: Settings) =>
   once(
     s,
     'decisions',
-    () => new Decisions({ store: buildStore(s), workflow: buildWorkflow(s), clock: systemClock, config: s.config }),
+    () =>
+      new Decisions({
+        store: buildStore(s),
+        workflow: buildWorkflow(s),
+        clock: systemClock,
+        config: s.config,
+      }),
   );
 export const buildClaims = (s: Settings) =>
-  once(s, 'claims', () => new CredentialClaims({ store: buildStore(s), minter: buildMinter(s), clock: systemClock }));
+  once(
+    s,
+    'claims',
+    () => new CredentialClaims({ store: buildStore(s), minter: buildMinter(s), clock: systemClock }),
+  );
 export const buildSteps = (s: Settings, secrets: SlackSecrets) =>
   once(
     s,
@@ -87,7 +116,10 @@ export const buildSteps = (s: Settings, secrets: SlackSecrets) =>
         events: buildEvents(s),
       }),
   );
-export const buildRevocations = (s: Settings, onRevoked?: ConstructorParameters<typeof Revocations>[0]['onRevoked']) =>
+export const buildRevocations = (
+  s: Settings,
+  onRevoked?: ConstructorParameters<typeof Revocations>[0]['onRevoked'],
+) =>
   once(
     s,
     'revocations',

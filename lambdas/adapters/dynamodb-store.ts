@@ -47,9 +47,14 @@ const toItem = (request: AccessRequest) =>
     { removeUndefinedValues: true, convertClassInstanceToMap: false },
   );
 
-/** Strips the table's key attributes from a stored REQUEST item. */
+/**
+ * Strips the table's key attributes, and the linker's `activity*` counters, from a stored REQUEST
+ * item. The counters belong to the linker: a state change that read them and wrote them back would
+ * drop every event counted in between.
+ */
 export function fromRequestItem(item: Record<string, unknown>): AccessRequest {
   const { PK: _pk, SK: _sk, GSI1PK: _g1, GSI1SK: _g1s, GSI2PK: _g2, GSI2SK: _g2s, ...request } = item;
+  for (const key of Object.keys(request)) if (key.startsWith('activity')) delete request[key];
   return request as unknown as AccessRequest;
 }
 
@@ -128,7 +133,10 @@ export class DynamoDbRequestStore implements RequestStore {
     }
   }
 
-  async findIdempotent(agentKey: string, key: string): Promise<{ requestId: string; bodyHash: string } | undefined> {
+  async findIdempotent(
+    agentKey: string,
+    key: string,
+  ): Promise<{ requestId: string; bodyHash: string } | undefined> {
     try {
       const out = await this.client.send(
         new GetItemCommand({
@@ -200,7 +208,11 @@ export class DynamoDbRequestStore implements RequestStore {
   async getTaskToken(requestId: string): Promise<string | undefined> {
     try {
       const out = await this.client.send(
-        new GetItemCommand({ TableName: this.tableName, Key: marshall(keys.token(requestId)), ConsistentRead: true }),
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: marshall(keys.token(requestId)),
+          ConsistentRead: true,
+        }),
       );
       return out.Item ? String(unmarshall(out.Item).token) : undefined;
     } catch (error) {
@@ -210,7 +222,11 @@ export class DynamoDbRequestStore implements RequestStore {
 
   async putSession(session: MintedSession, ttlEpochSeconds: number): Promise<void> {
     const writes: WriteRequest[] = [
-      { PutRequest: { Item: marshall({ ...keys.session(session.requestId, session.accessKeyId), ...session }) } },
+      {
+        PutRequest: {
+          Item: marshall({ ...keys.session(session.requestId, session.accessKeyId), ...session }),
+        },
+      },
       // The linker joins CloudTrail events to requests through this item; it outlives the session
       // by the TTL so that CloudTrail's late deliveries (minutes, sometimes hours) still link.
       {

@@ -69,7 +69,10 @@ export function rawBody(event: ApiEvent): string {
 export function httpApi(logger: Logger): MiddlewareObj<ApiEvent, ApiResult> {
   return {
     before: async (request) => {
-      const size = Buffer.byteLength(request.event.body ?? '', request.event.isBase64Encoded ? 'base64' : 'utf8');
+      const size = Buffer.byteLength(
+        request.event.body ?? '',
+        request.event.isBase64Encoded ? 'base64' : 'utf8',
+      );
       if (size > MAX_BODY_BYTES) {
         throw new PayloadTooLargeError(`The body is ${size} bytes; at most ${MAX_BODY_BYTES} are accepted.`);
       }
@@ -78,7 +81,11 @@ export function httpApi(logger: Logger): MiddlewareObj<ApiEvent, ApiResult> {
       const error = request.error;
       if (error instanceof CountersignError && error.expose) {
         if (error.status >= 500) {
-          logger.error('request failed', { code: error.code, path: request.event.path, cause: describe(error.cause) });
+          logger.error('request failed', {
+            code: error.code,
+            path: request.event.path,
+            cause: describe(error.cause),
+          });
         }
         request.response = json(error.status, errorBody(error));
         return;

@@ -1,4 +1,9 @@
-import { GetRolePolicyCommand, type IAMClient, NoSuchEntityException, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import {
+  GetRolePolicyCommand,
+  type IAMClient,
+  NoSuchEntityException,
+  PutRolePolicyCommand,
+} from '@aws-sdk/client-iam';
 import type { SessionRevoker } from '../core/ports.js';
 
 /** The inline policy on each target role that revocation owns (CDK must not manage it). */
@@ -42,15 +47,24 @@ export class IamSessionRevoker implements SessionRevoker {
           Effect: 'Deny',
           Action: '*',
           Resource: '*',
-          Condition: { StringLike: { 'aws:userid': `*:${requestId}` }, DateLessThan: { 'aws:CurrentTime': until } },
+          Condition: {
+            StringLike: { 'aws:userid': `*:${requestId}` },
+            DateLessThan: { 'aws:CurrentTime': until },
+          },
         });
       }
       const document = JSON.stringify({ Version: '2012-10-17', Statement: statements });
       if (document.length > INLINE_POLICY_LIMIT) {
-        throw new Error(`revocation policy on ${roleName} would exceed IAM's ${INLINE_POLICY_LIMIT}-character limit`);
+        throw new Error(
+          `revocation policy on ${roleName} would exceed IAM's ${INLINE_POLICY_LIMIT}-character limit`,
+        );
       }
       await this.client.send(
-        new PutRolePolicyCommand({ RoleName: roleName, PolicyName: REVOCATION_POLICY_NAME, PolicyDocument: document }),
+        new PutRolePolicyCommand({
+          RoleName: roleName,
+          PolicyName: REVOCATION_POLICY_NAME,
+          PolicyDocument: document,
+        }),
       );
       if ((await this.read(roleName)).some((s) => s.Sid === sid)) return;
     }
@@ -63,7 +77,9 @@ export class IamSessionRevoker implements SessionRevoker {
         new GetRolePolicyCommand({ RoleName: roleName, PolicyName: REVOCATION_POLICY_NAME }),
       );
       // IAM returns the document URL-encoded.
-      const document = JSON.parse(decodeURIComponent(out.PolicyDocument ?? '{}')) as { Statement?: DenyStatement[] };
+      const document = JSON.parse(decodeURIComponent(out.PolicyDocument ?? '{}')) as {
+        Statement?: DenyStatement[];
+      };
       return Array.isArray(document.Statement) ? document.Statement : [];
     } catch (error) {
       if (error instanceof NoSuchEntityException) return [];

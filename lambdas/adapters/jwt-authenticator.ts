@@ -43,7 +43,9 @@ export class JwtAuthenticator {
 
   constructor(private readonly settings: JwtSettings) {
     const isLoopbackHttp = settings.jwksUri.startsWith('http://');
-    const jwksCache = new SimpleJwksCache({ fetcher: isLoopbackHttp ? new LoopbackHttpFetcher() : new SimpleFetcher() });
+    const jwksCache = new SimpleJwksCache({
+      fetcher: isLoopbackHttp ? new LoopbackHttpFetcher() : new SimpleFetcher(),
+    });
     this.verifier = JwtVerifier.create(
       {
         issuer: settings.issuer,

@@ -34,7 +34,14 @@ export function createLogger(
   write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
 ): Logger {
   const log = (level: string, message: string, fields?: Record<string, unknown>) =>
-    write(JSON.stringify({ level, time: new Date().toISOString(), message, ...(redact({ ...base, ...fields }) as object) }));
+    write(
+      JSON.stringify({
+        level,
+        time: new Date().toISOString(),
+        message,
+        ...(redact({ ...base, ...fields }) as object),
+      }),
+    );
   return {
     info: (message, fields) => log('info', message, fields),
     warn: (message, fields) => log('warn', message, fields),

@@ -1,4 +1,4 @@
-import { type CountersignConfig, parseConfig } from '../core/config.js';
+import type { CountersignConfig } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
 import type { JwtSettings } from './jwt-authenticator.js';
 
@@ -46,11 +46,20 @@ export function jwtSettings(config: CountersignConfig, issuer: string, jwksUri?:
   };
 }
 
-/** Settings on Lambda. The configuration is inlined at bundle time (see lib/aws). */
+/** Settings on Lambda. The configuration is validated at synth and inlined at bundle time (see lib/aws). */
 export function settingsFromEnvironment(env: Env = process.env): Settings {
   const inline = process.env.COUNTERSIGN_CONFIG_INLINE;
-  if (!inline) throw new ConfigError('COUNTERSIGN_CONFIG_INLINE', 'the configuration was not bundled with this function');
-  const config = parseConfig(JSON.parse(inline));
+  if (!inline)
+    throw new ConfigError(
+      'COUNTERSIGN_CONFIG_INLINE',
+      'the configuration was not bundled with this function',
+    );
+  // Validated with the schema at synth time (lib/aws) and inlined by esbuild as a constant: it is our
+  // own build output, not input, so the Lambda does not carry the schema validator (zod) to re-check it.
+  const config = JSON.parse(inline) as CountersignConfig;
+  if (!Array.isArray(config.rules) || !Array.isArray(config.targets) || config.default !== 'deny') {
+    throw new ConfigError('COUNTERSIGN_CONFIG_INLINE', 'the bundled configuration is malformed; redeploy');
+  }
   const issuer = config.identity.issuer;
   if (!issuer) throw new ConfigError('identity.issuer', 'is required outside local mode');
   return {
@@ -78,6 +87,7 @@ export function clientOptions(settings: Settings, service: keyof Settings['endpo
 }
 
 export function requireStateMachine(settings: Settings): string {
-  if (!settings.stateMachineArn) throw new ConfigError('STATE_MACHINE_ARN', 'environment variable is required');
+  if (!settings.stateMachineArn)
+    throw new ConfigError('STATE_MACHINE_ARN', 'environment variable is required');
   return settings.stateMachineArn;
 }

@@ -2,9 +2,9 @@ import {
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
   InvalidToken,
-  type SFNClient,
   SendTaskFailureCommand,
   SendTaskSuccessCommand,
+  type SFNClient,
   StartExecutionCommand,
   StopExecutionCommand,
   TaskDoesNotExist,
@@ -16,7 +16,10 @@ import type { ApprovalWorkflow } from '../core/ports.js';
 
 /** The workflow's input: what `approval.asl.json` reads with `$.requestId` / `$.approvalTimeoutSeconds`. */
 export const workflowInput = (request: AccessRequest) =>
-  JSON.stringify({ requestId: request.id, approvalTimeoutSeconds: request.policy.approvalTimeoutSeconds ?? 3600 });
+  JSON.stringify({
+    requestId: request.id,
+    approvalTimeoutSeconds: request.policy.approvalTimeoutSeconds ?? 3600,
+  });
 
 /** The execution name is the request id: starting twice is idempotent, and operators can find it. */
 export const executionArnFor = (stateMachineArn: string, requestId: string) =>
@@ -46,7 +49,9 @@ export class StepFunctionsWorkflow implements ApprovalWorkflow {
   }
 
   async succeed(taskToken: string, output: Record<string, unknown>): Promise<'sent' | 'gone'> {
-    return this.send(() => this.client.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) })));
+    return this.send(() =>
+      this.client.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) })),
+    );
   }
 
   async fail(taskToken: string, error: string, cause: string): Promise<'sent' | 'gone'> {
@@ -77,7 +82,11 @@ export class StepFunctionsWorkflow implements ApprovalWorkflow {
       return 'sent';
     } catch (error) {
       // The token was used, timed out, or its execution ended: the workflow already moved on.
-      if (error instanceof TaskTimedOut || error instanceof InvalidToken || error instanceof TaskDoesNotExist) {
+      if (
+        error instanceof TaskTimedOut ||
+        error instanceof InvalidToken ||
+        error instanceof TaskDoesNotExist
+      ) {
         return 'gone';
       }
       throw new DependencyError('The approval workflow could not be resumed.', { cause: error });

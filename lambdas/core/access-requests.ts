@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { agentKey } from './access.js';
 import type { CountersignConfig } from './config.js';
 import {
   ConditionFailedError,
@@ -7,7 +8,6 @@ import {
   FailClosedError,
   ForbiddenError,
   IdempotencyConflictError,
-  NotFoundError,
   RateLimitedError,
   ValidationError,
 } from './errors.js';
@@ -17,7 +17,6 @@ import { newRequestId } from './ids.js';
 import type { AccessRequest, Caller, Decision, Requester } from './model.js';
 import { evaluatePolicy, grantDurationSeconds } from './policy.js';
 import type { ApprovalWorkflow, Clock, RequestStore } from './ports.js';
-import { effectiveStatus } from './status.js';
 import { parseStrictJson } from './strict-json.js';
 import { changeRequest } from './transitions.js';
 import { validateAccessRequest } from './validate-request.js';
@@ -27,25 +26,13 @@ export interface AccessRequestDeps {
   workflow: ApprovalWorkflow;
   clock: Clock;
   config: CountersignConfig;
-  sleep?: (ms: number) => Promise<void>;
 }
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,128}$/;
 
-/** How the byAgent index and the idempotency/rate records name an agent. */
-export const agentKey = (requester: { issuer: string; sub: string }) => `${requester.issuer}#${requester.sub}`;
-
-export const canSeeAll = (caller: Caller) => caller.roles.has('approver') || caller.roles.has('auditor');
-export const isRequester = (caller: Caller, request: AccessRequest) =>
-  caller.sub === request.requester.sub && caller.issuer === request.requester.issuer;
-
-/** Creating and reading access requests: `POST /v1/requests`, `GET /v1/requests/{id}`. */
+/** Creating access requests: `POST /v1/requests`. */
 export class AccessRequests {
-  private readonly sleep: (ms: number) => Promise<void>;
-
-  constructor(private readonly deps: AccessRequestDeps) {
-    this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-  }
+  constructor(private readonly deps: AccessRequestDeps) {}
 
   async create(
     caller: Caller,
@@ -66,7 +53,10 @@ export class AccessRequests {
     }
 
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      throw new ValidationError('Idempotency-Key', 'Idempotency-Key must be 1-128 characters of A-Z a-z 0-9 _ . : -');
+      throw new ValidationError(
+        'Idempotency-Key',
+        'Idempotency-Key must be 1-128 characters of A-Z a-z 0-9 _ . : -',
+      );
     }
     const body = parseStrictJson(rawBody);
     const valid = validateAccessRequest(body);
@@ -129,7 +119,11 @@ export class AccessRequests {
     const at = now.toISOString();
     const { policy } = request;
     if (policy.effect === 'deny') {
-      return { ...request, status: 'DENIED', outcome: { reason: `Denied by policy rule ${policy.rule}.`, at } };
+      return {
+        ...request,
+        status: 'DENIED',
+        outcome: { reason: `Denied by policy rule ${policy.rule}.`, at },
+      };
     }
     let grant: ReturnType<typeof computeGrant>;
     try {
@@ -139,7 +133,12 @@ export class AccessRequests {
       return { ...request, status: 'DENIED', outcome: { reason: `Refused: ${error.message}`, at } };
     }
     if (policy.effect === 'approve') return request;
-    const decision: Decision = { approver: `policy:${policy.rule}`, decision: 'approve', channel: 'policy', at };
+    const decision: Decision = {
+      approver: `policy:${policy.rule}`,
+      decision: 'approve',
+      channel: 'policy',
+      at,
+    };
     return { ...request, status: 'APPROVED', decisions: [decision], grant };
   }
 
@@ -157,7 +156,10 @@ export class AccessRequests {
           : {
               patch: {
                 status: 'DENIED',
-                outcome: { reason: 'The approval workflow could not be started; nothing was granted.', at: now.toISOString() },
+                outcome: {
+                  reason: 'The approval workflow could not be started; nothing was granted.',
+                  at: now.toISOString(),
+                },
               },
               event: 'workflow-start-failed',
             },
@@ -182,25 +184,5 @@ export class AccessRequests {
       });
     }
     return this.deps.store.get(found.requestId);
-  }
-
-  /** Reads a request the caller may see; long-polls up to `waitSeconds` while it is PENDING. */
-  async get(caller: Caller, id: string, waitSeconds = 0): Promise<AccessRequest> {
-    const { store, clock } = this.deps;
-    const deadline = clock.now().getTime() + Math.max(0, waitSeconds) * 1000;
-    let delay = 100;
-    for (;;) {
-      const request = await store.get(id, { consistent: true });
-      // Another agent's request is indistinguishable from a missing one.
-      if (!request || (!canSeeAll(caller) && !isRequester(caller, request))) {
-        throw new NotFoundError(`No request ${id}.`);
-      }
-      const now = clock.now();
-      if (effectiveStatus(request, now) !== 'PENDING' || now.getTime() >= deadline) return request;
-      await this.sleep(Math.min(delay, deadline - now.getTime()));
-      // Polls tighten around a click (first checks 100 ms apart) and settle at 500 ms, so a decision
-      // is seen within half a second while a 20 s wait costs about 40 reads.
-      delay = Math.min(500, Math.round(delay * 1.5));
-    }
   }
 }

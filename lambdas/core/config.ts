@@ -16,6 +16,7 @@ const pattern = z
   .string()
   .min(1)
   .max(2048)
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the message names the IAM syntax it refuses
   .refine((s) => !s.includes('${'), 'policy variables (${…}) are not allowed in patterns')
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'control characters are not allowed');
@@ -53,7 +54,11 @@ const ruleSchema = z
   .superRefine((rule, ctx) => {
     if (rule.effect === 'approve') {
       if (!rule.approvers) {
-        ctx.addIssue({ code: 'custom', path: ['approvers'], message: 'an approve rule must name its approvers' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['approvers'],
+          message: 'an approve rule must name its approvers',
+        });
       } else {
         const people = rule.approvers.filter((a) => !a.startsWith('group:')).length;
         const hasGroups = people < rule.approvers.length;
@@ -66,7 +71,13 @@ const ruleSchema = z
         }
       }
     } else {
-      for (const key of ['approvers', 'quorum', 'approvalTimeoutSeconds', 'minReviewSeconds', 'minReviewMode'] as const) {
+      for (const key of [
+        'approvers',
+        'quorum',
+        'approvalTimeoutSeconds',
+        'minReviewSeconds',
+        'minReviewMode',
+      ] as const) {
         if (rule[key] !== undefined) {
           ctx.addIssue({ code: 'custom', path: [key], message: `only meaningful when effect is approve` });
         }
@@ -140,13 +151,21 @@ export const configSchema = z
     const names = new Set<string>();
     cfg.rules.forEach((rule, i) => {
       if (names.has(rule.name))
-        ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message: `duplicate rule name ${rule.name}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rules', i, 'name'],
+          message: `duplicate rule name ${rule.name}`,
+        });
       names.add(rule.name);
     });
     const accounts = new Set<string>();
     cfg.targets.forEach((t, i) => {
       if (accounts.has(t.account))
-        ctx.addIssue({ code: 'custom', path: ['targets', i, 'account'], message: `account ${t.account} listed twice` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['targets', i, 'account'],
+          message: `account ${t.account} listed twice`,
+        });
       accounts.add(t.account);
     });
   });

@@ -1,4 +1,4 @@
-import { canSeeAll, isRequester } from './access-requests.js';
+import { canSeeAll, isRequester } from './access.js';
 import {
   ConflictError,
   FailClosedError,
@@ -9,7 +9,14 @@ import {
   RevokedError,
 } from './errors.js';
 import type { AccessRequest, Caller, MintedSession, ProcessCredentials } from './model.js';
-import type { ApprovalWorkflow, ChatNotifier, Clock, CredentialMinter, RequestStore, SessionRevoker } from './ports.js';
+import type {
+  ApprovalWorkflow,
+  ChatNotifier,
+  Clock,
+  CredentialMinter,
+  RequestStore,
+  SessionRevoker,
+} from './ports.js';
 import { sanitizeSourceIdentity } from './session-policy.js';
 import { effectiveStatus } from './status.js';
 import { changeRequest } from './transitions.js';
@@ -112,19 +119,26 @@ export class Revocations {
     const current = await this.deps.store.get(requestId, { consistent: true });
     const mayRevoke = current && (canSeeAll(caller) || isRequester(caller, current));
     if (!current || !mayRevoke) throw new NotFoundError(`No request ${requestId}.`);
-    if (!canSeeAll(caller) && !caller.roles.has('agent')) throw new ForbiddenError('You may not revoke this request.');
+    if (!canSeeAll(caller) && !caller.roles.has('agent'))
+      throw new ForbiddenError('You may not revoke this request.');
 
     const { request } = await changeRequest(this.deps, requestId, (latest, now) => {
       const status = effectiveStatus(latest, now);
       if (status === 'REVOKED') return undefined;
       if (status !== 'PENDING' && status !== 'APPROVED') {
-        throw new ConflictError(`The request is ${status}; there is nothing to revoke.`, { details: { status } });
+        throw new ConflictError(`The request is ${status}; there is nothing to revoke.`, {
+          details: { status },
+        });
       }
       const by = isRequester(caller, latest) ? `${caller.sub} (requester)` : caller.sub;
       return {
         patch: {
           status: 'REVOKED',
-          outcome: { reason: reason ? `Revoked: ${reason}` : 'Revoked.', by: caller.sub, at: now.toISOString() },
+          outcome: {
+            reason: reason ? `Revoked: ${reason}` : 'Revoked.',
+            by: caller.sub,
+            at: now.toISOString(),
+          },
         },
         event: `revoked by ${by}`,
       };

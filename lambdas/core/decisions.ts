@@ -42,13 +42,18 @@ export interface DecisionResult {
 }
 
 /** Is `approver` one of those the matching rule names (directly or through `group:NAME`)? */
-export function isNamedApprover(request: AccessRequest, approver: string, groups: readonly string[] = []): boolean {
+export function isNamedApprover(
+  request: AccessRequest,
+  approver: string,
+  groups: readonly string[] = [],
+): boolean {
   return (request.policy.approvers ?? []).some((entry) =>
     entry.startsWith('group:') ? groups.includes(entry.slice('group:'.length)) : entry === approver,
   );
 }
 
-const approvalsOf = (request: AccessRequest) => request.decisions.filter((d) => d.decision === 'approve').length;
+const approvalsOf = (request: AccessRequest) =>
+  request.decisions.filter((d) => d.decision === 'approve').length;
 
 /**
  * One implementation of "an approver decides", for both channels (Slack buttons and the API).
@@ -80,7 +85,8 @@ export class Decisions {
     if (request.status === 'APPROVED' || request.status === 'DENIED') await this.resumeWorkflow(request);
     return {
       request,
-      outcome: request.status === 'APPROVED' ? 'approved' : request.status === 'DENIED' ? 'denied' : 'recorded',
+      outcome:
+        request.status === 'APPROVED' ? 'approved' : request.status === 'DENIED' ? 'denied' : 'recorded',
       approvals: approvalsOf(request),
       quorum,
     };
@@ -108,9 +114,12 @@ export class Decisions {
     const tooFast = input.decision === 'approve' && reviewSeconds < minReview;
     // A deny is never refused for speed: refusing access quickly is always safe.
     if (tooFast && (current.policy.minReviewMode ?? 'refuse') === 'refuse') {
-      return new TooFastError(`Approvals need at least ${minReview} s of review; this came after ${reviewSeconds} s.`, {
-        details: { minReviewSeconds: minReview, reviewSeconds },
-      });
+      return new TooFastError(
+        `Approvals need at least ${minReview} s of review; this came after ${reviewSeconds} s.`,
+        {
+          details: { minReviewSeconds: minReview, reviewSeconds },
+        },
+      );
     }
     const at = now.toISOString();
     const decision: Decision = {
@@ -129,7 +138,11 @@ export class Decisions {
         patch: {
           decisions,
           status: 'DENIED',
-          outcome: { reason: input.comment ? `Denied: ${input.comment}` : 'Denied by an approver.', by: input.approver, at },
+          outcome: {
+            reason: input.comment ? `Denied: ${input.comment}` : 'Denied by an approver.',
+            by: input.approver,
+            at,
+          },
         },
         event: `decision:${who}; denied`,
       };
@@ -187,6 +200,7 @@ export class Decisions {
   /** After `AlreadyDecided`, make sure the workflow knows (idempotent); used by the click paths. */
   async redrive(requestId: string): Promise<void> {
     const request = await this.deps.store.get(requestId, { consistent: true });
-    if (request && (request.status === 'APPROVED' || request.status === 'DENIED')) await this.resumeWorkflow(request);
+    if (request && (request.status === 'APPROVED' || request.status === 'DENIED'))
+      await this.resumeWorkflow(request);
   }
 }

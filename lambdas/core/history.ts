@@ -78,7 +78,8 @@ export function verifyHistory(history: readonly HistoryEntry[], request: AccessR
   for (const [i, entry] of history.entries()) {
     if (entry.seq !== i + 1) return { valid: false, problem: `entry ${i + 1} has sequence ${entry.seq}` };
     const expected = sha256(`${previousHash}|${entry.seq}|${entry.at}|${entry.event}|${entry.state}`);
-    if (expected !== entry.hash) return { valid: false, problem: `entry ${entry.seq} (${entry.event}) was altered` };
+    if (expected !== entry.hash)
+      return { valid: false, problem: `entry ${entry.seq} (${entry.event}) was altered` };
     previousHash = entry.hash;
   }
   if (history.at(-1)!.state !== snapshotOf(request)) {

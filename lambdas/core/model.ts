@@ -9,7 +9,12 @@ export const REQUEST_STATUSES = ['PENDING', 'APPROVED', 'DENIED', 'TIMED_OUT', '
 export type RequestStatus = (typeof REQUEST_STATUSES)[number];
 
 /** Statuses a request never leaves. */
-export const FINAL_STATUSES: ReadonlySet<RequestStatus> = new Set(['DENIED', 'TIMED_OUT', 'EXPIRED', 'REVOKED']);
+export const FINAL_STATUSES: ReadonlySet<RequestStatus> = new Set([
+  'DENIED',
+  'TIMED_OUT',
+  'EXPIRED',
+  'REVOKED',
+]);
 
 export type Effect = 'deny' | 'allow' | 'approve';
 export type Role = 'agent' | 'approver' | 'auditor';

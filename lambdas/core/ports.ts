@@ -21,7 +21,10 @@ export const systemClock: Clock = { now: () => new Date() };
 /** The request store. Every state change is a conditional write; losing a race throws ConditionFailedError. */
 export interface RequestStore {
   /** Stores a new request (and its idempotency record, atomically, when a key is given). */
-  create(request: AccessRequest, idempotency?: { agentKey: string; key: string; bodyHash: string }): Promise<void>;
+  create(
+    request: AccessRequest,
+    idempotency?: { agentKey: string; key: string; bodyHash: string },
+  ): Promise<void>;
   get(id: string, options?: { consistent?: boolean }): Promise<AccessRequest | undefined>;
   findIdempotent(agentKey: string, key: string): Promise<{ requestId: string; bodyHash: string } | undefined>;
   /**
@@ -29,7 +32,10 @@ export interface RequestStore {
    * `expectedVersion` and one of the `from` statuses. The caller builds `next` (version + 1, history
    * appended); losing the race throws ConditionFailedError and the caller re-reads.
    */
-  replace(next: AccessRequest, condition: { expectedVersion: number; from: readonly RequestStatus[] }): Promise<void>;
+  replace(
+    next: AccessRequest,
+    condition: { expectedVersion: number; from: readonly RequestStatus[] },
+  ): Promise<void>;
   putTaskToken(requestId: string, token: string): Promise<void>;
   getTaskToken(requestId: string): Promise<string | undefined>;
   putSession(session: MintedSession, ttlEpochSeconds: number): Promise<void>;
@@ -98,7 +104,10 @@ export interface SessionRevoker {
 
 /** What an approver is shown about the agent's recent behaviour (Slack message). */
 export interface AgentHistory {
-  recentActivity(requester: { issuer: string; sub: string }, since: string): Promise<{ requests: number; denied: number }>;
+  recentActivity(
+    requester: { issuer: string; sub: string },
+    since: string,
+  ): Promise<{ requests: number; denied: number }>;
 }
 
 /** Where linked CloudTrail events are kept and read back. */

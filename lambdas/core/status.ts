@@ -9,7 +9,8 @@ export function effectiveStatus(request: AccessRequest, now: Date): RequestStatu
   // Fail closed on a lost workflow: a PENDING request past its approval timeout (plus a grace period
   // for the workflow's own timeout step to run) can no longer be approved by anyone.
   if (request.status === 'PENDING') {
-    const deadline = Date.parse(request.createdAt) + ((request.policy.approvalTimeoutSeconds ?? 3600) + 300) * 1000;
+    const deadline =
+      Date.parse(request.createdAt) + ((request.policy.approvalTimeoutSeconds ?? 3600) + 300) * 1000;
     return now.getTime() >= deadline ? 'TIMED_OUT' : 'PENDING';
   }
   if (request.status === 'APPROVED' && request.grant && now.getTime() >= Date.parse(request.grant.notAfter)) {

@@ -31,7 +31,10 @@ export async function changeRequest(
     if (!change) return { request: current, changed: false };
     const at = now.toISOString();
     const draft: AccessRequest = { ...current, ...change.patch, updatedAt: at, version: current.version + 1 };
-    const next: AccessRequest = { ...draft, history: appendHistory(current.history ?? [], draft, change.event, at) };
+    const next: AccessRequest = {
+      ...draft,
+      history: appendHistory(current.history ?? [], draft, change.event, at),
+    };
     try {
       await deps.store.replace(next, { expectedVersion: current.version, from: [current.status] });
       return { request: next, changed: true };

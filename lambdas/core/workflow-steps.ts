@@ -1,5 +1,5 @@
 import type { CountersignConfig } from './config.js';
-import { type Decisions } from './decisions.js';
+import type { Decisions } from './decisions.js';
 import { DependencyError } from './errors.js';
 import { computeGrant } from './grants.js';
 import type { AccessRequest, RequestStatus } from './model.js';
@@ -128,7 +128,9 @@ export class ApprovalSteps {
     outcome: (now: string) => AccessRequest['outcome'],
   ): Promise<AccessRequest> {
     const { request } = await changeRequest(this.deps, requestId, (current, now) =>
-      current.status !== from ? undefined : { patch: { status: to, outcome: outcome(now.toISOString()) }, event },
+      current.status !== from
+        ? undefined
+        : { patch: { status: to, outcome: outcome(now.toISOString()) }, event },
     );
     return request;
   }
@@ -143,7 +145,10 @@ export class ApprovalSteps {
       buildActivitySummary({
         calls: calls.length,
         denied: calls.filter((e) => e.errorCode).length,
-        events: calls.map((e) => ({ eventName: e.eventName, ...(e.errorCode ? { errorCode: e.errorCode } : {}) })),
+        events: calls.map((e) => ({
+          eventName: e.eventName,
+          ...(e.errorCode ? { errorCode: e.errorCode } : {}),
+        })),
       }),
     );
   }

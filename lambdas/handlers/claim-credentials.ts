@@ -1,10 +1,10 @@
-import type { CredentialClaims } from '../core/credentials.js';
 import { buildAuthenticator, buildClaims } from '../adapters/compose.js';
 import { apiHandler, header, json, pathId } from '../adapters/http.js';
 import type { JwtAuthenticator } from '../adapters/jwt-authenticator.js';
 import { lazyHandler } from '../adapters/lambda.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
 import { settingsFromEnvironment } from '../adapters/settings.js';
+import type { CredentialClaims } from '../core/credentials.js';
 
 export interface ClaimCredentialsDeps {
   claims: CredentialClaims;
@@ -19,7 +19,11 @@ export const createClaimCredentialsHandler = (deps: ClaimCredentialsDeps) =>
     const id = pathId(event);
     const credentials = await deps.claims.claim(caller, id);
     // The access key id is public (it appears in CloudTrail); the secret and token are never logged.
-    deps.logger.info('session minted', { requestId: id, accessKeyId: credentials.AccessKeyId, agent: caller.sub });
+    deps.logger.info('session minted', {
+      requestId: id,
+      accessKeyId: credentials.AccessKeyId,
+      agent: caller.sub,
+    });
     return json(200, credentials);
   });
 

@@ -1,14 +1,14 @@
-import type { Decisions } from '../core/decisions.js';
-import { AlreadyDecidedError, ForbiddenError, ValidationError } from '../core/errors.js';
-import { systemClock } from '../core/ports.js';
-import { presentRequest } from '../core/present.js';
-import { parseStrictJson } from '../core/strict-json.js';
 import { buildAuthenticator, buildDecisions } from '../adapters/compose.js';
 import { apiHandler, header, json, pathId, rawBody } from '../adapters/http.js';
 import type { JwtAuthenticator } from '../adapters/jwt-authenticator.js';
 import { lazyHandler } from '../adapters/lambda.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
 import { settingsFromEnvironment } from '../adapters/settings.js';
+import type { Decisions } from '../core/decisions.js';
+import { AlreadyDecidedError, ForbiddenError, ValidationError } from '../core/errors.js';
+import { systemClock } from '../core/ports.js';
+import { presentRequest } from '../core/present.js';
+import { parseStrictJson } from '../core/strict-json.js';
 
 export interface DecideRequestDeps {
   decisions: Decisions;
@@ -41,7 +41,12 @@ export const createDecideRequestHandler = (deps: DecideRequestDeps) =>
         channel: 'api',
         ...(body.comment ? { comment: body.comment } : {}),
       });
-      deps.logger.info('decision recorded', { requestId: id, approver: caller.sub, decision: body.decision, outcome: result.outcome });
+      deps.logger.info('decision recorded', {
+        requestId: id,
+        approver: caller.sub,
+        decision: body.decision,
+        outcome: result.outcome,
+      });
       return json(200, {
         ...presentRequest(result.request, systemClock.now()),
         approvals: result.approvals,

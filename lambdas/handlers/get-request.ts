@@ -1,16 +1,16 @@
-import type { AccessRequests } from '../core/access-requests.js';
-import { ValidationError } from '../core/errors.js';
-import { systemClock } from '../core/ports.js';
-import { presentRequest } from '../core/present.js';
-import { buildAccessRequests, buildAuthenticator } from '../adapters/compose.js';
+import { buildAuthenticator, buildReader } from '../adapters/compose.js';
 import { apiHandler, header, json, pathId } from '../adapters/http.js';
 import type { JwtAuthenticator } from '../adapters/jwt-authenticator.js';
 import { lazyHandler } from '../adapters/lambda.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
 import { settingsFromEnvironment } from '../adapters/settings.js';
+import { ValidationError } from '../core/errors.js';
+import { systemClock } from '../core/ports.js';
+import { presentRequest } from '../core/present.js';
+import type { RequestReader } from '../core/request-reader.js';
 
 export interface GetRequestDeps {
-  requests: AccessRequests;
+  requests: RequestReader;
   authenticator: JwtAuthenticator;
   logger: Logger;
   maxWaitSeconds: number;
@@ -25,7 +25,10 @@ export const createGetRequestHandler = (deps: GetRequestDeps) =>
     let waitSeconds = 0;
     if (raw !== undefined) {
       if (!/^\d{1,2}$/.test(raw) || Number(raw) > deps.maxWaitSeconds) {
-        throw new ValidationError('waitSeconds', `waitSeconds must be a whole number from 0 to ${deps.maxWaitSeconds}`);
+        throw new ValidationError(
+          'waitSeconds',
+          `waitSeconds must be a whole number from 0 to ${deps.maxWaitSeconds}`,
+        );
       }
       waitSeconds = Number(raw);
     }
@@ -36,7 +39,7 @@ export const createGetRequestHandler = (deps: GetRequestDeps) =>
 export const handler = lazyHandler(() => {
   const settings = settingsFromEnvironment();
   return createGetRequestHandler({
-    requests: buildAccessRequests(settings),
+    requests: buildReader(settings),
     authenticator: buildAuthenticator(settings),
     logger: createLogger({ fn: 'get-request' }),
     maxWaitSeconds: settings.config.limits.maxWaitSeconds,

@@ -1,10 +1,10 @@
-import { ValidationError } from '../core/errors.js';
-import { REQUEST_ID } from '../core/ids.js';
-import type { ApprovalSteps } from '../core/workflow-steps.js';
 import { buildSteps } from '../adapters/compose.js';
 import { lazyHandler } from '../adapters/lambda.js';
 import { settingsFromEnvironment } from '../adapters/settings.js';
 import { loadSlackSecrets } from '../adapters/slack-secrets.js';
+import { ValidationError } from '../core/errors.js';
+import { REQUEST_ID } from '../core/ids.js';
+import type { ApprovalSteps } from '../core/workflow-steps.js';
 
 export interface NotifyApproversEvent {
   requestId: string;

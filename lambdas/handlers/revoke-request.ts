@@ -1,10 +1,3 @@
-import type { Revocations } from '../core/credentials.js';
-import { ValidationError } from '../core/errors.js';
-import type { ChatNotifier } from '../core/ports.js';
-import { systemClock } from '../core/ports.js';
-import { presentRequest } from '../core/present.js';
-import { buildOutcomeMessage } from '../core/slack-message.js';
-import { parseStrictJson } from '../core/strict-json.js';
 import { buildAuthenticator, buildNotifier, buildRevocations } from '../adapters/compose.js';
 import { apiHandler, header, json, pathId, rawBody } from '../adapters/http.js';
 import type { JwtAuthenticator } from '../adapters/jwt-authenticator.js';
@@ -12,6 +5,13 @@ import { lazyHandler } from '../adapters/lambda.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
 import { settingsFromEnvironment } from '../adapters/settings.js';
 import { loadSlackSecrets } from '../adapters/slack-secrets.js';
+import type { Revocations } from '../core/credentials.js';
+import { ValidationError } from '../core/errors.js';
+import type { ChatNotifier } from '../core/ports.js';
+import { systemClock } from '../core/ports.js';
+import { presentRequest } from '../core/present.js';
+import { buildOutcomeMessage } from '../core/slack-message.js';
+import { parseStrictJson } from '../core/strict-json.js';
 
 export interface RevokeRequestDeps {
   revocations: Revocations;
@@ -42,9 +42,10 @@ export const createRevokeRequestHandler = (deps: RevokeRequestDeps) =>
   });
 
 /** Rewrites the approval message when a request is revoked (the workflow is stopped, so not there). */
-export const updateMessageOnRevoke = (notifier: ChatNotifier) => async (request: Parameters<typeof buildOutcomeMessage>[0]['request']) => {
-  if (request.slack) await notifier.update(request.slack, buildOutcomeMessage({ request }));
-};
+export const updateMessageOnRevoke =
+  (notifier: ChatNotifier) => async (request: Parameters<typeof buildOutcomeMessage>[0]['request']) => {
+    if (request.slack) await notifier.update(request.slack, buildOutcomeMessage({ request }));
+  };
 
 export const handler = lazyHandler(async () => {
   const settings = settingsFromEnvironment();

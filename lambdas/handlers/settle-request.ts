@@ -1,10 +1,10 @@
-import { ValidationError } from '../core/errors.js';
-import { REQUEST_ID } from '../core/ids.js';
-import type { ApprovalSteps, SettleStep, StepResult } from '../core/workflow-steps.js';
 import { buildSteps } from '../adapters/compose.js';
 import { lazyHandler } from '../adapters/lambda.js';
 import { settingsFromEnvironment } from '../adapters/settings.js';
 import { loadSlackSecrets } from '../adapters/slack-secrets.js';
+import { ValidationError } from '../core/errors.js';
+import { REQUEST_ID } from '../core/ids.js';
+import type { ApprovalSteps, SettleStep, StepResult } from '../core/workflow-steps.js';
 
 export interface SettleRequestEvent {
   step: SettleStep;
@@ -21,7 +21,11 @@ export const createSettleRequestHandler =
     if (!STEPS.has(event?.step) || !REQUEST_ID.test(event.requestId ?? '')) {
       throw new ValidationError('event', 'expected {step, requestId}');
     }
-    return steps.settle(event.step, event.requestId, typeof event.error === 'string' ? event.error : undefined);
+    return steps.settle(
+      event.step,
+      event.requestId,
+      typeof event.error === 'string' ? event.error : undefined,
+    );
   };
 
 export const handler = lazyHandler(async () => {

@@ -1,3 +1,9 @@
+import { buildDecisions, buildNotifier } from '../adapters/compose.js';
+import { apiHandler, describe, header, json, rawBody } from '../adapters/http.js';
+import { lazyHandler } from '../adapters/lambda.js';
+import { createLogger, type Logger } from '../adapters/logger.js';
+import { settingsFromEnvironment } from '../adapters/settings.js';
+import { loadSlackSecrets } from '../adapters/slack-secrets.js';
 import type { CountersignConfig } from '../core/config.js';
 import type { Decisions } from '../core/decisions.js';
 import { AlreadyDecidedError, UnauthorizedError, UnsupportedMediaTypeError } from '../core/errors.js';
@@ -6,12 +12,6 @@ import { systemClock } from '../core/ports.js';
 import { parseSlackInteraction } from '../core/slack-interaction.js';
 import { buildClickAnswer, type ClickOutcome, clickOutcomeFromError } from '../core/slack-message.js';
 import { verifySlackSignature } from '../core/slack-signature.js';
-import { buildDecisions, buildNotifier } from '../adapters/compose.js';
-import { apiHandler, describe, header, json, rawBody } from '../adapters/http.js';
-import { lazyHandler } from '../adapters/lambda.js';
-import { createLogger, type Logger } from '../adapters/logger.js';
-import { settingsFromEnvironment } from '../adapters/settings.js';
-import { loadSlackSecrets } from '../adapters/slack-secrets.js';
 
 export interface SlackInteractionsDeps {
   decisions: Decisions;
@@ -84,8 +84,16 @@ export const createSlackInteractionsHandler = (deps: SlackInteractionsDeps) =>
         deps.logger.warn('ephemeral answer failed', { requestId: click.requestId, error: describe(error) });
       });
     }
-    deps.logger.info('slack click', { requestId: click.requestId, user: click.userId, action: click.actionId, outcome: outcome.kind });
-    return json(200, code ? { ok: false, code, message: answer } : { ok: true, outcome: outcome.kind, message: answer });
+    deps.logger.info('slack click', {
+      requestId: click.requestId,
+      user: click.userId,
+      action: click.actionId,
+      outcome: outcome.kind,
+    });
+    return json(
+      200,
+      code ? { ok: false, code, message: answer } : { ok: true, outcome: outcome.kind, message: answer },
+    );
   });
 
 export const handler = lazyHandler(async () => {

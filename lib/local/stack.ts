@@ -5,7 +5,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { buildAccessRequests, buildAuthenticator, buildClaims, buildDecisions, buildNotifier, buildRevocations, buildSteps } from '../../lambdas/adapters/compose.js';
+import {
+  buildAccessRequests,
+  buildAuthenticator,
+  buildClaims,
+  buildDecisions,
+  buildNotifier,
+  buildReader,
+  buildRevocations,
+  buildSteps,
+} from '../../lambdas/adapters/compose.js';
 import type { ApiEvent, ApiResult } from '../../lambdas/adapters/http.js';
 import { createLogger, type Logger } from '../../lambdas/adapters/logger.js';
 import { jwtSettings, type Settings } from '../../lambdas/adapters/settings.js';
@@ -14,14 +23,29 @@ import { ConfigError } from '../../lambdas/core/errors.js';
 import { createClaimCredentialsHandler } from '../../lambdas/handlers/claim-credentials.js';
 import { createDecideRequestHandler } from '../../lambdas/handlers/decide-request.js';
 import { createGetRequestHandler } from '../../lambdas/handlers/get-request.js';
-import { createNotifyApproversHandler, type NotifyApproversEvent } from '../../lambdas/handlers/notify-approvers.js';
+import { buildLinker, createLocalCloudTrailEndpoint } from '../../lambdas/handlers/link-cloudtrail.js';
+import {
+  createNotifyApproversHandler,
+  type NotifyApproversEvent,
+} from '../../lambdas/handlers/notify-approvers.js';
+import { buildReports, createReportsHandler } from '../../lambdas/handlers/reports.js';
 import { createRequestAccessHandler } from '../../lambdas/handlers/request-access.js';
 import { createRevokeRequestHandler, updateMessageOnRevoke } from '../../lambdas/handlers/revoke-request.js';
-import { createSettleRequestHandler, type SettleRequestEvent } from '../../lambdas/handlers/settle-request.js';
+import {
+  createSettleRequestHandler,
+  type SettleRequestEvent,
+} from '../../lambdas/handlers/settle-request.js';
 import { createSlackInteractionsHandler } from '../../lambdas/handlers/slack-interactions.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config-file.js';
 import { createLocalDynamoDbClient, ensureTable, startDynamoDbLocal } from './dynamodb-local.js';
-import { BodyTooLargeError, type LocalServer, listenLocal, readBody, requestPath, sendJson } from './http-server.js';
+import {
+  BodyTooLargeError,
+  type LocalServer,
+  listenLocal,
+  readBody,
+  requestPath,
+  sendJson,
+} from './http-server.js';
 import { createLocalIssuer } from './oidc-issuer.js';
 import { createLocalSlack } from './slack-api.js';
 import { createLocalStepFunctions } from './step-functions.js';
@@ -36,7 +60,10 @@ const LOCAL_ACCOUNT = '000000000000';
  * What the handlers sign their calls to the stand-ins with: shaped like an access key id (the local
  * STS/IAM verify SigV4 as AWS does) but plainly not one. DynamoDB Local accepts any credentials.
  */
-const LOCAL_SERVICE_CREDENTIALS = { accessKeyId: 'LOCALCOUNTERSIGN0001', secretAccessKey: 'local-not-a-secret' };
+const LOCAL_SERVICE_CREDENTIALS = {
+  accessKeyId: 'LOCALCOUNTERSIGN0001',
+  secretAccessKey: 'local-not-a-secret',
+};
 /** A syntactically valid bot token for the local Slack sink; it authenticates nothing real. */
 const LOCAL_BOT_TOKEN = 'xoxb-local-countersign-sink';
 
@@ -45,7 +72,8 @@ export function loadApprovalDefinition(substitutions: Record<string, string>): o
   let text = readFileSync(APPROVAL_ASL_PATH, 'utf8');
   for (const [name, value] of Object.entries(substitutions)) text = text.replaceAll(`\${${name}}`, value);
   const leftover = /\$\{[A-Za-z]+\}/.exec(text);
-  if (leftover) throw new ConfigError('state-machines/approval.asl.json', `no substitution for ${leftover[0]}`);
+  if (leftover)
+    throw new ConfigError('state-machines/approval.asl.json', `no substitution for ${leftover[0]}`);
   return JSON.parse(text) as object;
 }
 
@@ -83,7 +111,12 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-type Route = { method: string; pattern: RegExp; resource: string; handler: (event: ApiEvent) => Promise<ApiResult> };
+type Route = {
+  method: string;
+  pattern: RegExp;
+  resource: string;
+  handler: (event: ApiEvent) => Promise<ApiResult>;
+};
 
 /**
  * The whole control plane on one machine: DynamoDB Local, the local Step Functions running the real
@@ -96,7 +129,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const slackSigningSecret =
     options.slackSigningSecret ?? process.env.SLACK_SIGNING_SECRET ?? config.local?.slackSigningSecret;
   if (!slackSigningSecret) {
-    throw new ConfigError('local.slackSigningSecret', 'set it, or SLACK_SIGNING_SECRET, for the local Slack endpoint');
+    throw new ConfigError(
+      'local.slackSigningSecret',
+      'set it, or SLACK_SIGNING_SECRET, for the local Slack endpoint',
+    );
   }
   const region = config.local?.region ?? 'us-east-1';
   const write = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -115,7 +151,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await ensureTable(ddb, TABLE_NAME);
     ddb.destroy();
 
-    const sts = createLocalSts({ account: LOCAL_ACCOUNT, region, roles: config.targets.map((t) => t.roleArn) });
+    const sts = createLocalSts({
+      account: LOCAL_ACCOUNT,
+      region,
+      roles: config.targets.map((t) => t.roleArn),
+    });
     const stsServer = await listenLocal((req, res) => sts.handle(req, res));
     cleanups.push(() => stsServer.close());
     const slack = createLocalSlack({ botToken: LOCAL_BOT_TOKEN });
@@ -146,7 +186,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stateMachines: [
         {
           name: STATE_MACHINE_NAME,
-          definition: loadApprovalDefinition({ NotifyApproversFunctionArn: notifyArn, SettleRequestFunctionArn: settleArn }),
+          definition: loadApprovalDefinition({
+            NotifyApproversFunctionArn: notifyArn,
+            SettleRequestFunctionArn: settleArn,
+          }),
         },
       ],
       functions: {
@@ -171,7 +214,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       endpoints: { dynamodb: dynamo.endpoint, sfn: sfnServer.url, sts: stsServer.url, iam: stsServer.url },
       credentials: LOCAL_SERVICE_CREDENTIALS,
       jwt: jwtSettings(config, issuer.issuer, issuer.jwksUri),
-      slack: { apiUrl: `${slackServer.url}/api`, botToken: LOCAL_BOT_TOKEN, signingSecret: slackSigningSecret },
+      slack: {
+        apiUrl: `${slackServer.url}/api`,
+        botToken: LOCAL_BOT_TOKEN,
+        signingSecret: slackSigningSecret,
+      },
     };
     const secrets = { botToken: LOCAL_BOT_TOKEN, signingSecret: slackSigningSecret };
     const steps = buildSteps(settings, secrets);
@@ -182,13 +229,79 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const fnLogger = (fn: string) => createLogger({ fn }, write);
     const authenticator = buildAuthenticator(settings);
+    const reports = createReportsHandler({
+      reports: buildReports(settings),
+      authenticator,
+      logger: fnLogger('reports'),
+      issuer: settings.jwt.issuer,
+    });
     const routes: Route[] = [
-      route('POST', '/v1/requests', createRequestAccessHandler({ requests: buildAccessRequests(settings), authenticator, logger: fnLogger('request-access') })),
-      route('GET', '/v1/requests/{id}', createGetRequestHandler({ requests: buildAccessRequests(settings), authenticator, logger: fnLogger('get-request'), maxWaitSeconds: config.limits.maxWaitSeconds })),
-      route('POST', '/v1/requests/{id}/credentials', createClaimCredentialsHandler({ claims: buildClaims(settings), authenticator, logger: fnLogger('claim-credentials') })),
-      route('POST', '/v1/requests/{id}/revoke', createRevokeRequestHandler({ revocations: buildRevocations(settings, updateMessageOnRevoke(buildNotifier(settings, secrets))), authenticator, logger: fnLogger('revoke-request') })),
-      route('POST', '/v1/requests/{id}/decisions', createDecideRequestHandler({ decisions: buildDecisions(settings), authenticator, logger: fnLogger('decide-request') })),
-      route('POST', '/v1/slack/interactions', createSlackInteractionsHandler({ decisions: buildDecisions(settings), notifier: buildNotifier(settings, secrets), signingSecret: slackSigningSecret, config, logger: fnLogger('slack-interactions') })),
+      route(
+        'POST',
+        '/v1/requests',
+        createRequestAccessHandler({
+          requests: buildAccessRequests(settings),
+          authenticator,
+          logger: fnLogger('request-access'),
+        }),
+      ),
+      route(
+        'GET',
+        '/v1/requests/{id}',
+        createGetRequestHandler({
+          requests: buildReader(settings),
+          authenticator,
+          logger: fnLogger('get-request'),
+          maxWaitSeconds: config.limits.maxWaitSeconds,
+        }),
+      ),
+      route(
+        'POST',
+        '/v1/requests/{id}/credentials',
+        createClaimCredentialsHandler({
+          claims: buildClaims(settings),
+          authenticator,
+          logger: fnLogger('claim-credentials'),
+        }),
+      ),
+      route(
+        'POST',
+        '/v1/requests/{id}/revoke',
+        createRevokeRequestHandler({
+          revocations: buildRevocations(settings, updateMessageOnRevoke(buildNotifier(settings, secrets))),
+          authenticator,
+          logger: fnLogger('revoke-request'),
+        }),
+      ),
+      route(
+        'POST',
+        '/v1/requests/{id}/decisions',
+        createDecideRequestHandler({
+          decisions: buildDecisions(settings),
+          authenticator,
+          logger: fnLogger('decide-request'),
+        }),
+      ),
+      route(
+        'POST',
+        '/v1/slack/interactions',
+        createSlackInteractionsHandler({
+          decisions: buildDecisions(settings),
+          notifier: buildNotifier(settings, secrets),
+          signingSecret: slackSigningSecret,
+          config,
+          logger: fnLogger('slack-interactions'),
+        }),
+      ),
+      ...['/v1/reports/requests', '/v1/reports/requests/{id}', '/v1/reports/access-review'].map((resource) =>
+        route('GET', resource, reports),
+      ),
+      // Local only: feeds CloudTrail records or EventBridge events to the same linker code as on AWS.
+      route(
+        'POST',
+        '/local/cloudtrail',
+        createLocalCloudTrailEndpoint({ linker: buildLinker(settings), logger: fnLogger('link-cloudtrail') }),
+      ),
     ];
 
     dispatch = async (req, res) => {
@@ -206,7 +319,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         const matched = routes.filter((r) => r.pattern.test(path));
         if (matched.length === 0) return sendJson(res, 404, errorOf('NotFound', `No route for ${path}.`));
         const target = matched.find((r) => r.method === method);
-        if (!target) return sendJson(res, 405, errorOf('MethodNotAllowed', `${method} is not allowed on ${path}.`));
+        if (!target)
+          return sendJson(res, 405, errorOf('MethodNotAllowed', `${method} is not allowed on ${path}.`));
         const body = await readBody(req, 1024 * 1024);
         const result = await target.handler(toApiEvent(req, target, path, body));
         res.writeHead(result.statusCode, result.headers);
@@ -225,7 +339,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       config,
       settings,
       slackSigningSecret,
-      endpoints: { dynamodb: dynamo.endpoint, sfn: sfnServer.url, sts: stsServer.url, slack: slackServer.url },
+      endpoints: {
+        dynamodb: dynamo.endpoint,
+        sfn: sfnServer.url,
+        sts: stsServer.url,
+        slack: slackServer.url,
+      },
       issuer,
       sfn,
       sts,
@@ -271,7 +390,10 @@ function toApiEvent(req: IncomingMessage, target: Route, path: string, body: Buf
     pathParameters: Object.keys(decoded).length > 0 ? decoded : null,
     body: body.length > 0 ? body.toString('utf8') : null,
     isBase64Encoded: false,
-    requestContext: { requestId: randomUUID(), identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1' } },
+    requestContext: {
+      requestId: randomUUID(),
+      identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1' },
+    },
   };
 }
 
@@ -284,25 +406,55 @@ function safeDecode(value: string): string {
 }
 
 /** `POST /local/token` `{"sub","groups"?,"expiresInSeconds"?}` → `{"token"}` from the embedded issuer. */
-async function mintToken(req: IncomingMessage, res: ServerResponse, issuer: ReturnType<typeof createLocalIssuer>) {
+async function mintToken(
+  req: IncomingMessage,
+  res: ServerResponse,
+  issuer: ReturnType<typeof createLocalIssuer>,
+) {
   let input: { sub?: unknown; groups?: unknown; expiresInSeconds?: unknown };
   try {
     input = JSON.parse((await readBody(req, 16 * 1024)).toString('utf8') || '{}');
   } catch {
-    return sendJson(res, 400, { error: { code: 'ValidationError', message: 'The body must be JSON.', details: { field: 'body' } } });
+    return sendJson(res, 400, {
+      error: { code: 'ValidationError', message: 'The body must be JSON.', details: { field: 'body' } },
+    });
   }
   if (typeof input.sub !== 'string' || !/^[\w.@+=,:-]{1,256}$/.test(input.sub)) {
-    return sendJson(res, 400, { error: { code: 'ValidationError', message: 'sub is required: 1-256 of letters, digits and _ . @ + = , : -', details: { field: 'sub' } } });
+    return sendJson(res, 400, {
+      error: {
+        code: 'ValidationError',
+        message: 'sub is required: 1-256 of letters, digits and _ . @ + = , : -',
+        details: { field: 'sub' },
+      },
+    });
   }
   const groups = input.groups ?? [];
   if (!Array.isArray(groups) || groups.some((g) => typeof g !== 'string')) {
-    return sendJson(res, 400, { error: { code: 'ValidationError', message: 'groups must be a list of strings', details: { field: 'groups' } } });
+    return sendJson(res, 400, {
+      error: {
+        code: 'ValidationError',
+        message: 'groups must be a list of strings',
+        details: { field: 'groups' },
+      },
+    });
   }
   const expiresInSeconds = input.expiresInSeconds ?? 3600;
-  if (typeof expiresInSeconds !== 'number' || !Number.isInteger(expiresInSeconds) || expiresInSeconds > 86_400) {
-    return sendJson(res, 400, { error: { code: 'ValidationError', message: 'expiresInSeconds must be a whole number up to 86400', details: { field: 'expiresInSeconds' } } });
+  if (
+    typeof expiresInSeconds !== 'number' ||
+    !Number.isInteger(expiresInSeconds) ||
+    expiresInSeconds > 86_400
+  ) {
+    return sendJson(res, 400, {
+      error: {
+        code: 'ValidationError',
+        message: 'expiresInSeconds must be a whole number up to 86400',
+        details: { field: 'expiresInSeconds' },
+      },
+    });
   }
-  return sendJson(res, 200, { token: issuer.sign({ sub: input.sub, groups: groups as string[], expiresInSeconds }) });
+  return sendJson(res, 200, {
+    token: issuer.sign({ sub: input.sub, groups: groups as string[], expiresInSeconds }),
+  });
 }
 
 const USAGE = `Usage: countersign local [--port N] [--config FILE] [--in-memory] [--data-dir DIR]
@@ -335,8 +487,11 @@ export async function runLocal(argv: string[]): Promise<void> {
   }
   const portText = values.port ?? process.env.PORT ?? '8787';
   const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65_535) throw new ConfigError('--port', `"${portText}" is not a port number`);
-  process.stderr.write('Starting Countersign locally (DynamoDB Local, workflow, STS, Slack sink, OIDC issuer)...\n');
+  if (!/^\d+$/.test(portText) || port > 65_535)
+    throw new ConfigError('--port', `"${portText}" is not a port number`);
+  process.stderr.write(
+    'Starting Countersign locally (DynamoDB Local, workflow, STS, Slack sink, OIDC issuer)...\n',
+  );
   const stack = await startLocalStack({
     port,
     configPath: values.config ?? process.env.COUNTERSIGN_CONFIG ?? DEFAULT_CONFIG_PATH,

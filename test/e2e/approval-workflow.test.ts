@@ -1,8 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, TABLE, TestStack } from '../support/local-stack.js';
-import { encodeInteractionBody, blockActionsPayload, signedSlackBody } from '../support/slack.js';
+import { blockActionsPayload, encodeInteractionBody, signedSlackBody } from '../support/slack.js';
 
-type Req = { id: string; status: string; decisions: Array<Record<string, unknown>>; grant?: { notAfter: string } };
+type Req = {
+  id: string;
+  status: string;
+  decisions: Array<Record<string, unknown>>;
+  grant?: { notAfter: string };
+};
 
 /** Issue "Approval workflow": the real ASL file in the local Step Functions, decided through signed Slack clicks. */
 describe('approval workflow with Slack on the local stack', () => {
@@ -18,7 +23,11 @@ describe('approval workflow with Slack on the local stack', () => {
   afterAll(() => stack?.stop());
 
   async function pending(table: string, extra: Record<string, unknown> = {}): Promise<Req> {
-    const answer = await stack.request(agent, { resource: TABLE(table), actions: ['dynamodb:PutItem'], ...extra });
+    const answer = await stack.request(agent, {
+      resource: TABLE(table),
+      actions: ['dynamodb:PutItem'],
+      ...extra,
+    });
     expect(answer.status).toBe(201);
     expect(answer.body.status).toBe('PENDING');
     const id = String(answer.body.id);
@@ -27,8 +36,10 @@ describe('approval workflow with Slack on the local stack', () => {
     await eventually(async () => ((await read(id)).shownAt ? true : undefined));
     return answer.body as unknown as Req;
   }
-  const read = async (id: string) => (await stack.call('GET', `/v1/requests/${id}`, { token: approver })).body as Req & { shownAt?: string };
-  const messageFor = (id: string) => stack.slackMessages().find((m) => JSON.stringify(m.blocks ?? '').includes(id) && !m.ephemeral);
+  const read = async (id: string) =>
+    (await stack.call('GET', `/v1/requests/${id}`, { token: approver })).body as Req & { shownAt?: string };
+  const messageFor = (id: string) =>
+    stack.slackMessages().find((m) => JSON.stringify(m.blocks ?? '').includes(id) && !m.ephemeral);
 
   it('posts an approval message with approve/deny buttons carrying only the request id', async () => {
     const request = await pending('orders');
@@ -50,12 +61,17 @@ describe('approval workflow with Slack on the local stack', () => {
     const click = await stack.click({ requestId: request.id, userId: 'U0ALICE' });
     expect(click).toMatchObject({ status: 200, body: { ok: true, outcome: 'approved' } });
     const seen = await poll;
-    expect(seen.body).toMatchObject({ status: 'APPROVED', decisions: [{ approver: 'alice@example.com', decision: 'approve', channel: 'slack' }] });
+    expect(seen.body).toMatchObject({
+      status: 'APPROVED',
+      decisions: [{ approver: 'alice@example.com', decision: 'approve', channel: 'slack' }],
+    });
     expect(Date.now() - clickedAt).toBeLessThan(1000);
     // The workflow moved on to the grant and rewrote the message without buttons.
     await eventually(() => {
       const message = messageFor(request.id);
-      return message?.edited && !JSON.stringify(message.blocks).includes('"action_id":"approve"') ? true : undefined;
+      return message?.edited && !JSON.stringify(message.blocks).includes('"action_id":"approve"')
+        ? true
+        : undefined;
     });
     const ephemeral = stack.slackMessages().find((m) => m.ephemeral && m.user === 'U0ALICE');
     expect(ephemeral).toBeDefined();
@@ -65,10 +81,15 @@ describe('approval workflow with Slack on the local stack', () => {
     const request = await pending('orders');
     const body = encodeInteractionBody(blockActionsPayload({ requestId: request.id, userId: 'U0ALICE' }));
     const forged = signedSlackBody('not-the-signing-secret-0000000000', body);
-    expect((await stack.call('POST', '/v1/slack/interactions', { rawBody: body, headers: forged.headers })).status).toBe(401);
+    expect(
+      (await stack.call('POST', '/v1/slack/interactions', { rawBody: body, headers: forged.headers })).status,
+    ).toBe(401);
     for (const skew of [-301_000, 301_000]) {
       const signed = signedSlackBody(stack.stack.slackSigningSecret, body, new Date(Date.now() + skew));
-      const answer = await stack.call('POST', '/v1/slack/interactions', { rawBody: body, headers: signed.headers });
+      const answer = await stack.call('POST', '/v1/slack/interactions', {
+        rawBody: body,
+        headers: signed.headers,
+      });
       expect(answer).toMatchObject({ status: 401, body: { error: { code: 'Unauthorized' } } });
     }
     expect((await read(request.id)).status).toBe('PENDING');
@@ -90,7 +111,10 @@ describe('approval workflow with Slack on the local stack', () => {
     const request = await pending('audited-ledger');
     const tooFast = await stack.click({ requestId: request.id, userId: 'U0ALICE' });
     expect(tooFast).toMatchObject({ status: 200, body: { ok: false, code: 'TooFast' } });
-    const viaApi = await stack.call('POST', `/v1/requests/${request.id}/decisions`, { token: approver, body: { decision: 'approve' } });
+    const viaApi = await stack.call('POST', `/v1/requests/${request.id}/decisions`, {
+      token: approver,
+      body: { decision: 'approve' },
+    });
     expect(viaApi).toMatchObject({ status: 422, body: { error: { code: 'TooFast' } } });
     expect((await read(request.id)).status).toBe('PENDING');
     await new Promise((r) => setTimeout(r, 3_100));
@@ -100,11 +124,16 @@ describe('approval workflow with Slack on the local stack', () => {
 
   it('needs two different approvers under quorum 2; a double click counts once', async () => {
     const request = await pending('payments');
-    expect((await stack.click({ requestId: request.id, userId: 'U0ALICE' })).body).toMatchObject({ ok: true });
+    expect((await stack.click({ requestId: request.id, userId: 'U0ALICE' })).body).toMatchObject({
+      ok: true,
+    });
     const twice = await stack.click({ requestId: request.id, userId: 'U0ALICE' });
     expect(twice.body).toMatchObject({ ok: false, code: 'AlreadyDecided' });
     expect((await read(request.id)).status).toBe('PENDING');
-    expect((await stack.click({ requestId: request.id, userId: 'U0CAROL' })).body).toMatchObject({ ok: true, outcome: 'approved' });
+    expect((await stack.click({ requestId: request.id, userId: 'U0CAROL' })).body).toMatchObject({
+      ok: true,
+      outcome: 'approved',
+    });
     const done = await read(request.id);
     expect(done.status).toBe('APPROVED');
     expect(done.decisions.map((d) => d.approver)).toEqual(['alice@example.com', 'carol@example.com']);
@@ -142,13 +171,28 @@ describe('approval workflow with Slack on the local stack', () => {
 
   it('the API channel decides through the same rules', async () => {
     const request = await pending('orders');
-    const agentTries = await stack.call('POST', `/v1/requests/${request.id}/decisions`, { token: agent, body: { decision: 'approve' } });
+    const agentTries = await stack.call('POST', `/v1/requests/${request.id}/decisions`, {
+      token: agent,
+      body: { decision: 'approve' },
+    });
     expect(agentTries.status).toBe(403);
     const dave = await stack.token('dave@example.com', ['approvers']);
     // dave is an approver by group (`group:approvers` in the rule).
-    const answer = await stack.call('POST', `/v1/requests/${request.id}/decisions`, { token: dave, body: { decision: 'approve', comment: 'ok' } });
-    expect(answer).toMatchObject({ status: 200, body: { status: 'APPROVED', decisions: [{ approver: 'dave@example.com', channel: 'api', comment: 'ok' }] } });
-    const again = await stack.call('POST', `/v1/requests/${request.id}/decisions`, { token: approver, body: { decision: 'deny' } });
+    const answer = await stack.call('POST', `/v1/requests/${request.id}/decisions`, {
+      token: dave,
+      body: { decision: 'approve', comment: 'ok' },
+    });
+    expect(answer).toMatchObject({
+      status: 200,
+      body: {
+        status: 'APPROVED',
+        decisions: [{ approver: 'dave@example.com', channel: 'api', comment: 'ok' }],
+      },
+    });
+    const again = await stack.call('POST', `/v1/requests/${request.id}/decisions`, {
+      token: approver,
+      body: { decision: 'deny' },
+    });
     expect(again).toMatchObject({ status: 409, body: { error: { code: 'AlreadyDecided' } } });
   });
 });
@@ -162,13 +206,19 @@ describe('approval timeout', () => {
 
   it('a request nobody answers becomes TIMED_OUT at the rule timeout, and a late click is refused', async () => {
     const agent = await stack.agentToken();
-    const answer = await stack.request(agent, { resource: TABLE('ephemeral-cache'), actions: ['dynamodb:PutItem'] });
+    const answer = await stack.request(agent, {
+      resource: TABLE('ephemeral-cache'),
+      actions: ['dynamodb:PutItem'],
+    });
     const id = String(answer.body.id);
     const timedOut = await eventually(async () => {
       const r = await stack.call('GET', `/v1/requests/${id}?waitSeconds=5`, { token: agent });
       return r.body.status === 'TIMED_OUT' ? r : undefined;
     }, 25_000);
-    expect(timedOut.body).toMatchObject({ status: 'TIMED_OUT', outcome: { reason: expect.stringContaining('10 s') } });
+    expect(timedOut.body).toMatchObject({
+      status: 'TIMED_OUT',
+      outcome: { reason: expect.stringContaining('10 s') },
+    });
     const late = await stack.click({ requestId: id, userId: 'U0ALICE' });
     expect(late.body).toMatchObject({ ok: false });
     expect(['TimedOut', 'AlreadyDecided']).toContain(late.body.code);

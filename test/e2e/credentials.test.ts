@@ -8,7 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, TABLE, TestStack } from '../support/local-stack.js';
 
 const run = promisify(execFile);
-type Creds = { Version: number; AccessKeyId: string; SecretAccessKey: string; SessionToken: string; Expiration: string };
+type Creds = {
+  Version: number;
+  AccessKeyId: string;
+  SecretAccessKey: string;
+  SessionToken: string;
+  Expiration: string;
+};
 
 /** Issue "Scoped credentials": approve → claim → a working, scoped, revocable session, over HTTP only. */
 describe('credentials on the local stack', () => {
@@ -27,13 +33,23 @@ describe('credentials on the local stack', () => {
     new STSClient({
       region: 'us-east-1',
       endpoint: stack.stack.endpoints.sts,
-      credentials: { accessKeyId: creds.AccessKeyId, secretAccessKey: creds.SecretAccessKey, sessionToken: creds.SessionToken },
+      credentials: {
+        accessKeyId: creds.AccessKeyId,
+        secretAccessKey: creds.SecretAccessKey,
+        sessionToken: creds.SessionToken,
+      },
     }).send(new GetCallerIdentityCommand({}));
 
   async function approved(table = 'orders'): Promise<string> {
-    const created = await stack.request(agent, { resource: TABLE(table), actions: ['dynamodb:PutItem'], durationSeconds: 900 });
+    const created = await stack.request(agent, {
+      resource: TABLE(table),
+      actions: ['dynamodb:PutItem'],
+      durationSeconds: 900,
+    });
     const id = String(created.body.id);
-    await eventually(async () => ((await stack.call('GET', `/v1/requests/${id}`, { token: agent })).body.shownAt ? true : undefined));
+    await eventually(async () =>
+      (await stack.call('GET', `/v1/requests/${id}`, { token: agent })).body.shownAt ? true : undefined,
+    );
     const click = await stack.click({ requestId: id, userId: 'U0ALICE' });
     expect(click.body).toMatchObject({ ok: true, outcome: 'approved' });
     return id;
@@ -45,22 +61,38 @@ describe('credentials on the local stack', () => {
     expect(claim.status).toBe(200);
     expect(claim.body).toMatchObject({ Version: 1 });
     expect(claim.body.AccessKeyId).toMatch(/^ASIA[A-Z2-7]{16}$/);
-    expect(Object.keys(claim.body).sort()).toEqual(['AccessKeyId', 'Expiration', 'SecretAccessKey', 'SessionToken', 'Version']);
+    expect(Object.keys(claim.body).sort()).toEqual([
+      'AccessKeyId',
+      'Expiration',
+      'SecretAccessKey',
+      'SessionToken',
+      'Version',
+    ]);
     const identity = await callerIdentity(claim.body);
     expect(identity.Arn).toBe(`arn:aws:sts::111122223333:assumed-role/countersign-target/${id}`);
 
     // The AssumeRole STS saw: the exact session policy, the source identity, the request id.
     const session = stack.stack.sts.sessions().find((s) => s.accessKeyId === claim.body.AccessKeyId)!;
-    expect(session).toMatchObject({ roleArn: 'arn:aws:iam::111122223333:role/countersign-target', roleSessionName: id, sourceIdentity: 'deploy-bot' });
+    expect(session).toMatchObject({
+      roleArn: 'arn:aws:iam::111122223333:role/countersign-target',
+      roleSessionName: id,
+      sourceIdentity: 'deploy-bot',
+    });
     const policy = JSON.parse(session.policy!);
     expect(policy.Statement).toEqual([
       expect.objectContaining({ Effect: 'Allow', Action: ['dynamodb:PutItem'], Resource: [TABLE('orders')] }),
     ]);
     expect(JSON.stringify(policy)).toContain('aws:CurrentTime');
     // Scoped: the action on the table is allowed, a sibling table and another action are not.
-    expect(stack.stack.sts.authorize(claim.body.AccessKeyId, 'dynamodb:PutItem', TABLE('orders')).allowed).toBe(true);
-    expect(stack.stack.sts.authorize(claim.body.AccessKeyId, 'dynamodb:PutItem', TABLE('orders-2')).allowed).toBe(false);
-    expect(stack.stack.sts.authorize(claim.body.AccessKeyId, 'dynamodb:DeleteItem', TABLE('orders')).allowed).toBe(false);
+    expect(
+      stack.stack.sts.authorize(claim.body.AccessKeyId, 'dynamodb:PutItem', TABLE('orders')).allowed,
+    ).toBe(true);
+    expect(
+      stack.stack.sts.authorize(claim.body.AccessKeyId, 'dynamodb:PutItem', TABLE('orders-2')).allowed,
+    ).toBe(false);
+    expect(
+      stack.stack.sts.authorize(claim.body.AccessKeyId, 'dynamodb:DeleteItem', TABLE('orders')).allowed,
+    ).toBe(false);
 
     // Each claim mints a new session.
     const second = await stack.call<Creds>('POST', `/v1/requests/${id}/credentials`, { token: agent });
@@ -70,26 +102,40 @@ describe('credentials on the local stack', () => {
   it("another agent's claim is 404; a claim before approval is 409 NotApproved", async () => {
     const id = await approved();
     const other = await stack.agentToken('other-bot');
-    expect(await stack.call('POST', `/v1/requests/${id}/credentials`, { token: other })).toMatchObject({ status: 404 });
+    expect(await stack.call('POST', `/v1/requests/${id}/credentials`, { token: other })).toMatchObject({
+      status: 404,
+    });
     const pending = await stack.request(agent, { resource: TABLE('orders'), actions: ['dynamodb:PutItem'] });
     const early = await stack.call('POST', `/v1/requests/${pending.body.id}/credentials`, { token: agent });
     expect(early).toMatchObject({ status: 409, body: { error: { code: 'NotApproved' } } });
-    const denied = await stack.request(agent, { resource: TABLE('orders'), actions: ['dynamodb:DeleteTable'] });
-    expect((await stack.call('POST', `/v1/requests/${denied.body.id}/credentials`, { token: agent })).body).toMatchObject({ error: { code: 'NotApproved' } });
+    const denied = await stack.request(agent, {
+      resource: TABLE('orders'),
+      actions: ['dynamodb:DeleteTable'],
+    });
+    expect(
+      (await stack.call('POST', `/v1/requests/${denied.body.id}/credentials`, { token: agent })).body,
+    ).toMatchObject({ error: { code: 'NotApproved' } });
   });
 
   it('revoke: 200 REVOKED, the live session stops working, a new claim is 409 Revoked, the message says so', async () => {
     const id = await approved();
     const claim = await stack.call<Creds>('POST', `/v1/requests/${id}/credentials`, { token: agent });
     await expect(callerIdentity(claim.body)).resolves.toBeDefined();
-    const revoke = await stack.call('POST', `/v1/requests/${id}/revoke`, { token: approver, body: { reason: 'incident over' } });
+    const revoke = await stack.call('POST', `/v1/requests/${id}/revoke`, {
+      token: approver,
+      body: { reason: 'incident over' },
+    });
     expect(revoke).toMatchObject({ status: 200, body: { status: 'REVOKED' } });
     await expect(callerIdentity(claim.body)).rejects.toMatchObject({ name: 'AccessDenied' });
     const again = await stack.call('POST', `/v1/requests/${id}/credentials`, { token: agent });
     expect(again).toMatchObject({ status: 409, body: { error: { code: 'Revoked' } } });
-    const execution = await eventually(() => stack.stack.sfn.executions().find((e) => e.name === id && e.status !== 'RUNNING'));
+    const execution = await eventually(() =>
+      stack.stack.sfn.executions().find((e) => e.name === id && e.status !== 'RUNNING'),
+    );
     expect(execution.status).toBe('ABORTED');
-    const message = stack.slackMessages().find((m) => JSON.stringify(m.blocks ?? '').includes(id) && !m.ephemeral)!;
+    const message = stack
+      .slackMessages()
+      .find((m) => JSON.stringify(m.blocks ?? '').includes(id) && !m.ephemeral)!;
     expect(JSON.stringify(message.blocks)).toMatch(/Revoked/i);
     // Revoking twice is harmless and converges.
     expect((await stack.call('POST', `/v1/requests/${id}/revoke`, { token: approver })).status).toBe(200);
@@ -99,7 +145,10 @@ describe('credentials on the local stack', () => {
     const id = await approved();
     const other = await stack.agentToken('other-bot');
     expect((await stack.call('POST', `/v1/requests/${id}/revoke`, { token: other })).status).toBe(404);
-    expect(await stack.call('POST', `/v1/requests/${id}/revoke`, { token: agent })).toMatchObject({ status: 200, body: { status: 'REVOKED' } });
+    expect(await stack.call('POST', `/v1/requests/${id}/revoke`, { token: agent })).toMatchObject({
+      status: 200,
+      body: { status: 'REVOKED' },
+    });
   });
 
   it('the AWS CLI runs unchanged with credential_process = countersign credential-process', async () => {
@@ -120,7 +169,16 @@ describe('credentials on the local stack', () => {
     );
     const { stdout } = await run(
       aws,
-      ['sts', 'get-caller-identity', '--profile', 'agent', '--endpoint-url', stack.stack.endpoints.sts, '--output', 'json'],
+      [
+        'sts',
+        'get-caller-identity',
+        '--profile',
+        'agent',
+        '--endpoint-url',
+        stack.stack.endpoints.sts,
+        '--output',
+        'json',
+      ],
       {
         env: {
           PATH: process.env.PATH,
@@ -133,7 +191,9 @@ describe('credentials on the local stack', () => {
         timeout: 60_000,
       },
     );
-    expect(JSON.parse(stdout)).toMatchObject({ Arn: `arn:aws:sts::111122223333:assumed-role/countersign-target/${id}` });
+    expect(JSON.parse(stdout)).toMatchObject({
+      Arn: `arn:aws:sts::111122223333:assumed-role/countersign-target/${id}`,
+    });
   }, 90_000);
 });
 
@@ -149,9 +209,17 @@ describe('grant expiry on the local stack', () => {
     const agent = await stack.agentToken('deploy-bot');
     const created = await stack.request(agent, { resource: TABLE('orders'), actions: ['dynamodb:PutItem'] });
     const id = String(created.body.id);
-    await eventually(async () => ((await stack.call('GET', `/v1/requests/${id}`, { token: agent })).body.shownAt ? true : undefined));
+    await eventually(async () =>
+      (await stack.call('GET', `/v1/requests/${id}`, { token: agent })).body.shownAt ? true : undefined,
+    );
     expect((await stack.click({ requestId: id, userId: 'U0ALICE' })).body).toMatchObject({ ok: true });
-    await eventually(async () => ((await stack.call('GET', `/v1/requests/${id}`, { token: agent })).body.status === 'EXPIRED' ? true : undefined), 15_000);
+    await eventually(
+      async () =>
+        (await stack.call('GET', `/v1/requests/${id}`, { token: agent })).body.status === 'EXPIRED'
+          ? true
+          : undefined,
+      15_000,
+    );
     const late = await stack.call('POST', `/v1/requests/${id}/credentials`, { token: agent });
     expect(late).toMatchObject({ status: 409, body: { error: { code: 'GrantExpired' } } });
   });

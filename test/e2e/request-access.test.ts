@@ -27,38 +27,64 @@ describe('POST /v1/requests and GET /v1/requests/{id} on the local stack', () =>
       actions: ['dynamodb:GetItem'],
       policy: { rule: 'reads', effect: 'allow', accessLevels: ['Read'] },
       decisions: [{ approver: 'policy:reads', decision: 'approve', channel: 'policy' }],
-      grant: { resource: TABLE('orders'), actions: ['dynamodb:GetItem'], roleArn: 'arn:aws:iam::111122223333:role/countersign-target' },
+      grant: {
+        resource: TABLE('orders'),
+        actions: ['dynamodb:GetItem'],
+        roleArn: 'arn:aws:iam::111122223333:role/countersign-target',
+      },
     });
     expect(String(answer.body.id)).toMatch(/^req_[A-Za-z0-9]{20}$/);
   });
 
   it('denies a destructive action by policy and still records it: 201 DENIED', async () => {
-    const answer = await stack.request(agent, { resource: TABLE('orders'), actions: ['dynamodb:DeleteTable'] });
+    const answer = await stack.request(agent, {
+      resource: TABLE('orders'),
+      actions: ['dynamodb:DeleteTable'],
+    });
     expect(answer.status).toBe(201);
-    expect(answer.body).toMatchObject({ status: 'DENIED', policy: { rule: 'deny-destructive', effect: 'deny' } });
+    expect(answer.body).toMatchObject({
+      status: 'DENIED',
+      policy: { rule: 'deny-destructive', effect: 'deny' },
+    });
     const stored = await stack.call('GET', `/v1/requests/${answer.body.id}`, { token: agent });
     expect(stored.body).toMatchObject({ status: 'DENIED' });
   });
 
   it('stores an approve-rule request as PENDING', async () => {
     const answer = await stack.request(agent, { resource: TABLE('orders'), actions: ['dynamodb:PutItem'] });
-    expect(answer).toMatchObject({ status: 201, body: { status: 'PENDING', policy: { rule: 'writes', quorum: 1 } } });
+    expect(answer).toMatchObject({
+      status: 201,
+      body: { status: 'PENDING', policy: { rule: 'writes', quorum: 1 } },
+    });
   });
 
   it.each([
     [{ actions: ['dynamodb:*'] }, 'actions[0]'],
     [{ resource: 'arn:aws:dynamodb:us-east-1:111122223333:table/*' }, 'resource'],
-    [{ actions: ['dynamodb:GetItem'], resource: 'arn:aws:dynamodb:us-east-1:111122223333:table/${aws:username}' }, 'resource'],
+    [
+      {
+        actions: ['dynamodb:GetItem'],
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, not a template
+        resource: 'arn:aws:dynamodb:us-east-1:111122223333:table/${aws:username}',
+      },
+      'resource',
+    ],
     [{ reason: '' }, 'reason'],
     [{ NotAction: ['iam:*'] }, 'NotAction'],
   ])('refuses %j with 400 ValidationError naming %s', async (override, field) => {
-    const answer = await stack.request(agent, { resource: TABLE('orders'), actions: ['dynamodb:GetItem'], ...override });
+    const answer = await stack.request(agent, {
+      resource: TABLE('orders'),
+      actions: ['dynamodb:GetItem'],
+      ...override,
+    });
     expect(answer.status).toBe(400);
     expect(answer.body).toMatchObject({ error: { code: 'ValidationError', details: { field } } });
   });
 
   it('refuses a caller without a token with 401', async () => {
-    const answer = await stack.call('POST', '/v1/requests', { body: { resource: TABLE('orders'), actions: ['dynamodb:GetItem'], reason: 'x' } });
+    const answer = await stack.call('POST', '/v1/requests', {
+      body: { resource: TABLE('orders'), actions: ['dynamodb:GetItem'], reason: 'x' },
+    });
     expect(answer).toMatchObject({ status: 401, body: { error: { code: 'Unauthorized' } } });
   });
 
@@ -84,12 +110,19 @@ describe('POST /v1/requests and GET /v1/requests/{id} on the local stack', () =>
     expect(first.status).toBe(201);
     expect(again.status).toBe(200);
     expect(again.body.id).toBe(first.body.id);
-    const conflict = await stack.request(agent, { ...body, actions: ['dynamodb:Query'] }, { 'idempotency-key': 'retry-1' });
+    const conflict = await stack.request(
+      agent,
+      { ...body, actions: ['dynamodb:Query'] },
+      { 'idempotency-key': 'retry-1' },
+    );
     expect(conflict).toMatchObject({ status: 409, body: { error: { code: 'IdempotencyConflict' } } });
   });
 
   it('long-polls a PENDING request for waitSeconds and returns it still PENDING', async () => {
-    const pending = await stack.request(agent, { resource: TABLE('orders'), actions: ['dynamodb:UpdateItem'] });
+    const pending = await stack.request(agent, {
+      resource: TABLE('orders'),
+      actions: ['dynamodb:UpdateItem'],
+    });
     const started = Date.now();
     const answer = await stack.call('GET', `/v1/requests/${pending.body.id}?waitSeconds=1`, { token: agent });
     expect(answer.body).toMatchObject({ status: 'PENDING' });
@@ -97,7 +130,13 @@ describe('POST /v1/requests and GET /v1/requests/{id} on the local stack', () =>
   });
 
   it('answers unknown routes and methods with the contract error body', async () => {
-    expect(await stack.call('GET', '/v1/nothing')).toMatchObject({ status: 404, body: { error: { code: 'NotFound' } } });
-    expect(await stack.call('DELETE', '/v1/requests')).toMatchObject({ status: 405, body: { error: { code: 'MethodNotAllowed' } } });
+    expect(await stack.call('GET', '/v1/nothing')).toMatchObject({
+      status: 404,
+      body: { error: { code: 'NotFound' } },
+    });
+    expect(await stack.call('DELETE', '/v1/requests')).toMatchObject({
+      status: 405,
+      body: { error: { code: 'MethodNotAllowed' } },
+    });
   });
 });

@@ -406,11 +406,9 @@ describe('CloudTrail linker', () => {
     expect(countersOf(item).calls).toBe(1);
   });
 
-  // Known defect in the request store, reported to its owner: `fromRequestItem` keeps the counters
-  // on the AccessRequest it returns, and `replace` SETs them back, so an event linked between a
-  // state change's read and its write is lost from the counters. Flip to `it` once the store drops
-  // `activity*` attributes when reading.
-  it.fails('does not lose an event linked while a state change is in flight', async () => {
+  // Regression: the store once read the counters back into the request and SET them on the next
+  // state change, losing events linked in between.
+  it('does not lose an event linked while a state change is in flight', async () => {
     const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
     const call = (eventTime: string) =>
       callRecord({ requestId, accessKeyId, sourceIdentity, eventName: 'PutItem', eventTime });
