@@ -14,12 +14,14 @@ import {
   buildReader,
   buildRevocations,
   buildSteps,
+  buildWorkflow,
 } from '../../lambdas/adapters/compose.js';
 import type { ApiEvent, ApiResult } from '../../lambdas/adapters/http.js';
 import { createLogger, type Logger } from '../../lambdas/adapters/logger.js';
 import { jwtSettings, type Settings } from '../../lambdas/adapters/settings.js';
 import type { CountersignConfig } from '../../lambdas/core/config.js';
 import { ConfigError } from '../../lambdas/core/errors.js';
+import type { ApprovalWorkflow } from '../../lambdas/core/ports.js';
 import { createClaimCredentialsHandler } from '../../lambdas/handlers/claim-credentials.js';
 import { createDecideRequestHandler } from '../../lambdas/handlers/decide-request.js';
 import { createGetRequestHandler } from '../../lambdas/handlers/get-request.js';
@@ -94,6 +96,24 @@ export interface LocalStackOptions {
   retryIntervalOverrides?: Record<string, number | number[]>;
   /** Where log lines go. @default stdout */
   log?: (line: string) => void;
+  /**
+   * Test-only fault injection for the resilience tests; absent (off) everywhere else, and never set
+   * by `countersign local`. The stack reads this object on every call, so a test flips faults on and
+   * off while the stack runs.
+   */
+  faults?: LocalFaults;
+}
+
+/** Test-only faults (see `LocalStackOptions.faults`). Each is off unless a test sets it. */
+export interface LocalFaults {
+  /** While true, the local Step Functions answers every StartExecution with HTTP 500 InternalFailure. */
+  startExecutionFails?: boolean;
+  /**
+   * While above 0, the handlers' next resume of a waiting workflow (SendTaskSuccess/SendTaskFailure)
+   * throws instead of being sent, and the count goes down by one: a handler that crashed after the
+   * decision was written but before the workflow was told.
+   */
+  crashBeforeResume?: number;
 }
 
 export interface LocalStack {
@@ -108,6 +128,15 @@ export interface LocalStack {
   readonly slack: ReturnType<typeof createLocalSlack>;
   /** Seconds from start until every part answered. */
   readonly startSeconds: number;
+  /** How many times the embedded issuer's JWKS was served (tests: the verifier's refetch limit). */
+  jwksFetches(): number;
+  /**
+   * Test-only: stops DynamoDB Local, as in an outage. Needs a `dataDir` (not `inMemory`) so that
+   * `startDynamoDb` finds the data again.
+   */
+  stopDynamoDb(): Promise<void>;
+  /** Test-only: starts DynamoDB Local again on the same port and data directory. */
+  startDynamoDb(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -143,9 +172,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
 
   try {
-    const dynamo = await startDynamoDbLocal(
-      options.inMemory ? { inMemory: true } : { dataDir: options.dataDir ?? '.countersign/data' },
-    );
+    const dataDir = options.inMemory ? undefined : (options.dataDir ?? '.countersign/data');
+    let dynamo = await startDynamoDbLocal(dataDir === undefined ? { inMemory: true } : { dataDir });
+    // A closure over the variable, not the first process: startDynamoDb (tests) may replace it.
     cleanups.push(() => dynamo.stop());
     const ddb = createLocalDynamoDbClient(dynamo.endpoint);
     await ensureTable(ddb, TABLE_NAME);
@@ -202,7 +231,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.retryIntervalOverrides ? { retryIntervalOverrides: options.retryIntervalOverrides } : {}),
       log: (message) => logger.warn(message),
     });
-    const sfnServer = await listenLocal((req, res) => sfn.handle(req, res));
+    const sfnServer = await listenLocal((req, res) =>
+      options.faults?.startExecutionFails && req.headers['x-amz-target'] === 'AWSStepFunctions.StartExecution'
+        ? failLocalCall(req, res)
+        : sfn.handle(req, res),
+    );
     cleanups.push(() => sfnServer.close());
     cleanups.push(() => sfn.stop());
 
@@ -221,6 +254,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
     };
     const secrets = { botToken: LOCAL_BOT_TOKEN, signingSecret: slackSigningSecret };
+    if (options.faults) injectResumeCrash(buildWorkflow(settings), options.faults);
     const steps = buildSteps(settings, secrets);
     const notify = createNotifyApproversHandler(steps);
     const settle = createSettleRequestHandler(steps);
@@ -304,12 +338,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ),
     ];
 
+    let jwksFetches = 0;
     dispatch = async (req, res) => {
       const path = requestPath(req);
       const method = req.method ?? 'GET';
       try {
         if (method === 'GET' && path === '/healthz') return sendJson(res, 200, { ok: true });
-        if (method === 'GET' && path === '/.well-known/jwks.json') return sendJson(res, 200, issuer.jwks());
+        if (method === 'GET' && path === '/.well-known/jwks.json') {
+          jwksFetches += 1;
+          return sendJson(res, 200, issuer.jwks());
+        }
         if (method === 'GET' && path === '/.well-known/openid-configuration') {
           return sendJson(res, 200, issuer.openidConfiguration());
         }
@@ -350,6 +388,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       sts,
       slack,
       startSeconds: (Date.now() - started) / 1000,
+      jwksFetches: () => jwksFetches,
+      async stopDynamoDb() {
+        if (dataDir === undefined)
+          throw new Error('stopDynamoDb needs a dataDir: in memory, the data would be lost');
+        await dynamo.stop();
+      },
+      async startDynamoDb() {
+        if (dataDir === undefined) throw new Error('startDynamoDb needs a dataDir');
+        dynamo = await startDynamoDbLocal({ dataDir, port: dynamo.port });
+      },
       stop: stopAll,
     };
     return stack;
@@ -357,6 +405,34 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await stopAll();
     throw error;
   }
+}
+
+/** Test-only (`faults.startExecutionFails`): what a failing AWS endpoint answers. */
+function failLocalCall(req: IncomingMessage, res: ServerResponse): void {
+  req.resume();
+  sendJson(res, 500, { __type: 'InternalFailure', message: 'injected fault' }, 'application/x-amz-json-1.0');
+}
+
+/**
+ * Test-only (`faults.crashBeforeResume`): the handlers share one workflow client (compose memoises
+ * it per settings), so wrapping its resume calls makes every handler "crash" at that point.
+ */
+function injectResumeCrash(workflow: ApprovalWorkflow, faults: LocalFaults): void {
+  const crash = () => {
+    if ((faults.crashBeforeResume ?? 0) <= 0) return;
+    faults.crashBeforeResume = (faults.crashBeforeResume ?? 0) - 1;
+    throw new Error('injected crash before the workflow was resumed');
+  };
+  const succeed = workflow.succeed.bind(workflow);
+  const fail = workflow.fail.bind(workflow);
+  workflow.succeed = async (token, output) => {
+    crash();
+    return succeed(token, output);
+  };
+  workflow.fail = async (token, error, cause) => {
+    crash();
+    return fail(token, error, cause);
+  };
 }
 
 function firstAudience(config: CountersignConfig): string {
