@@ -4,7 +4,11 @@
  */
 declare global {
   interface PromiseConstructor {
-    withResolvers<T>(): { promise: Promise<T>; resolve: (value: T | PromiseLike<T>) => void; reject: (reason?: unknown) => void };
+    withResolvers<T>(): {
+      promise: Promise<T>;
+      resolve: (value: T | PromiseLike<T>) => void;
+      reject: (reason?: unknown) => void;
+    };
   }
 }
 
@@ -25,3 +29,7 @@ if (typeof Promise.withResolvers !== 'function') {
 }
 
 export {};
+
+// The AWS SDK warns on every local start that it will need Node 22 from 2027; Lambda already runs
+// Node 22+, and the local stack on Node 20 is a known, documented combination.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
