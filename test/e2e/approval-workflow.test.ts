@@ -53,6 +53,22 @@ describe('approval workflow with Slack on the local stack', () => {
     expect(text).not.toMatch(/taskToken|AAAA[A-Za-z0-9+/]{200,}/);
   });
 
+  it('shows a hostile reason as inert text within Block Kit limits', async () => {
+    const hostile = '<!channel> <@U0ALICE> *URGENT* <https://evil.example|click to approve> @here `rm -rf` \n'
+      .repeat(40)
+      .slice(0, 2000);
+    const request = await pending('orders', {
+      reason: hostile,
+      context: { task: '<!everyone> INC-1', model: '*m*' },
+    });
+    const text = JSON.stringify(messageFor(request.id));
+    // The local Slack sink refuses messages Slack would refuse (block count, text sizes), so posting succeeded within limits.
+    expect(text).not.toContain('<!channel>');
+    expect(text).not.toContain('<!everyone>');
+    expect(text).not.toContain('<@U0ALICE>');
+    expect(text).not.toContain('<https://evil.example');
+  });
+
   it('a signed click by a mapped approver approves, and a long-poll sees it within 1 s', async () => {
     const request = await pending('orders');
     const poll = stack.call('GET', `/v1/requests/${request.id}?waitSeconds=10`, { token: agent });

@@ -1,0 +1,180 @@
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assumeRoleRecord, callRecord, eventBridge } from '../evidence/support.js';
+import { eventually, TABLE, TestStack } from '../support/local-stack.js';
+
+type Evidence = {
+  request: { status: string };
+  evidence: { activity: Array<{ eventName: string; errorCode?: string }> };
+  findings: Array<{ type: string; detail: string }>;
+  complete: boolean;
+  integrity: { valid: boolean; problem?: string };
+};
+
+/** Issue "Evidence": CloudTrail linkage, the six facts and the reports API, through the local stack. */
+describe('evidence and reports on the local stack', () => {
+  let stack: TestStack;
+  let agent: string;
+  let auditor: string;
+
+  beforeAll(async () => {
+    // Grants expire 3 s after approval so that expiry-time findings can be observed.
+    stack = await TestStack.start({ waitTimeOverrides: { WaitUntilNotAfter: 3_000 } });
+    agent = await stack.agentToken('etl-bot');
+    auditor = await stack.token('audrey@example.com', ['auditors']);
+  }, 60_000);
+  afterAll(() => stack?.stop());
+
+  const evidence = async (id: string) =>
+    (await stack.call<Evidence>('GET', `/v1/reports/requests/${id}`, { token: auditor })).body;
+
+  async function approvedAfter(table: string, seconds: number): Promise<string> {
+    const created = await stack.request(agent, { resource: TABLE(table), actions: ['dynamodb:PutItem'] });
+    const id = String(created.body.id);
+    await eventually(async () =>
+      (await stack.call('GET', `/v1/requests/${id}`, { token: agent })).body.shownAt ? true : undefined,
+    );
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    expect((await stack.click({ requestId: id, userId: 'U0ALICE' })).body).toMatchObject({ ok: true });
+    return id;
+  }
+
+  it('links CloudTrail records to the request: six facts, two calls, ACCESS_DENIED, a duplicate stored once, RUBBER_STAMP', async () => {
+    // flagged-review: minReviewSeconds 5 in flag mode — an approval after 1 s is accepted and flagged.
+    const id = await approvedAfter('flagged-orders', 1);
+    const claim = await stack.call<{ AccessKeyId: string }>('POST', `/v1/requests/${id}/credentials`, {
+      token: agent,
+    });
+    const key = claim.body.AccessKeyId;
+    const now = new Date().toISOString();
+    const put = callRecord({
+      requestId: id,
+      accessKeyId: key,
+      eventName: 'PutItem',
+      eventTime: now,
+      tableName: 'flagged-orders',
+      sourceIdentity: 'etl-bot',
+    });
+    const records = [
+      eventBridge(
+        assumeRoleRecord({
+          requestId: id,
+          mintedAccessKeyId: key,
+          sourceIdentity: 'etl-bot',
+          eventTime: now,
+        }),
+      ),
+      eventBridge(put),
+      callRecord({
+        requestId: id,
+        accessKeyId: key,
+        eventName: 'DeleteTable',
+        eventTime: now,
+        tableName: 'flagged-orders',
+        errorCode: 'AccessDenied',
+        errorMessage: 'not authorized',
+      }),
+      put,
+      callRecord({
+        requestId: 'req_someoneElse000000000',
+        accessKeyId: 'ASIAUNKNOWNKEY000000',
+        eventName: 'GetItem',
+        eventTime: now,
+      }),
+    ];
+    const linked = [];
+    for (const record of records)
+      linked.push((await stack.call('POST', '/local/cloudtrail', { body: record })).body);
+    expect(linked.map((r) => r.stored)).toEqual([1, 1, 1, 0, 0]);
+    expect(linked[3]).toMatchObject({ duplicates: 1 });
+    expect(linked[4]).toMatchObject({ ignored: 1 });
+
+    // After expiry the record is complete: the grant ended and what it was used for is on record.
+    await eventually(
+      async () => ((await evidence(id)).request.status === 'EXPIRED' ? true : undefined),
+      15_000,
+    );
+    const record = await evidence(id);
+    expect(record.complete).toBe(true);
+    expect(record.integrity.valid).toBe(true);
+    const calls = record.evidence.activity.filter((a) => a.eventName !== 'AssumeRole');
+    expect(calls.map((a) => a.eventName).sort()).toEqual(['DeleteTable', 'PutItem']);
+    expect(record.findings.map((f) => f.type).sort()).toEqual(['ACCESS_DENIED', 'RUBBER_STAMP']);
+
+    // The approver's thread got a summary of what the session did.
+    const summary = await eventually(() =>
+      stack.slackMessages().find((m) => m.thread_ts && JSON.stringify(m).includes('DeleteTable')),
+    );
+    expect(JSON.stringify(summary)).toMatch(/AccessDenied/);
+  }, 40_000);
+
+  it('an approved grant never used shows UNUSED_GRANT after expiry', async () => {
+    const id = await approvedAfter('orders', 0);
+    await eventually(
+      async () => ((await evidence(id)).request.status === 'EXPIRED' ? true : undefined),
+      15_000,
+    );
+    expect((await evidence(id)).findings.map((f) => f.type)).toContain('UNUSED_GRANT');
+  }, 30_000);
+
+  it('the access review lists every agent with its counts, as JSON and as CSV', async () => {
+    const other = await stack.agentToken('report-bot');
+    await stack.request(other, { resource: TABLE('orders'), actions: ['dynamodb:GetItem'] });
+    await stack.request(other, { resource: TABLE('orders'), actions: ['dynamodb:DeleteTable'] });
+    const review = await stack.call<{ agents: Array<Record<string, unknown>> }>(
+      'GET',
+      '/v1/reports/access-review',
+      { token: auditor },
+    );
+    expect(review.status).toBe(200);
+    const rows = JSON.stringify(review.body);
+    expect(rows).toContain('report-bot');
+    expect(rows).toContain('etl-bot');
+    const reportBot = (Object.values(review.body).flat() as Array<Record<string, unknown>>).find(
+      (r) => r?.agent === 'report-bot',
+    );
+    expect(reportBot).toMatchObject({ requests: 2, approved: 1, denied: 1 });
+    const csv = await stack.call('GET', '/v1/reports/access-review', {
+      token: auditor,
+      headers: { accept: 'text/csv' },
+    });
+    expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
+    expect(String(csv.body)).toMatch(/"report-bot",[^\n]*,2,1,1,/);
+  });
+
+  it('refuses reports to agents (403)', async () => {
+    for (const path of ['/v1/reports/requests', '/v1/reports/access-review']) {
+      expect(await stack.call('GET', path, { token: agent })).toMatchObject({
+        status: 403,
+        body: { error: { code: 'Forbidden' } },
+      });
+    }
+  });
+
+  it('a hand edit of the stored request breaks the chain check', async () => {
+    const created = await stack.request(agent, {
+      resource: TABLE('orders'),
+      actions: ['dynamodb:DeleteTable'],
+    });
+    const id = String(created.body.id);
+    expect((await evidence(id)).integrity.valid).toBe(true);
+    const db = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: stack.stack.endpoints.dynamodb,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
+    await db.send(
+      new UpdateItemCommand({
+        TableName: 'countersign',
+        Key: { PK: { S: `REQ#${id}` }, SK: { S: 'REQUEST' } },
+        UpdateExpression: 'SET #s = :approved',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':approved': { S: 'APPROVED' } },
+      }),
+    );
+    db.destroy();
+    const tampered = await evidence(id);
+    expect(tampered.integrity.valid).toBe(false);
+    expect(tampered.findings.map((f) => f.type)).toContain('INTEGRITY_FAILURE');
+  });
+});
