@@ -1,0 +1,68 @@
+import type { BuildOptions } from 'esbuild';
+
+/**
+ * How every Countersign Lambda is bundled, in one place: the CDK functions (lib/aws, through
+ * NodejsFunction's `bundling`) and the benchmarks (bench/, through esbuild directly) read these
+ * values, so the bundle that is measured is the bundle that is deployed.
+ *
+ * NodejsFunction spells a few of them differently: `sourcemap` is `sourceMap`, `banner.js` is
+ * `banner`, `external` is `externalModules`, and `format: 'esm'` is `OutputFormat.ESM`.
+ */
+
+/**
+ * Some CommonJS dependencies call require() for Node built-ins; an ESM bundle has no require, so
+ * each bundle starts by making one.
+ */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire as __countersignCreateRequire } from 'node:module'; const require = __countersignCreateRequire(import.meta.url);";
+
+/** DESIGN.md §2: Node.js 22 or 24 on arm64. The bundle targets node22 so either runtime runs it. */
+export const LAMBDA_NODE_TARGET = 'node22';
+
+/**
+ * SDK modules replaced in Lambda bundles by the smaller ones beside each handler; each file says
+ * why it is safe. NodejsFunction takes them as `esbuildArgs: { '--alias': ['from=to', …] }`.
+ */
+export const SDK_ALIASES = {
+  '@aws-sdk/credential-provider-node': './lambdas/adapters/sdk-lambda-credentials.ts',
+  '@smithy/core/event-streams': './lambdas/adapters/sdk-no-event-streams.ts',
+} as const;
+
+export const LAMBDA_BUNDLING = {
+  bundle: true,
+  platform: 'node',
+  target: LAMBDA_NODE_TARGET,
+  format: 'esm',
+  minify: true,
+  // Line numbers are enough to read a stack trace; the sources stay out of the artifact.
+  sourcemap: true,
+  sourcesContent: false,
+  mainFields: ['module', 'main'],
+  banner: { js: ESM_REQUIRE_BANNER },
+  // Bundle the SDK clients each handler imports (tree-shaken) rather than trusting the runtime's
+  // copy: the code that runs is the code that was tested.
+  external: [],
+  // Paths relative to the repository root, where both lib/aws and bench/ run esbuild.
+  alias: SDK_ALIASES,
+} as const satisfies BuildOptions;
+
+/** What a deployed function sets in NODE_OPTIONS so stack traces point into the sources. */
+export const LAMBDA_NODE_OPTIONS = '--enable-source-maps';
+
+/** The esbuild options for one handler, with `define` (the inlined configuration) and its output file. */
+export function lambdaBuildOptions(
+  entry: string,
+  outfile: string,
+  define: Record<string, string>,
+): BuildOptions {
+  return {
+    ...LAMBDA_BUNDLING,
+    mainFields: [...LAMBDA_BUNDLING.mainFields],
+    banner: { ...LAMBDA_BUNDLING.banner },
+    external: [...LAMBDA_BUNDLING.external],
+    alias: { ...LAMBDA_BUNDLING.alias },
+    entryPoints: [entry],
+    outfile,
+    define,
+  };
+}
