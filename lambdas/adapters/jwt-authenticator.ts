@@ -1,6 +1,6 @@
-import { JwtVerifier } from 'aws-jwt-verify';
 import { SimpleFetcher } from 'aws-jwt-verify/https';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
+import { JwtVerifier } from 'aws-jwt-verify/jwt-verifier';
 import type { CountersignConfig } from '../core/config.js';
 import { UnauthorizedError } from '../core/errors.js';
 import type { Caller, Role } from '../core/model.js';
