@@ -34,7 +34,8 @@ export const dayPartition = (isoTime: string) => `DAY#${isoTime.slice(0, 10)}`;
 /** How long idempotency records are kept: agents retry within minutes, a day is generous. */
 const IDEMPOTENCY_TTL_SECONDS = 86_400;
 
-const toItem = (request: AccessRequest) =>
+/** The REQUEST item of a request, with its byAgent/byDay index keys (also how the benchmarks load data). */
+export const toItem = (request: AccessRequest) =>
   marshall(
     {
       ...request,
