@@ -1,6 +1,7 @@
 import {
   BatchWriteItemCommand,
   ConditionalCheckFailedException,
+  DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -151,6 +152,23 @@ export class DynamoDbRequestStore implements RequestStore {
       return { requestId: String(item.requestId), bodyHash: String(item.bodyHash) };
     } catch (error) {
       throw dependencyFailure('idempotency lookup', error);
+    }
+  }
+
+  async releaseIdempotency(agentKey: string, key: string, requestId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: marshall(keys.idempotency(agentKey, key)),
+          // Only the record this request made: never a newer one a retry already wrote.
+          ConditionExpression: 'requestId = :id',
+          ExpressionAttributeValues: marshall({ ':id': requestId }),
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return;
+      throw dependencyFailure('release idempotency key', error);
     }
   }
 

@@ -3,7 +3,6 @@ import { agentKey } from './access.js';
 import type { CountersignConfig } from './config.js';
 import {
   ConditionFailedError,
-  CountersignError,
   DependencyError,
   FailClosedError,
   ForbiddenError,
@@ -107,7 +106,12 @@ export class AccessRequests {
       throw error;
     }
 
-    if (request.status === 'PENDING') await this.startWorkflow(request);
+    if (request.status === 'PENDING') {
+      await this.startWorkflow(
+        request,
+        idempotencyKey === undefined ? undefined : { agentKey: agent, key: idempotencyKey },
+      );
+    }
     return { request, created: true };
   }
 
@@ -144,34 +148,45 @@ export class AccessRequests {
 
   /**
    * Starts the approval workflow. If that fails the request is closed as DENIED (it can never be
-   * decided without its workflow) and the agent gets a 503 it may retry with a new request.
+   * decided without its workflow), its Idempotency-Key is freed, and the agent gets a 503: the retry
+   * it makes — the same body under the same key, as the CLI does — creates a new request instead of
+   * being answered with the closed one.
    */
-  private async startWorkflow(request: AccessRequest): Promise<void> {
+  private async startWorkflow(
+    request: AccessRequest,
+    idempotency: { agentKey: string; key: string } | undefined,
+  ): Promise<void> {
     try {
       await this.deps.workflow.start(request);
     } catch (error) {
-      await changeRequest(this.deps, request.id, (current, now) =>
-        current.status !== 'PENDING'
-          ? undefined
-          : {
-              patch: {
-                status: 'DENIED',
-                outcome: {
-                  reason: 'The approval workflow could not be started; nothing was granted.',
-                  at: now.toISOString(),
+      try {
+        await changeRequest(this.deps, request.id, (current, now) =>
+          current.status !== 'PENDING'
+            ? undefined
+            : {
+                patch: {
+                  status: 'DENIED',
+                  outcome: {
+                    reason: 'The approval workflow could not be started; nothing was granted.',
+                    at: now.toISOString(),
+                  },
                 },
+                event: 'workflow-start-failed',
               },
-              event: 'workflow-start-failed',
-            },
-      ).catch(() => {
-        // The store is failing too. The request is still PENDING, but effectiveStatus times it out
-        // after approvalTimeoutSeconds, so nobody can ever approve it without a workflow.
-      });
-      throw error instanceof CountersignError
-        ? error
-        : new DependencyError('The approval workflow could not be started; nothing was granted. Retry.', {
-            cause: error,
-          });
+        );
+        // Only once the request is closed: a key freed from a still-PENDING request would leave
+        // two live requests for one retry.
+        if (idempotency)
+          await this.deps.store.releaseIdempotency(idempotency.agentKey, idempotency.key, request.id);
+      } catch {
+        // The store is failing too. The request is still PENDING (or its key still names the closed
+        // request), but effectiveStatus times it out after approvalTimeoutSeconds, so nobody can ever
+        // approve it without a workflow.
+      }
+      throw new DependencyError(
+        'The approval workflow could not be started, so the request was closed and nothing was granted. Retry; the same Idempotency-Key may be reused.',
+        { details: { requestId: request.id }, cause: error },
+      );
     }
   }
 

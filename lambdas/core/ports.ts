@@ -27,6 +27,8 @@ export interface RequestStore {
   ): Promise<void>;
   get(id: string, options?: { consistent?: boolean }): Promise<AccessRequest | undefined>;
   findIdempotent(agentKey: string, key: string): Promise<{ requestId: string; bodyHash: string } | undefined>;
+  /** Frees an Idempotency-Key, if it still names `requestId`, so a retry with it creates a new request. */
+  releaseIdempotency(agentKey: string, key: string, requestId: string): Promise<void>;
   /**
    * Replaces the stored request with `next`, on condition that the stored one still has
    * `expectedVersion` and one of the `from` statuses. The caller builds `next` (version + 1, history
