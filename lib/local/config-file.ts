@@ -6,7 +6,13 @@ import { type CountersignConfig, parseConfig } from '../../lambdas/core/config.j
 import { ConfigError } from '../../lambdas/core/errors.js';
 
 /** The documented example, found wherever the command runs from. */
-export const DEFAULT_CONFIG_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'config', 'countersign.example.yaml');
+export const DEFAULT_CONFIG_PATH = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'config',
+  'countersign.example.yaml',
+);
 
 /** Reads and validates a YAML configuration file; every error names the file and the key. */
 export function loadConfigFile(path: string): CountersignConfig {
@@ -14,7 +20,10 @@ export function loadConfigFile(path: string): CountersignConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(path, `cannot read the configuration file (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new ConfigError(
+      path,
+      `cannot read the configuration file (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
   let raw: unknown;
   try {
@@ -25,7 +34,8 @@ export function loadConfigFile(path: string): CountersignConfig {
   try {
     return parseConfig(raw);
   } catch (error) {
-    if (error instanceof ConfigError) throw new ConfigError(`${path}: ${error.key}`, error.message.slice(error.key.length + 2));
+    if (error instanceof ConfigError)
+      throw new ConfigError(`${path}: ${error.key}`, error.message.slice(error.key.length + 2));
     throw error;
   }
 }
