@@ -2,6 +2,7 @@ import type { CountersignConfig } from './config.js';
 import {
   AlreadyDecidedError,
   type CountersignError,
+  DependencyError,
   NotAnApproverError,
   NotFoundError,
   SelfApprovalError,
@@ -82,7 +83,19 @@ export class Decisions {
     if (!changed) throw new NotFoundError(`No request ${input.requestId}.`);
 
     const quorum = request.policy.quorum ?? 1;
-    if (request.status === 'APPROVED' || request.status === 'DENIED') await this.resumeWorkflow(request);
+    if (request.status === 'APPROVED' || request.status === 'DENIED') {
+      try {
+        await this.resumeWorkflow(request);
+      } catch (error) {
+        // The decision is stored and in force (DynamoDB is the source of truth; a grant is already
+        // claimable). Only the workflow was not told. Say exactly that: repeating the decision
+        // re-drives it (AlreadyDecided → redrive), and so does the workflow's own timeout.
+        throw new DependencyError(
+          `The decision was recorded: the request is ${request.status}. The approval workflow could not be told yet; send the same decision again to finish.`,
+          { details: { requestId: request.id, status: request.status, recorded: true }, cause: error },
+        );
+      }
+    }
     return {
       request,
       outcome:

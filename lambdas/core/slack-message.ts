@@ -452,6 +452,8 @@ export type ClickOutcome =
   | { kind: 'already-decided'; status?: RequestStatus }
   | { kind: 'timed-out' }
   | { kind: 'not-found' }
+  /** The decision is stored and in force, but the workflow was not told yet: clicking again finishes it. */
+  | { kind: 'recorded-unfinished'; status: RequestStatus }
   | { kind: 'failed' };
 
 const STATUS_WORDS: Readonly<Record<RequestStatus, string>> = {
@@ -488,6 +490,8 @@ export function buildClickAnswer(outcome: ClickOutcome): string {
       return 'Too late: this request timed out';
     case 'not-found':
       return 'This request no longer exists';
+    case 'recorded-unfinished':
+      return `Your decision was recorded (${STATUS_WORDS[outcome.status]}), but Countersign could not finish it yet. Click again to finish.`;
     case 'failed':
       return 'Something went wrong; nothing changed. Try again in a moment.';
   }
@@ -522,6 +526,13 @@ export function clickOutcomeFromError(error: unknown): ClickOutcome {
       return { kind: 'timed-out' };
     case 'NotFound':
       return { kind: 'not-found' };
+    case 'DependencyUnavailable': {
+      // Only a failure after the decision was written says `recorded`; any other changed nothing.
+      const status = details?.status;
+      return details?.recorded === true && typeof status === 'string' && Object.hasOwn(STATUS_WORDS, status)
+        ? { kind: 'recorded-unfinished', status: status as RequestStatus }
+        : { kind: 'failed' };
+    }
     default:
       return { kind: 'failed' };
   }

@@ -75,6 +75,11 @@ export const createSlackInteractionsHandler = (deps: SlackInteractionsDeps) =>
           if (typeof status === 'string') outcome = { kind: 'already-decided', status: status as never };
         } else if (outcome.kind === 'failed') {
           deps.logger.error('slack decision failed', { requestId: click.requestId, error: describe(error) });
+        } else if (outcome.kind === 'recorded-unfinished') {
+          deps.logger.warn('slack decision recorded, workflow not resumed', {
+            requestId: click.requestId,
+            error: describe((error as Error).cause),
+          });
         }
       }
     }

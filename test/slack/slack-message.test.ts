@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   AlreadyDecidedError,
+  DependencyError,
   NotFoundError,
   SelfApprovalError,
   TooFastError,
@@ -455,6 +456,10 @@ describe('buildClickAnswer', () => {
     [{ kind: 'already-decided', status: 'TIMED_OUT' }, 'Already decided: timed out'],
     [{ kind: 'timed-out' }, 'Too late: this request timed out'],
     [{ kind: 'not-found' }, 'This request no longer exists'],
+    [
+      { kind: 'recorded-unfinished', status: 'APPROVED' },
+      'Your decision was recorded (approved), but Countersign could not finish it yet. Click again to finish.',
+    ],
     [{ kind: 'failed' }, 'Something went wrong; nothing changed. Try again in a moment.'],
   ];
 
@@ -483,6 +488,11 @@ describe('buildClickAnswer', () => {
       kind: 'too-fast',
       minReviewSeconds: 7,
     });
+    // A dependency failure after the decision was written is not "nothing changed".
+    expect(
+      clickOutcomeFromError(new DependencyError('no', { details: { recorded: true, status: 'DENIED' } })),
+    ).toEqual({ kind: 'recorded-unfinished', status: 'DENIED' });
+    expect(clickOutcomeFromError(new DependencyError('no'))).toEqual({ kind: 'failed' });
     expect(clickOutcomeFromError(new Error('ECONNRESET'))).toEqual({ kind: 'failed' });
     expect(clickOutcomeFromError(undefined)).toEqual({ kind: 'failed' });
   });

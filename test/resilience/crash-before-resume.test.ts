@@ -1,0 +1,113 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalFaults } from '../../lib/local/stack.js';
+import { expectContractError, SecretLedger, storedRequest, tableClient } from '../security/support.js';
+import { eventually, TABLE, TestStack } from '../support/local-stack.js';
+
+type Stored = { shownAt?: string };
+
+/**
+ * Fault: the handler that wrote a decision dies before it tells the waiting workflow
+ * (SendTaskSuccess / SendTaskFailure). DynamoDB already holds the outcome; the workflow does not
+ * know. What must hold: the decider is told the truth (recorded, not "nothing changed"), the grant
+ * is usable, and the natural retry — the same click or the same API decision — re-drives the
+ * workflow to the state a fault-free run reaches.
+ */
+describe('a crash between the decision write and SendTaskSuccess', () => {
+  let stack: TestStack;
+  let ddb: DynamoDBClient;
+  let ledger: SecretLedger;
+  let agent: string;
+  const faults: LocalFaults = {};
+
+  beforeAll(async () => {
+    stack = await TestStack.start({ faults });
+    ddb = tableClient(stack);
+    ledger = new SecretLedger(stack);
+    agent = await stack.agentToken('crash-bot');
+  }, 60_000);
+  afterAll(async () => {
+    ddb?.destroy();
+    await stack?.stop();
+  });
+
+  async function pendingRequest(): Promise<string> {
+    const created = await stack.request(agent, { resource: TABLE('orders'), actions: ['dynamodb:PutItem'] });
+    expect(created).toMatchObject({ status: 201, body: { status: 'PENDING' } });
+    const id = String(created.body.id);
+    // The task token is stored once the message is shown: the crash hits the resume, not the notify.
+    await eventually(
+      async () => ((await storedRequest(stack, ddb, id)) as Stored | undefined)?.shownAt,
+      15_000,
+    );
+    return id;
+  }
+  const messageFor = (id: string) =>
+    stack.slackMessages().find((m) => !m.ephemeral && JSON.stringify(m.blocks ?? '').includes(id));
+  const settledInSlack = (id: string) => {
+    const message = messageFor(id);
+    return message?.edited && !JSON.stringify(message.blocks).includes('"action_id":"approve"')
+      ? message
+      : undefined;
+  };
+
+  it('through Slack: the click is told the truth, and a repeated click re-drives the workflow', async () => {
+    const id = await pendingRequest();
+    faults.crashBeforeResume = 1;
+    const click = await stack.click({ requestId: id, userId: 'U0ALICE' });
+    expect(faults.crashBeforeResume).toBe(0);
+    // The decision is stored (DynamoDB is the source of truth): the grant is live.
+    expect(await storedRequest(stack, ddb, id)).toMatchObject({
+      status: 'APPROVED',
+      decisions: [{ approver: 'alice@example.com' }],
+    });
+    expect(click).toMatchObject({ status: 200, body: { ok: false } });
+    // The approver is not told "nothing changed" about a decision that took effect.
+    expect(String(click.body.message)).not.toMatch(/nothing changed/i);
+    expect(String(click.body.message)).toMatch(/recorded/i);
+    const claim = await stack.call('POST', `/v1/requests/${id}/credentials`, { token: agent });
+    expect(claim.status).toBe(200);
+    ledger.addCredentials(claim.body);
+    // The workflow still waits on its task token: not settled in Slack.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(settledInSlack(id)).toBeUndefined();
+
+    // Retry: the approver clicks again; the click re-drives the workflow, which moves on to the grant.
+    const retry = await stack.click({ requestId: id, userId: 'U0ALICE' });
+    expect(retry.body).toMatchObject({ ok: false, code: 'AlreadyDecided' });
+    await eventually(() => settledInSlack(id), 15_000);
+    expect(stack.stack.sfn.executions().filter((e) => e.name === id)).toHaveLength(1);
+    expect(await storedRequest(stack, ddb, id)).toMatchObject({ status: 'APPROVED', decisions: [{}] });
+  });
+
+  it('through the API: a truthful 503 naming the recorded outcome, and the repeated decision converges', async () => {
+    const id = await pendingRequest();
+    const approver = await stack.token('bob@example.com', ['approvers']);
+    faults.crashBeforeResume = 1;
+    const deny = await stack.call('POST', `/v1/requests/${id}/decisions`, {
+      token: approver,
+      body: { decision: 'deny' },
+    });
+    expect(faults.crashBeforeResume).toBe(0);
+    expect(await storedRequest(stack, ddb, id)).toMatchObject({ status: 'DENIED' });
+    expectContractError(deny, 503, 'DependencyUnavailable');
+    expect((deny.body as { error: { details?: unknown } }).error.details).toMatchObject({ status: 'DENIED' });
+    const again = await stack.call('POST', `/v1/requests/${id}/decisions`, {
+      token: approver,
+      body: { decision: 'deny' },
+    });
+    expectContractError(again, 409, 'AlreadyDecided');
+    const run = await eventually(
+      () => stack.stack.sfn.executions().find((e) => e.name === id && e.status !== 'RUNNING'),
+      15_000,
+    );
+    expect(run.status).toBe('SUCCEEDED');
+    await eventually(() => settledInSlack(id), 15_000);
+  });
+
+  it('no secret appears in any log line of the crash flows', () => {
+    ledger.add('bearer token', agent);
+    expect(ledger.count('session token')).toBe(1);
+    expect(ledger.leaks(stack.logs)).toEqual([]);
+  });
+});
