@@ -10,7 +10,8 @@ import { CountersignTargetRoleStack } from '../lib/aws/target-role.js';
  * - configFile       the Countersign YAML (DESIGN.md §3), validated here: a bad file fails synth
  * - stackName        default `Countersign`
  * - mintingRoleArn   when set, also defines the `CountersignTargetRole` stack for a member account,
- *   with managedPolicyArns (comma-separated), eventBusArn (optional), targetRoleName (optional)
+ *   with revokingRoleArn (required), managedPolicyArns (comma-separated), eventBusArn (optional),
+ *   targetRoleName (optional)
  */
 const app = new App();
 const context = (key: string): string | undefined => {
@@ -35,9 +36,18 @@ const mintingRoleArn = context('mintingRoleArn');
 if (mintingRoleArn) {
   const eventBusArn = context('eventBusArn');
   const roleName = context('targetRoleName');
+  const revokingRoleArn = context('revokingRoleArn');
+  if (!revokingRoleArn) {
+    // Without it no revocation could reach this account's target role: refuse rather than deploy that.
+    console.error(
+      'revokingRoleArn is required with mintingRoleArn: pass -c revokingRoleArn=<the RevokeRequestRoleArn output of the Countersign stack>',
+    );
+    process.exit(1);
+  }
   new CountersignTargetRoleStack(app, context('targetStackName') ?? 'CountersignTargetRole', {
-    description: 'Countersign: the role approved sessions run as, in a member account',
+    description: 'Countersign: the role approved sessions run as, and its revoker, in a member account',
     mintingRoleArn,
+    revokingRoleArn,
     managedPolicyArns: (context('managedPolicyArns') ?? '')
       .split(',')
       .map((s) => s.trim())

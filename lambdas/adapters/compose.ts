@@ -1,5 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { IAMClient } from '@aws-sdk/client-iam';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { STSClient } from '@aws-sdk/client-sts';
 import { AccessRequests } from '../core/access-requests.js';
@@ -51,7 +50,17 @@ export const buildWorkflow = (s: Settings) =>
 export const buildMinter = (s: Settings) =>
   once(s, 'sts', () => new StsCredentialMinter(new STSClient(clientOptions(s, 'sts'))));
 export const buildRevoker = (s: Settings) =>
-  once(s, 'iam', () => new IamSessionRevoker(new IAMClient(clientOptions(s, 'iam'))));
+  once(
+    s,
+    'iam',
+    () =>
+      new IamSessionRevoker({
+        targets: s.config.targets,
+        ...(s.account ? { account: s.account } : {}),
+        iam: clientOptions(s, 'iam'),
+        sts: new STSClient(clientOptions(s, 'sts')),
+      }),
+  );
 export const buildAuthenticator = (s: Settings) => once(s, 'jwt', () => new JwtAuthenticator(s.jwt));
 export const buildNotifier = (s: Settings, secrets: SlackSecrets) =>
   once(

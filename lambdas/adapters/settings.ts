@@ -12,6 +12,8 @@ export interface Settings {
   region: string;
   tableName: string;
   stateMachineArn?: string;
+  /** The account the function runs in, whose roles its own credentials reach; unknown locally. */
+  account?: string;
   /** Service endpoints; absent on AWS (the SDK's defaults), loopback URLs locally. */
   endpoints: { dynamodb?: string; sfn?: string; sts?: string; iam?: string };
   /** Static credentials for the local stand-ins only; on AWS the function's role is used. */
@@ -67,6 +69,7 @@ export function settingsFromEnvironment(env: Env = process.env): Settings {
     region: required(env, 'AWS_REGION'),
     tableName: required(env, 'TABLE_NAME'),
     ...(env.STATE_MACHINE_ARN ? { stateMachineArn: env.STATE_MACHINE_ARN } : {}),
+    ...(env.COUNTERSIGN_ACCOUNT_ID ? { account: env.COUNTERSIGN_ACCOUNT_ID } : {}),
     endpoints: {},
     jwt: jwtSettings(config, issuer),
     slack: { ...(env.SLACK_SECRET_ARN ? { secretArn: env.SLACK_SECRET_ARN } : {}) },

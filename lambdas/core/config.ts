@@ -117,11 +117,21 @@ export const configSchema = z
           .object({
             account: z.string().regex(ACCOUNT, 'a 12-digit AWS account id (quote it in YAML)'),
             roleArn: z.string().regex(ROLE_ARN, 'an IAM role ARN'),
+            /**
+             * A role in the target's account that revoke-request assumes to write the revocation
+             * Deny on `roleArn` (IAM only changes roles of the caller's own account). Without it,
+             * the function's own credentials are used, which reach only roles of its own account.
+             */
+            revokerRoleArn: z.string().regex(ROLE_ARN, 'an IAM role ARN').optional(),
           })
           .strict()
           .refine((t) => t.roleArn.split(':')[4] === t.account, {
             message: 'roleArn must be in the same account',
             path: ['roleArn'],
+          })
+          .refine((t) => t.revokerRoleArn === undefined || t.revokerRoleArn.split(':')[4] === t.account, {
+            message: 'revokerRoleArn must be in the same account',
+            path: ['revokerRoleArn'],
           }),
       )
       .min(1),

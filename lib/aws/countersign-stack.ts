@@ -166,7 +166,13 @@ export class CountersignStack extends Stack {
       requestAccess: make('requestAccess', workflowEnv),
       getRequest: make('getRequest'),
       claimCredentials: make('claimCredentials'),
-      revokeRequest: make('revokeRequest', { ...workflowEnv, ...slackEnv }),
+      // Its own credentials reach only this account's roles: knowing the account, it refuses to
+      // write a member-account target's revocation (by role name) here instead.
+      revokeRequest: make('revokeRequest', {
+        ...workflowEnv,
+        ...slackEnv,
+        COUNTERSIGN_ACCOUNT_ID: this.account,
+      }),
       decideRequest: make('decideRequest', { ...workflowEnv, ...slackEnv }),
       slackInteractions: make('slackInteractions', { ...workflowEnv, ...slackEnv }),
       linkCloudTrail: make('linkCloudTrail'),
@@ -246,14 +252,26 @@ export class CountersignStack extends Stack {
       }),
     );
     // The only function that may change target roles, for the `countersign-revocations` inline
-    // policy. IAM has no condition key for an inline policy's name, so the handler is what keeps
-    // it to that one policy.
-    fns.revokeRequest.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['iam:PutRolePolicy', 'iam:GetRolePolicy'],
-        resources: targetRoleArns,
-      }),
-    );
+    // policy. IAM only changes roles of the caller's own account, so a target with a revoker role
+    // (CountersignTargetRole, in its account) is written through that role, and revoke-request may
+    // assume those revoker roles and no other role. Targets without one are written directly,
+    // which works only in this account. IAM has no condition key for an inline policy's name, so
+    // the handler is what keeps the writes to that one policy.
+    const revokerRoleArns = props.config.targets.flatMap((t) => (t.revokerRoleArn ? [t.revokerRoleArn] : []));
+    const directTargets = props.config.targets.filter((t) => !t.revokerRoleArn);
+    if (revokerRoleArns.length > 0) {
+      fns.revokeRequest.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: revokerRoleArns }),
+      );
+    }
+    if (directTargets.length > 0) {
+      fns.revokeRequest.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['iam:PutRolePolicy', 'iam:GetRolePolicy'],
+          resources: directTargets.map((t) => t.roleArn),
+        }),
+      );
+    }
 
     // --- Front door ----------------------------------------------------------------------------
     const routes: ApiRoute[] = [
@@ -307,6 +325,10 @@ export class CountersignStack extends Stack {
     new CfnOutput(this, 'ClaimCredentialsRoleArn', {
       value: fns.claimCredentials.role.roleArn,
       description: 'The only principal target roles trust (CountersignTargetRole mintingRoleArn)',
+    });
+    new CfnOutput(this, 'RevokeRequestRoleArn', {
+      value: fns.revokeRequest.role.roleArn,
+      description: 'The only principal revoker roles trust (CountersignTargetRole revokingRoleArn)',
     });
     new CfnOutput(this, 'EventBusArn', {
       value: `arn:${Aws.PARTITION}:events:${Aws.REGION}:${Aws.ACCOUNT_ID}:event-bus/default`,

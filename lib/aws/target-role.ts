@@ -3,12 +3,20 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { CloudTrailForwarding } from './cloudtrail-linkage.js';
 
+/** The name of the revoker role: one per account (`config.targets` lists each account once). */
+export const REVOKER_ROLE_NAME = 'countersign-revoker';
+
 export interface CountersignTargetRoleProps {
   /**
    * ARN of the claim-credentials function's role in the Countersign account (the stack's
    * `ClaimCredentialsRoleArn` output): the only principal that may assume this role.
    */
   readonly mintingRoleArn: string;
+  /**
+   * ARN of the revoke-request function's role in the Countersign account (the stack's
+   * `RevokeRequestRoleArn` output): the only principal that may assume the revoker role.
+   */
+  readonly revokingRoleArn: string;
   /**
    * Managed policies giving the role the most any grant could need. Each session is narrowed to
    * one action set on one resource by its session policy, which can only remove permissions: an
@@ -28,10 +36,16 @@ export interface CountersignTargetRoleProps {
  *   caps at one hour anyway.
  * - Its inline policy `countersign-revocations` belongs to revoke-request, which rewrites it at run
  *   time. CloudFormation must never own a policy of that name, or a deploy would erase live
- *   revocations; this construct therefore declares no inline policies at all.
+ *   revocations; this construct therefore declares no inline policies on it at all.
+ * - IAM only changes roles of the caller's own account, so revoke-request cannot write that policy
+ *   from the Countersign account. The `countersign-revoker` role, in this account, does it for
+ *   revoke-request: only revoke-request's role may assume it, and it may only read, write and
+ *   delete the target role's inline policies (`config.targets[].revokerRoleArn`).
  */
 export class CountersignTargetRole extends Construct {
   public readonly role: iam.Role;
+  /** Assumed by revoke-request to write revocations on `role`. */
+  public readonly revoker: iam.Role;
 
   constructor(scope: Construct, id: string, props: CountersignTargetRoleProps) {
     super(scope, id);
@@ -65,6 +79,26 @@ export class CountersignTargetRole extends Construct {
     }
     // Deleting the stack must not fail on (or silently drop) a role that still carries revocations.
     this.role.applyRemovalPolicy(RemovalPolicy.RETAIN);
+
+    this.revoker = new iam.Role(this, 'Revoker', {
+      roleName: REVOKER_ROLE_NAME,
+      description: 'Countersign: revoke-request writes revocations on the target role through this role',
+      // revoke-request asks for STS's shortest session (900 s); by role chaining an hour is the cap anyway.
+      maxSessionDuration: Duration.hours(1),
+      assumedBy: new iam.ArnPrincipal(props.revokingRoleArn),
+      inlinePolicies: {
+        // IAM has no condition key for an inline policy's name: the handler is what keeps these
+        // writes to `countersign-revocations`, as it does for same-account targets.
+        'countersign-revoke': new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({
+              actions: ['iam:GetRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy'],
+              resources: [this.role.roleArn],
+            }),
+          ],
+        }),
+      },
+    });
   }
 }
 
@@ -94,6 +128,10 @@ export class CountersignTargetRoleStack extends Stack {
     new CfnOutput(this, 'TargetRoleArn', {
       value: this.targetRole.role.roleArn,
       description: 'Put this in config.targets[].roleArn',
+    });
+    new CfnOutput(this, 'RevokerRoleArn', {
+      value: this.targetRole.revoker.roleArn,
+      description: 'Put this in config.targets[].revokerRoleArn',
     });
   }
 }

@@ -183,7 +183,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const sts = createLocalSts({
       account: LOCAL_ACCOUNT,
       region,
-      roles: config.targets.map((t) => t.roleArn),
+      // Revoker roles exist too, so a local configuration that names them revokes through them.
+      roles: config.targets.flatMap((t) => (t.revokerRoleArn ? [t.roleArn, t.revokerRoleArn] : [t.roleArn])),
     });
     const stsServer = await listenLocal((req, res) => sts.handle(req, res));
     cleanups.push(() => stsServer.close());

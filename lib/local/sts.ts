@@ -11,7 +11,8 @@ import { BodyTooLargeError, readBody, sendXml, xmlEscape } from './http-server.j
  * request, constant-time compare) and authorised against the role's inline Deny statements and the
  * session policy. Requests signed with any other key (the Lambda's own credentials, which this
  * service never saw) can only be shape-checked; they may call AssumeRole and the IAM role-policy
- * operations, and nothing else.
+ * operations, and nothing else. Minted sessions may call the IAM role-policy operations only as a
+ * `countersign-revoker` role, on roles of its own account (see `authorizeIam`).
  *
  * One deliberate difference from AWS: AWS answers GetCallerIdentity whatever the policies say. Here
  * it is the probe "would this session still work": it is refused when a Deny on the role matches
@@ -71,6 +72,9 @@ const NAMESPACES: Record<string, string> = {
 };
 const NAME_PATTERN = /^[\w+=,.@-]+$/;
 const ROLE_ARN = /^arn:aws:iam::(\d{12}):role\/(?:[\x21-\x7e]*\/)?([\w+=,.@-]{1,64})$/;
+/** The role lib/aws/target-role.ts creates in each target account for revoke-request, and what it may do. */
+const REVOKER_ROLE_NAME = 'countersign-revoker';
+const REVOKER_ACTIONS = new Set(['iam:GetRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy']);
 /** STS limit on the plaintext of inline session policies. */
 const SESSION_POLICY_LIMIT = 2048;
 /** IAM limit on all inline policies of one role together (whitespace not counted). */
@@ -367,10 +371,29 @@ export function createLocalSts(options: LocalStsOptions = {}): LocalSts {
     return role;
   }
 
+  /**
+   * IAM calls signed by a session minted here also check what the session's role may do, modelled
+   * for exactly what lib/aws/target-role.ts grants: IAM acts in the caller's own account (a role
+   * elsewhere does not exist for it), and only a session of a `countersign-revoker` role may read
+   * and write the inline policies of the other roles of its account. Other minted sessions may not
+   * edit role policies at all. Callers this service cannot verify (the Lambda's own credentials)
+   * keep reaching every role: they stand in for whatever the deployment granted.
+   */
   function authorizeIam(caller: Caller, action: string, role: Role): void {
     if (caller.kind !== 'session') return;
-    const verdict = authorizeSession(caller.session, action, role.arn);
-    if (!verdict.allowed) throw accessDenied(caller.session, action, verdict.reason);
+    const { session } = caller;
+    if (role.account !== session.role.account) {
+      throw new StsApiError('NoSuchEntity', 404, `The role with name ${role.name} cannot be found.`);
+    }
+    const verdict = authorizeSession(session, action, role.arn);
+    if (!verdict.allowed) throw accessDenied(session, action, verdict.reason);
+    if (
+      session.role.name !== REVOKER_ROLE_NAME ||
+      role.name === REVOKER_ROLE_NAME ||
+      !REVOKER_ACTIONS.has(action)
+    ) {
+      throw accessDenied(session, action, 'no identity-based policy of its role allows it');
+    }
   }
 
   function putRolePolicy(params: URLSearchParams, caller: Caller): string {

@@ -13,7 +13,8 @@ import {
   type HandlerName,
   PROJECT_ROOT,
 } from '../../lib/aws/countersign-stack.js';
-import { DEFINITION_FILE, synthCountersign } from './synth.js';
+import { loadSynthConfig } from '../../lib/aws/synth-config.js';
+import { DEFINITION_FILE, FIXTURE_CONFIG_FILE, synthCountersign } from './synth.js';
 import {
   asList,
   type CfnTemplate,
@@ -38,6 +39,9 @@ const TARGET_ROLES = [
   'arn:aws:iam::111122223333:role/countersign-target',
   'arn:aws:iam::444455556666:role/ops/countersign-target',
 ];
+/** The fixture's second target is revoked through this role; the first one directly. */
+const REVOKER_ROLES = ['arn:aws:iam::444455556666:role/countersign-revoker'];
+const DIRECT_TARGET_ROLES = [TARGET_ROLES[0]];
 
 /**
  * Actions that may be granted on Resource "*", each because IAM offers no narrower resource for it
@@ -240,6 +244,11 @@ describe('functions', () => {
     expect(withEnv('SLACK_SECRET_ARN')).toEqual(
       ['revokeRequest', 'decideRequest', 'slackInteractions', 'notifyApprovers', 'settleRequest'].sort(),
     );
+    // revoke-request knows which account its own credentials reach (see IamSessionRevoker).
+    expect(withEnv('COUNTERSIGN_ACCOUNT_ID')).toEqual(['revokeRequest']);
+    expect(
+      propsOf<FunctionProps>(json, fnId('revokeRequest')).Environment.Variables.COUNTERSIGN_ACCOUNT_ID,
+    ).toEqual({ Ref: 'AWS::AccountId' });
   });
 
   it('never carry the configuration in an environment variable', () => {
@@ -412,8 +421,26 @@ describe('IAM', () => {
     }
   });
 
-  it('lets only claim-credentials assume, and only the configured target roles', () => {
-    for (const action of ['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession']) {
+  it('lets only claim-credentials assume target roles, and revoke-request only revoker roles', () => {
+    // Prepare
+    const assumers = statementsAllowing(json, 'sts:AssumeRole');
+    const onTargets = assumers.filter((s) =>
+      asList(s.statement.Resource).some((r) => TARGET_ROLES.includes(r as string)),
+    );
+    const byRevokeRequest = assumers.filter((s) => s.roles.includes(roleId('revokeRequest')));
+    // Assess
+    expect(new Set(assumers.flatMap((s) => s.roles))).toEqual(
+      new Set([roleId('claimCredentials'), roleId('revokeRequest')]),
+    );
+    expect(new Set(onTargets.flatMap((s) => s.roles))).toEqual(new Set([roleId('claimCredentials')]));
+    for (const s of assumers.filter((s) => s.roles.includes(roleId('claimCredentials')))) {
+      expect(s.statement.Resource).toEqual(TARGET_ROLES);
+    }
+    expect(byRevokeRequest.map((s) => s.roles)).toEqual([[roleId('revokeRequest')]]);
+    expect(byRevokeRequest.map((s) => s.statement)).toEqual([
+      { Effect: 'Allow', Action: 'sts:AssumeRole', Resource: REVOKER_ROLES[0] },
+    ]);
+    for (const action of ['sts:SetSourceIdentity', 'sts:TagSession']) {
       const statements = statementsAllowing(json, action);
       expect(new Set(statements.flatMap((s) => s.roles)), action).toEqual(
         new Set([roleId('claimCredentials')]),
@@ -422,11 +449,11 @@ describe('IAM', () => {
     }
   });
 
-  it('lets only revoke-request read and write the target roles’ inline policy', () => {
+  it('lets only revoke-request read and write inline policies, directly only on targets without a revoker role', () => {
     for (const action of ['iam:PutRolePolicy', 'iam:GetRolePolicy']) {
       const statements = statementsAllowing(json, action);
       expect(new Set(statements.flatMap((s) => s.roles)), action).toEqual(new Set([roleId('revokeRequest')]));
-      for (const s of statements) expect(s.statement.Resource).toEqual(TARGET_ROLES);
+      for (const s of statements) expect(asList(s.statement.Resource)).toEqual(DIRECT_TARGET_ROLES);
     }
     const otherIam = identityStatements(json).filter((s) =>
       asList(s.statement.Action).some(
@@ -434,6 +461,14 @@ describe('IAM', () => {
       ),
     );
     expect(otherIam).toEqual([]);
+  });
+
+  it('tells the operator which role revoker roles must trust', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(outputs.RevokeRequestRoleArn?.Value).toEqual({ 'Fn::GetAtt': [roleId('revokeRequest'), 'Arn'] });
+    expect(outputs.ClaimCredentialsRoleArn?.Value).toEqual({
+      'Fn::GetAtt': [roleId('claimCredentials'), 'Arn'],
+    });
   });
 
   it('gives Step Functions control only to the functions the contract names', () => {
@@ -492,6 +527,28 @@ describe('IAM', () => {
         name,
       ).toEqual([{ 'Fn::GetAtt': [logicalId(stack, stack.functions[name].logGroup), 'Arn'] }]);
     }
+  });
+});
+
+describe('IAM for revocation, by configuration', () => {
+  it('without any revokerRoleArn, revoke-request assumes no role and writes every target directly', () => {
+    // Prepare
+    const config = loadSynthConfig(FIXTURE_CONFIG_FILE);
+    const plain = {
+      ...config,
+      targets: config.targets.map(({ account, roleArn }) => ({ account, roleArn })),
+    };
+    // Act: synthesizing runs cdk-nag again
+    const { stack: other, template: t } = synthCountersign({ config: plain });
+    const otherJson = t.toJSON() as CfnTemplate;
+    const revokeRole = logicalId(other, other.functions.revokeRequest.role);
+    // Assess
+    expect(new Set(statementsAllowing(otherJson, 'sts:AssumeRole').flatMap((s) => s.roles))).toEqual(
+      new Set([logicalId(other, other.functions.claimCredentials.role)]),
+    );
+    const writes = statementsAllowing(otherJson, 'iam:PutRolePolicy');
+    expect(writes.map((s) => s.roles)).toEqual([[revokeRole]]);
+    expect(writes.map((s) => s.statement.Resource)).toEqual([TARGET_ROLES]);
   });
 });
 

@@ -33,6 +33,25 @@ describe('loadSynthConfig', () => {
     expect(() => loadSynthConfig(file)).toThrow(`Countersign configuration ${file}: targets[1].account:`);
   });
 
+  it('takes a revoker role only in the target’s own account, naming the key otherwise', () => {
+    // Prepare
+    const revoker = 'arn:aws:iam::444455556666:role/countersign-revoker';
+    const foreign = writeConfig(
+      'foreign-revoker.yaml',
+      fixtureText.replace(revoker, 'arn:aws:iam::111122223333:role/countersign-revoker'),
+    );
+    const malformed = writeConfig('bad-revoker.yaml', fixtureText.replace(revoker, 'countersign-revoker'));
+    // Act / Assess
+    expect(loadSynthConfig(FIXTURE_CONFIG_FILE).targets.map((t) => t.revokerRoleArn)).toEqual([
+      undefined,
+      revoker,
+    ]);
+    expect(() => loadSynthConfig(foreign)).toThrow(
+      /targets\[1\]\.revokerRoleArn: revokerRoleArn must be in the same account/,
+    );
+    expect(() => loadSynthConfig(malformed)).toThrow(/targets\[1\]\.revokerRoleArn: an IAM role ARN/);
+  });
+
   it('fails on a rule that cannot work, naming its key', () => {
     const file = writeConfig(
       'quorum.yaml',

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { CountersignConfig } from '../../lambdas/core/config.js';
 import { CountersignStack, PROJECT_ROOT } from '../../lib/aws/countersign-stack.js';
 import { loadSynthConfig } from '../../lib/aws/synth-config.js';
 
@@ -30,10 +31,14 @@ export function newApp(options: { bundle?: boolean } = {}): App {
   return app;
 }
 
-export function synthCountersign(): { app: App; stack: CountersignStack; template: Template } {
+export function synthCountersign(options: { config?: CountersignConfig } = {}): {
+  app: App;
+  stack: CountersignStack;
+  template: Template;
+} {
   const app = newApp();
   const stack = new CountersignStack(app, 'Countersign', {
-    config: loadSynthConfig(FIXTURE_CONFIG_FILE),
+    config: options.config ?? loadSynthConfig(FIXTURE_CONFIG_FILE),
     definitionFile: DEFINITION_FILE,
   });
   // Synthesizing the app runs cdk-nag: any unacknowledged finding throws here.

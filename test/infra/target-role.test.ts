@@ -14,6 +14,7 @@ import {
 } from './template-helpers.js';
 
 const MINTER = 'arn:aws:iam::999988887777:role/Countersign-ClaimCredentialsRole-0123456789AB';
+const REVOKING = 'arn:aws:iam::999988887777:role/Countersign-RevokeRequestRole-0123456789AB';
 const BUS = 'arn:aws:events:eu-west-1:999988887777:event-bus/default';
 const POLICIES = [
   'arn:aws:iam::aws:policy/ReadOnlyAccess',
@@ -24,11 +25,13 @@ let stack: CountersignTargetRoleStack;
 let template: Template;
 let json: CfnTemplate;
 let roleId: string;
+let revokerId: string;
 
 beforeAll(() => {
   const app = newApp();
   stack = new CountersignTargetRoleStack(app, 'Target', {
     mintingRoleArn: MINTER,
+    revokingRoleArn: REVOKING,
     managedPolicyArns: POLICIES,
     eventBusArn: BUS,
   });
@@ -37,6 +40,7 @@ beforeAll(() => {
   template = Template.fromStack(stack);
   json = template.toJSON() as CfnTemplate;
   roleId = logicalId(stack, stack.targetRole.role);
+  revokerId = logicalId(stack, stack.targetRole.revoker);
 });
 
 describe('CountersignTargetRole', () => {
@@ -88,10 +92,56 @@ describe('CountersignTargetRole', () => {
     const app = newApp();
     const bare = new CountersignTargetRoleStack(app, 'Bare', {
       mintingRoleArn: MINTER,
+      revokingRoleArn: REVOKING,
       managedPolicyArns: POLICIES,
     });
     expect(
-      () => new CountersignTargetRole(bare, 'Empty', { mintingRoleArn: MINTER, managedPolicyArns: [] }),
+      () =>
+        new CountersignTargetRole(bare, 'Empty', {
+          mintingRoleArn: MINTER,
+          revokingRoleArn: REVOKING,
+          managedPolicyArns: [],
+        }),
     ).toThrow(/at least one managed policy/);
+  });
+});
+
+describe('the revoker role beside it', () => {
+  it('is named countersign-revoker and trusts only the revoke-request role', () => {
+    const revoker = propsOf<RoleProps>(json, revokerId);
+    expect(revoker.RoleName).toBe('countersign-revoker');
+    expect(revoker.AssumeRolePolicyDocument.Statement).toEqual([
+      { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { AWS: REVOKING } },
+    ]);
+    expect(revoker.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it('may only read, write and delete the target role’s inline policies, on that role alone', () => {
+    const statements = identityStatements(json).filter((s) => s.roles.includes(revokerId));
+    expect(statements.map((s) => s.statement)).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['iam:DeleteRolePolicy', 'iam:GetRolePolicy', 'iam:PutRolePolicy'],
+        Resource: { 'Fn::GetAtt': [roleId, 'Arn'] },
+      },
+    ]);
+    // No other role of the stack may touch IAM.
+    const otherIam = identityStatements(json).filter(
+      (s) => !s.roles.includes(revokerId) && JSON.stringify(s.statement.Action).includes('iam:'),
+    );
+    expect(otherIam).toEqual([]);
+  });
+
+  it('keeps minting and revoking apart: neither role trusts the other’s principal', () => {
+    const target = JSON.stringify(propsOf<RoleProps>(json, roleId).AssumeRolePolicyDocument);
+    const revoker = JSON.stringify(propsOf<RoleProps>(json, revokerId).AssumeRolePolicyDocument);
+    expect(target).not.toContain(REVOKING);
+    expect(revoker).not.toContain(MINTER);
+  });
+
+  it('exports both ARNs for config.targets', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(outputs.TargetRoleArn?.Value).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
+    expect(outputs.RevokerRoleArn?.Value).toEqual({ 'Fn::GetAtt': [revokerId, 'Arn'] });
   });
 });

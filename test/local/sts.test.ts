@@ -395,3 +395,105 @@ describe('local STS and IAM through the real SDK clients', () => {
     expect(unknownRole).toBeInstanceOf(NoSuchEntityException);
   });
 });
+
+describe('local IAM: what a minted session’s role may do to role policies', () => {
+  const MEMBER = '444455556666';
+  const MEMBER_TARGET = `arn:aws:iam::${MEMBER}:role/ops/member-target`;
+  const REVOKER = `arn:aws:iam::${MEMBER}:role/countersign-revoker`;
+  const ELSEWHERE = 'arn:aws:iam::777788889999:role/elsewhere-target';
+  let sts: LocalSts;
+  let server: LocalServer;
+  const clients: Array<{ destroy(): void }> = [];
+
+  beforeAll(async () => {
+    sts = createLocalSts({ account: ACCOUNT, roles: [MEMBER_TARGET, REVOKER, ELSEWHERE] });
+    server = await listenLocal(sts.handle);
+  });
+
+  afterAll(async () => {
+    for (const c of clients) c.destroy();
+    await sts.stop();
+    await server.close();
+  });
+
+  /** An IAM client signed by a fresh session of `roleArn`, minted with the Lambda's credentials. */
+  async function iamAs(roleArn: string, sessionName: string): Promise<IAMClient> {
+    const lambdaSts = new STSClient({
+      endpoint: server.url,
+      region: 'us-east-1',
+      credentials: LAMBDA_CREDENTIALS,
+      maxAttempts: 1,
+    });
+    const { Credentials: c } = await lambdaSts.send(
+      new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionName, DurationSeconds: 900 }),
+    );
+    const client = new IAMClient({
+      endpoint: server.url,
+      region: 'us-east-1',
+      credentials: {
+        accessKeyId: c!.AccessKeyId!,
+        secretAccessKey: c!.SecretAccessKey!,
+        sessionToken: c!.SessionToken!,
+      },
+      maxAttempts: 1,
+    });
+    clients.push(lambdaSts, client);
+    return client;
+  }
+
+  const put = (client: IAMClient, roleName: string, policyName = 'countersign-revocations') =>
+    client.send(
+      new PutRolePolicyCommand({
+        RoleName: roleName,
+        PolicyName: policyName,
+        PolicyDocument: revocation('req_member', '2030-01-01T00:00:00Z'),
+      }),
+    );
+
+  it('a countersign-revoker session reads and writes the inline policies of the roles of its account', async () => {
+    // Prepare
+    const revoker = await iamAs(REVOKER, 'countersign-revoke-req_member');
+
+    // Act
+    await put(revoker, 'member-target');
+    const read = await revoker.send(
+      new GetRolePolicyCommand({ RoleName: 'member-target', PolicyName: 'countersign-revocations' }),
+    );
+    await revoker.send(
+      new DeleteRolePolicyCommand({ RoleName: 'member-target', PolicyName: 'countersign-revocations' }),
+    );
+
+    // Assess
+    expect(decodeURIComponent(read.PolicyDocument!)).toContain('*:req_member');
+    expect(sts.rolePolicies('member-target')).toEqual({});
+  });
+
+  it('the revoker reaches no role of another account, cannot edit itself, and may not list', async () => {
+    // Prepare
+    const revoker = await iamAs(REVOKER, 'countersign-revoke-req_scope');
+
+    // Act
+    const otherAccount = await failure(put(revoker, 'elsewhere-target'));
+    const itself = await failure(put(revoker, 'countersign-revoker', 'widen'));
+    const list = await failure(revoker.send(new ListRolePoliciesCommand({ RoleName: 'member-target' })));
+
+    // Assess: IAM acts in the caller's own account, where no role of that name exists.
+    expect(otherAccount).toBeInstanceOf(NoSuchEntityException);
+    expect(itself).toMatchObject({ name: 'AccessDenied' });
+    expect(list).toMatchObject({ name: 'AccessDenied' });
+    expect(sts.rolePolicies('elsewhere-target')).toEqual({});
+    expect(sts.rolePolicies('countersign-revoker')).toEqual({});
+  });
+
+  it('a session of any other role may not edit role policies, even without a session policy', async () => {
+    // Prepare
+    const target = await iamAs(MEMBER_TARGET, 'req_no_policy');
+
+    // Act
+    const attempt = await failure(put(target, 'member-target'));
+
+    // Assess
+    expect(attempt).toMatchObject({ name: 'AccessDenied' });
+    expect(sts.rolePolicies('member-target')).toEqual({});
+  });
+});
