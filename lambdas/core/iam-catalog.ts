@@ -124,6 +124,7 @@ export class IamCatalog {
   readonly levels: readonly (readonly AccessLevel[])[];
   private readonly data: CatalogData;
   private readonly services = new Map<string, ServiceIndex>();
+  private readonly types = new Map<string, readonly ResourceType[]>();
   private templatesByArnService?: Map<
     string,
     { raw: Array<[ResourceType, string]>; compiled?: CompiledTemplate[] }
@@ -158,7 +159,7 @@ export class IamCatalog {
   }
 
   resourceTypesOf(service: string): readonly ResourceType[] {
-    return this.serviceIndex(service.toLowerCase())?.types ?? [];
+    return this.typesOf(service.toLowerCase()) ?? [];
   }
 
   get actionCount(): number {
@@ -225,17 +226,30 @@ export class IamCatalog {
     };
   }
 
-  private serviceIndex(service: string): ServiceIndex | undefined {
-    const cached = this.services.get(service);
+  /**
+   * A service's resource types, built once. Actions refer to these very objects, and
+   * `applicability` compares by identity, so every path goes through here.
+   */
+  private typesOf(service: string): readonly ResourceType[] | undefined {
+    const cached = this.types.get(service);
     if (cached) return cached;
     if (!Object.hasOwn(this.data.services, service)) return undefined;
-    const raw = this.data.services[service]!;
-    const types: ResourceType[] = raw.t.map(([name, ...templates]) => ({
+    const types: readonly ResourceType[] = this.data.services[service]!.t.map(([name, ...templates]) => ({
       service,
       name: name!,
       id: `${service}:${name}`,
       arnTemplates: templates.map((template) => TEMPLATE_PREFIX + template),
     }));
+    this.types.set(service, types);
+    return types;
+  }
+
+  private serviceIndex(service: string): ServiceIndex | undefined {
+    const cached = this.services.get(service);
+    if (cached) return cached;
+    const types = this.typesOf(service);
+    if (!types) return undefined;
+    const raw = this.data.services[service]!;
     const actions = new Map<string, IamAction>();
     for (const entry of raw.a) {
       const [name, level, ...typeIndexes] = entry.split(' ');
@@ -263,8 +277,10 @@ export class IamCatalog {
     if (this.templatesByArnService) return;
     const byService = new Map<string, { raw: Array<[ResourceType, string]> }>();
     const anyService: { raw: Array<[ResourceType, string]> } = { raw: [] };
+    // Only the resource types: indexing every service's actions here (17,000 of them) made the
+    // first ARN lookup of a cold start cost ~100 ms, most of it garbage collection.
     for (const service of this.serviceNames()) {
-      for (const type of this.serviceIndex(service)!.types) {
+      for (const type of this.typesOf(service)!) {
         for (const template of type.arnTemplates) {
           const arnService = template.slice(TEMPLATE_PREFIX.length).split(':', 1)[0]!;
           if (arnService.includes('${') || arnService.includes('*')) {

@@ -238,6 +238,26 @@ describe('IamCatalog template matching', () => {
     ]);
   });
 
+  it('resolves an ARN without indexing the actions of every service (cold-start cost)', () => {
+    // Prepare: another service whose actions cannot even be read; only indexing them would notice.
+    const lazy = new IamCatalog({
+      ...data,
+      services: {
+        ...data.services,
+        broken: { t: [['x', 'broken:${Region}:${Account}:x/${X}']], a: ['Bad 0 9'] },
+      },
+    });
+
+    // Act
+    const types = lazy.resourceTypesForArn(`arn:aws:demo:us-east-1:${ACCOUNT}:thing/t1`);
+    const action = lazy.lookupAction('demo:GetThing')!;
+
+    // Assess: the types found are the very ones the action names, so applicability still holds.
+    expect(types.map((type) => type.id)).toEqual(['demo:thing']);
+    expect(lazy.applicability(action, types)).toMatchObject({ applies: true });
+    expect(() => lazy.lookupAction('broken:Bad')).toThrow('missing resource type');
+  });
+
   it('refuses a catalog with an access level it does not know', () => {
     // Act
     const act = () => new IamCatalog({ ...data, levels: [['Admin']] });
