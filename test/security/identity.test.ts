@@ -1,6 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JwtAuthenticator } from '../../lambdas/adapters/jwt-authenticator.js';
+import { UnauthorizedError } from '../../lambdas/core/errors.js';
 import { signJwt } from '../../lib/local/oidc-issuer.js';
 import { type ApiAnswer, TABLE, TestStack } from '../support/local-stack.js';
 import { expectContractError, SecretLedger, storedRequestIds, tableClient } from './support.js';
@@ -266,6 +268,26 @@ describe('identity: forged, stale and foreign JWTs, and roles', () => {
       const read = await stack.call('GET', `/v1/requests/${payments.body.id}`, { token: mallory });
       expect(read.body).toMatchObject({ status: 'PENDING', decisions: [] });
     });
+  });
+
+  it('a network attacker gets no plain-HTTP door: JWKS over http is refused for any host but loopback', async () => {
+    const settings = stack.stack.settings.jwt;
+    const remote = new JwtAuthenticator({
+      ...settings,
+      jwksUri: 'http://issuer.example.com/.well-known/jwks.json',
+    });
+    const token = stack.stack.issuer.sign({ sub: 'net-bot', groups: ['agents'] });
+    const refused = await remote.authenticate(`Bearer ${token}`).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(UnauthorizedError);
+    // Refused before any request left the process, not because the host did not answer.
+    expect(String(((refused as Error).cause as Error)?.message)).toMatch(/refusing to fetch JWKS over http/);
+    // The same token through the loopback JWKS of the local assembly verifies (control).
+    await expect(new JwtAuthenticator(settings).authenticate(`Bearer ${token}`)).resolves.toMatchObject({
+      sub: 'net-bot',
+    });
+    for (const url of [stack.url, ...Object.values(stack.stack.endpoints)]) {
+      expect(new URL(url).hostname).toBe('127.0.0.1');
+    }
   });
 
   it('no bearer token, signing secret or bot token appears in any log line of these flows', () => {
