@@ -22,20 +22,10 @@ describe('approval workflow with Slack on the local stack', () => {
   }, 60_000);
   afterAll(() => stack?.stop());
 
-  async function pending(table: string, extra: Record<string, unknown> = {}): Promise<Req> {
-    const answer = await stack.request(agent, {
-      resource: TABLE(table),
-      actions: ['dynamodb:PutItem'],
-      ...extra,
-    });
-    expect(answer.status).toBe(201);
-    expect(answer.body.status).toBe('PENDING');
-    const id = String(answer.body.id);
-    // The workflow posts the message and records when it was shown.
-    await eventually(() => (messageFor(id) ? true : undefined));
-    await eventually(async () => ((await read(id)).shownAt ? true : undefined));
-    return answer.body as unknown as Req;
-  }
+  // Returns once the workflow has posted the message and recorded when it was shown.
+  const pending = async (table: string, extra: Record<string, unknown> = {}) => ({
+    id: await stack.pendingRequest(agent, table, extra),
+  });
   const read = async (id: string) =>
     (await stack.call('GET', `/v1/requests/${id}`, { token: approver })).body as Req & { shownAt?: string };
   const messageFor = (id: string) =>

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, TABLE, TestStack } from '../support/local-stack.js';
 
@@ -29,31 +29,8 @@ describe('credentials on the local stack', () => {
   }, 60_000);
   afterAll(() => stack?.stop());
 
-  const callerIdentity = (creds: Creds) =>
-    new STSClient({
-      region: 'us-east-1',
-      endpoint: stack.stack.endpoints.sts,
-      credentials: {
-        accessKeyId: creds.AccessKeyId,
-        secretAccessKey: creds.SecretAccessKey,
-        sessionToken: creds.SessionToken,
-      },
-    }).send(new GetCallerIdentityCommand({}));
-
-  async function approved(table = 'orders'): Promise<string> {
-    const created = await stack.request(agent, {
-      resource: TABLE(table),
-      actions: ['dynamodb:PutItem'],
-      durationSeconds: 900,
-    });
-    const id = String(created.body.id);
-    await eventually(async () =>
-      (await stack.call('GET', `/v1/requests/${id}`, { token: agent })).body.shownAt ? true : undefined,
-    );
-    const click = await stack.click({ requestId: id, userId: 'U0ALICE' });
-    expect(click.body).toMatchObject({ ok: true, outcome: 'approved' });
-    return id;
-  }
+  const callerIdentity = (creds: Creds) => stack.sessionClient(creds).send(new GetCallerIdentityCommand({}));
+  const approved = (table = 'orders') => stack.approvedRequest(agent, table, { durationSeconds: 900 });
 
   it('approve → claim gives credential_process credentials whose session is named after the request', async () => {
     const id = await approved();

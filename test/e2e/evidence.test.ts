@@ -29,11 +29,7 @@ describe('evidence and reports on the local stack', () => {
     (await stack.call<Evidence>('GET', `/v1/reports/requests/${id}`, { token: auditor })).body;
 
   async function approvedAfter(table: string, seconds: number): Promise<string> {
-    const created = await stack.request(agent, { resource: TABLE(table), actions: ['dynamodb:PutItem'] });
-    const id = String(created.body.id);
-    await eventually(async () =>
-      (await stack.call('GET', `/v1/requests/${id}`, { token: agent })).body.shownAt ? true : undefined,
-    );
+    const id = await stack.pendingRequest(agent, table);
     await new Promise((r) => setTimeout(r, seconds * 1000));
     expect((await stack.click({ requestId: id, userId: 'U0ALICE' })).body).toMatchObject({ ok: true });
     return id;

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { STSClient } from '@aws-sdk/client-sts';
 import { loadConfigFile } from '../../lib/local/config-file.js';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../lib/local/stack.js';
 import { type BlockActionsOptions, signedInteraction } from './slack.js';
@@ -18,7 +19,10 @@ export interface ApiAnswer<T = Record<string, unknown>> {
  */
 export class TestStack {
   readonly logs: string[] = [];
-  private constructor(readonly stack: LocalStack, logs: string[]) {
+  private constructor(
+    readonly stack: LocalStack,
+    logs: string[],
+  ) {
     this.logs = logs;
   }
 
@@ -60,7 +64,11 @@ export class TestStack {
       body = JSON.stringify(options.body);
       headers['content-type'] ??= 'application/json';
     }
-    const response = await fetch(`${this.url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+    const response = await fetch(`${this.url}${path}`, {
+      method,
+      headers,
+      ...(body !== undefined ? { body } : {}),
+    });
     const text = await response.text();
     let parsed: unknown = text;
     try {
@@ -72,7 +80,54 @@ export class TestStack {
   }
 
   request(token: string, body: Record<string, unknown>, headers: Record<string, string> = {}) {
-    return this.call('POST', '/v1/requests', { token, body: { reason: 'Integration test of Countersign', ...body }, headers });
+    return this.call('POST', '/v1/requests', {
+      token,
+      body: { reason: 'Integration test of Countersign', ...body },
+      headers,
+    });
+  }
+
+  /** A PutItem request under an approve rule, returned once the workflow has shown it to approvers. */
+  async pendingRequest(agent: string, table: string, extra: Record<string, unknown> = {}): Promise<string> {
+    const created = await this.request(agent, {
+      resource: TABLE(table),
+      actions: ['dynamodb:PutItem'],
+      ...extra,
+    });
+    if (created.status !== 201 || created.body.status !== 'PENDING') {
+      throw new Error(`expected a PENDING request, got ${created.status} ${JSON.stringify(created.body)}`);
+    }
+    const id = String(created.body.id);
+    await eventually(async () =>
+      (await this.call('GET', `/v1/requests/${id}`, { token: agent })).body.shownAt ? true : undefined,
+    );
+    return id;
+  }
+
+  /** A pending request approved by a signed Slack click of `userId` (default alice). */
+  async approvedRequest(
+    agent: string,
+    table: string,
+    extra: Record<string, unknown> = {},
+    userId = 'U0ALICE',
+  ): Promise<string> {
+    const id = await this.pendingRequest(agent, table, extra);
+    const click = await this.click({ requestId: id, userId });
+    if (click.body.ok !== true) throw new Error(`approval refused: ${JSON.stringify(click.body)}`);
+    return id;
+  }
+
+  /** An STS client signing with minted credentials, against the local STS. */
+  sessionClient(creds: { AccessKeyId: string; SecretAccessKey: string; SessionToken: string }): STSClient {
+    return new STSClient({
+      region: 'us-east-1',
+      endpoint: this.stack.endpoints.sts,
+      credentials: {
+        accessKeyId: creds.AccessKeyId,
+        secretAccessKey: creds.SecretAccessKey,
+        sessionToken: creds.SessionToken,
+      },
+    });
   }
 
   async click(options: Omit<BlockActionsOptions, 'requestId'> & { requestId: string; now?: Date }) {
@@ -90,7 +145,10 @@ export class TestStack {
 }
 
 /** Polls `check` until it returns a value (not undefined) or the timeout passes. */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
