@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiAnswer, TABLE, TestStack } from '../support/local-stack.js';
+import { loadConfigFile } from '../../lib/local/config-file.js';
+import { type ApiAnswer, TABLE, TEST_CONFIG_PATH, TestStack } from '../support/local-stack.js';
 import {
   expectContractError,
   SecretLedger,
@@ -330,5 +331,42 @@ describe('requests: what an agent may not ask for', () => {
 
   it('no signing secret or bot token appears in any log line of these flows', () => {
     expect(ledger.leaks(stack.logs)).toEqual([]);
+  });
+});
+
+describe('requests: an agent that asks too often', () => {
+  let stack: TestStack;
+  let ddb: DynamoDBClient;
+  const LIMIT = 5;
+
+  beforeAll(async () => {
+    const config = loadConfigFile(TEST_CONFIG_PATH);
+    stack = await TestStack.start({
+      config: { ...config, limits: { ...config.limits, requestsPerMinutePerAgent: LIMIT } },
+    });
+    ddb = tableClient(stack);
+  }, 60_000);
+  afterAll(async () => {
+    ddb?.destroy();
+    await stack?.stop();
+  });
+
+  it('is refused with 429 RateLimited past its per-minute limit, stores nothing more, and slows no one else', async () => {
+    // The counter is per calendar minute: start well inside one.
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 50_000) await new Promise((resolve) => setTimeout(resolve, 60_500 - intoMinute));
+    const greedy = await stack.agentToken('greedy-bot');
+    const body = {
+      resource: TABLE('orders'),
+      actions: ['dynamodb:GetItem'],
+      reason: 'Poll order 8812 again',
+    };
+    const answers = [];
+    for (let i = 0; i < LIMIT + 3; i++) answers.push(await stack.request(greedy, body));
+    expect(answers.slice(0, LIMIT).map((a) => a.status)).toEqual(Array(LIMIT).fill(201));
+    for (const refused of answers.slice(LIMIT)) expectContractError(refused, 429, 'RateLimited');
+    expect(await storedRequestIds(stack, ddb, 'greedy-bot')).toHaveLength(LIMIT);
+    const polite = await stack.request(await stack.agentToken('polite-bot'), body);
+    expect(polite.status).toBe(201);
   });
 });
