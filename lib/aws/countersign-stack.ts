@@ -9,6 +9,7 @@ import {
   Duration,
   Stack,
   type StackProps,
+  Token,
   Validations,
 } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -222,8 +223,13 @@ export class CountersignStack extends Stack {
       }),
     );
     const stateMachineId = this.getLogicalId(stateMachine.node.defaultChild as CfnElement);
+    // cdk-nag names the resource as synthesized: pseudo-parameters for an environment-agnostic
+    // stack, literal values when the app pins an account and region.
+    const region = Token.isUnresolved(this.region) ? '<AWS::Region>' : this.region;
+    const account = Token.isUnresolved(this.account) ? '<AWS::AccountId>' : this.account;
+    const partition = Token.isUnresolved(this.partition) ? '<AWS::Partition>' : this.partition;
     Validations.of(fns.revokeRequest.role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${stateMachineId}.Name>:*]`,
+      id: `AwsSolutions-IAM5[Resource::arn:${partition}:states:${region}:${account}:execution:<${stateMachineId}.Name>:*]`,
       reason:
         'states:StopExecution on the executions of this one state machine; each is named after its request id, unknown at deploy time.',
     });

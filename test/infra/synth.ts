@@ -31,7 +31,9 @@ export function newApp(options: { bundle?: boolean } = {}): App {
   return app;
 }
 
-export function synthCountersign(options: { config?: CountersignConfig } = {}): {
+export function synthCountersign(
+  options: { config?: CountersignConfig; env?: { account: string; region: string } } = {},
+): {
   app: App;
   stack: CountersignStack;
   template: Template;
@@ -40,6 +42,7 @@ export function synthCountersign(options: { config?: CountersignConfig } = {}): 
   const stack = new CountersignStack(app, 'Countersign', {
     config: options.config ?? loadSynthConfig(FIXTURE_CONFIG_FILE),
     definitionFile: DEFINITION_FILE,
+    ...(options.env ? { env: options.env } : {}),
   });
   // Synthesizing the app runs cdk-nag: any unacknowledged finding throws here.
   app.synth();
