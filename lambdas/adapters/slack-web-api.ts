@@ -15,9 +15,11 @@ export interface SlackWebApiOptions {
   /** @default 'https://slack.com/api' */
   readonly baseUrl?: string;
   /**
-   * Budget for one call, including the single retry after a 429. Kept under Slack's 3-second
-   * interaction deadline by default so a click is answered even when Slack is slow.
-   * @default 2500
+   * Budget for one call, including the single retry after a 429, for every method when given.
+   * @default 2500 for chat.postEphemeral — the answer to a click, which Slack wants within 3 s — and
+   * 10000 for the others, which run in the workflow or the API. Those must not give up early:
+   * chat.postMessage is not idempotent, so abandoning a post that Slack then delivers makes the
+   * retried workflow step post a second approval message, which nothing ever updates.
    */
   readonly timeoutMs?: number;
   /** For tests or instrumentation. @default globalThis.fetch */
@@ -33,16 +35,20 @@ type SlackResponse = { ok?: unknown; error?: unknown; channel?: unknown; ts?: un
 export class SlackWebApi implements ChatNotifier {
   private readonly botToken: string;
   private readonly baseUrl: string;
-  private readonly timeoutMs: number;
+  private readonly clickTimeoutMs: number;
+  private readonly messageTimeoutMs: number;
   private readonly fetchImpl: typeof fetch;
 
   constructor(options: SlackWebApiOptions) {
     if (!options.botToken) throw new Error('SlackWebApi: botToken is required');
-    const timeoutMs = options.timeoutMs ?? 2500;
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error('SlackWebApi: timeoutMs must be > 0');
+    const { timeoutMs } = options;
+    if (timeoutMs !== undefined && (!Number.isFinite(timeoutMs) || timeoutMs <= 0)) {
+      throw new Error('SlackWebApi: timeoutMs must be > 0');
+    }
     this.botToken = options.botToken;
     this.baseUrl = (options.baseUrl ?? 'https://slack.com/api').replace(/\/+$/, '');
-    this.timeoutMs = timeoutMs;
+    this.clickTimeoutMs = timeoutMs ?? 2500;
+    this.messageTimeoutMs = timeoutMs ?? 10_000;
     this.fetchImpl = options.fetch ?? globalThis.fetch;
   }
 
@@ -86,7 +92,8 @@ export class SlackWebApi implements ChatNotifier {
   }
 
   private async call(method: string, body: Record<string, unknown>): Promise<SlackResponse> {
-    const deadline = Date.now() + this.timeoutMs;
+    const deadline =
+      Date.now() + (method === 'chat.postEphemeral' ? this.clickTimeoutMs : this.messageTimeoutMs);
     const payload = JSON.stringify(body);
     let response = await this.send(method, payload, deadline);
     if (response.status === 429) {

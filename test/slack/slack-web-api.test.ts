@@ -211,6 +211,24 @@ describe('SlackWebApi', () => {
     expect(Date.now() - started).toBeLessThan(1500);
   });
 
+  it('by default waits out a slow post (no orphaned duplicate on retry) but answers a click within 2.5 s', async () => {
+    // Prepare: Slack takes 2.7 s to answer. Giving up on a chat.postMessage that Slack then delivers
+    // makes the retried workflow step post a second approval message that is never updated.
+    const slow: Responder = (seen, res) => {
+      setTimeout(() => ok({ channel: 'C1', ts: '1700000000.000100' })(seen, res), 2_700);
+    };
+    slack.answer(slow, slow);
+    const defaults = new SlackWebApi({ botToken: TOKEN, baseUrl: slack.baseUrl });
+    // Act
+    const posted = await defaults.post('C1', MESSAGE);
+    const started = Date.now();
+    const click = await failure(defaults.ephemeral('C1', 'U1', 'x'));
+    // Assess
+    expect(posted).toEqual({ channel: 'C1', ts: '1700000000.000100' });
+    expect(click.message).toBe('Slack chat.postEphemeral timed out');
+    expect(Date.now() - started).toBeLessThan(2_700);
+  });
+
   it('fails on HTTP errors, non-JSON answers and a post without ts', async () => {
     slack.answer(
       (_s, res) => {
