@@ -104,7 +104,6 @@ export interface RevocationDeps {
   clock: Clock;
   /** Called after the state change to rewrite the approval message; failures do not undo a revoke. */
   onRevoked?: (request: AccessRequest) => Promise<void>;
-  notifier?: ChatNotifier;
 }
 
 /**
