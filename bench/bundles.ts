@@ -63,8 +63,13 @@ export async function buildLambdaBundles(options: {
   const results: BundleInfo[] = [];
   for (const { name, entry } of entries) {
     const file = join(options.outDir, name, 'index.mjs');
+    const buildOptions = lambdaBuildOptions(entry, file, options.define);
+    // A past revision (--bundles-at) may predate some of the stand-ins the aliases point to.
+    buildOptions.alias = Object.fromEntries(
+      Object.entries(buildOptions.alias ?? {}).filter(([, target]) => existsSync(join(options.root, target))),
+    );
     const out = await build({
-      ...lambdaBuildOptions(entry, file, options.define),
+      ...buildOptions,
       absWorkingDir: options.root,
       metafile: true,
       logLevel: 'error',

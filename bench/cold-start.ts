@@ -23,6 +23,11 @@ export interface ColdStartSample {
   initMs: number;
   /** The handler's first call: settings, clients, first AWS calls on new connections. */
   firstEventMs: number;
+  /**
+   * CPU time (user + system) the process used until the answer. Steadier than wall time on a busy
+   * machine, and what matters on Lambda, where a 256 MB function gets a fraction of a vCPU.
+   */
+  cpuMs: number;
 }
 
 export interface ColdStartContext {
@@ -140,6 +145,7 @@ export function coldStart(
         initMs: number;
         firstEventMs: number;
         totalMs: number;
+        cpuMs: number;
         status?: unknown;
         error?: string;
       };
@@ -148,6 +154,7 @@ export function coldStart(
         bootMs: r.started,
         initMs: r.initMs,
         firstEventMs: r.firstEventMs,
+        cpuMs: r.cpuMs,
         status: r.status,
         ...(r.error ? { error: r.error } : {}),
       });
@@ -172,7 +179,8 @@ export interface ColdStartResult {
  */
 export async function measureColdStarts(options: {
   stack: BenchStack;
-  bundles: BundleInfo[];
+  /** `event` names the handler whose first event to send, when `name` is not one (a past revision's bundle). */
+  bundles: Array<Pick<BundleInfo, 'name' | 'file'> & { event?: string }>;
   runs: number;
   sourceMaps: boolean;
   secretsUrl: string;
@@ -187,7 +195,7 @@ export async function measureColdStarts(options: {
   for (let run = 0; run < options.runs; run++) {
     for (const bundle of options.bundles) {
       const result = results.get(bundle.name)!;
-      const factory = FIRST_EVENTS[bundle.name];
+      const factory = FIRST_EVENTS[bundle.event ?? bundle.name];
       if (!factory) {
         if (run === 0) result.failures.push('no first event defined for this handler in bench/cold-start.ts');
         continue;

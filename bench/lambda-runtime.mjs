@@ -4,7 +4,7 @@
 //
 //   node bench/lambda-runtime.mjs once <bundle.mjs>
 //     Cold start: load the bundle, hand it the event in BENCH_EVENT, print one BENCH_RESULT line
-//     (times from process start), exit.
+//     (times from process start, and the CPU time the process used), exit.
 //
 //   node bench/lambda-runtime.mjs serve <name>=<bundle.mjs> ...
 //     Warm: load each bundle, then on 127.0.0.1 answer
@@ -42,8 +42,10 @@ if (mode === 'once') {
     error = `${e?.name}: ${e?.message}`;
   }
   const done = performance.now();
+  const cpu = process.cpuUsage();
   const result = {
     started,
+    cpuMs: (cpu.user + cpu.system) / 1000,
     initMs: loaded - started,
     firstEventMs: done - loaded,
     totalMs: done,

@@ -65,7 +65,7 @@ const quick = values.quick;
 const runs = (full: number, fast: number) => (quick ? fast : full);
 
 const SIZE = {
-  coldRuns: runs(10, 3),
+  coldRuns: runs(15, 3),
   approve: { samples: runs(1000, 150), warmup: runs(100, 30) },
   allow: { samples: runs(500, 100), warmup: runs(50, 20) },
   idempotent: { samples: runs(500, 100), warmup: runs(50, 20) },
@@ -110,25 +110,28 @@ function gitHead(): string {
 }
 
 const LIMIT_KB = 300;
+/** The handlers' bundles at --bundles-at REV, when given. */
+let beforeBundles: BundleInfo[] = [];
 const workDir = mkdtempSync(join(tmpdir(), 'countersign-bench-'));
 const config = loadSynthConfig(TEST_CONFIG_PATH);
 
 async function bundleSection(issuer: string): Promise<BundleInfo[]> {
   const define = configDefine({ ...config, identity: { ...config.identity, issuer } });
   const bundles = await buildLambdaBundles({ root: ROOT, outDir: join(workDir, 'bundles'), define });
-  if (!only.has('bundles')) return bundles;
-  report.section('1. Bundles: minified ESM, AWS SDK included (lib/bundling.ts options)');
+  if (only.has('bundles'))
+    report.section('1. Bundles: minified ESM, AWS SDK included (lib/bundling.ts options)');
   const ref = values['bundles-at'];
   const before = new Map<string, number>();
   if (ref) {
-    const old = await buildLambdaBundles({
+    beforeBundles = await buildLambdaBundles({
       root: exportRevision(ROOT, ref),
       outDir: join(workDir, 'bundles-before'),
       define,
     });
-    for (const b of old) before.set(b.name, b.bytes);
+    for (const b of beforeBundles) before.set(b.name, b.bytes);
     report.record('bundlesBefore', { ref, bytes: Object.fromEntries(before) });
   }
+  if (!only.has('bundles')) return bundles;
   for (const b of bundles) {
     const was = before.get(b.name);
     const top = b.byPackage
@@ -179,11 +182,12 @@ async function coldSection(stack: BenchStack, bundles: BundleInfo[], secretsUrl:
     });
     const hello = results.find((r) => r.name === HELLO_WORLD)!;
     const helloTotal = summarize(hello.samples.map((s) => s.totalMs));
+    const helloCpu = summarize(hello.samples.map((s) => s.cpuMs));
     report.add({
       section: 'cold start',
       name: 'hello-world (floor)',
       value: describeMs(helloTotal),
-      note: `boot ${ms(summarize(hello.samples.map((s) => s.bootMs)).p50)}`,
+      note: `boot ${ms(summarize(hello.samples.map((s) => s.bootMs)).p50)}, CPU ${ms(helloCpu.p50)}`,
     });
     const rows = [];
     for (const r of results) {
@@ -203,25 +207,79 @@ async function coldSection(stack: BenchStack, bundles: BundleInfo[], secretsUrl:
       const init = summarize(r.samples.map((s) => s.initMs));
       const first = summarize(r.samples.map((s) => s.firstEventMs));
       const boot = summarize(r.samples.map((s) => s.bootMs));
+      const cpu = summarize(r.samples.map((s) => s.cpuMs));
       const x = t.p50 / helloTotal.p50;
       const floor = r.floor.length > 0 ? summarize(r.floor.map((s) => s.totalMs)) : undefined;
-      rows.push({ name: r.name, total: t, init, first, boot, ratio: x, floor, failures: r.failures });
+      const floorCpu = r.floor.length > 0 ? summarize(r.floor.map((s) => s.cpuMs)) : undefined;
+      rows.push({
+        name: r.name,
+        total: t,
+        init,
+        first,
+        boot,
+        cpu,
+        ratio: x,
+        floor,
+        floorCpu,
+        failures: r.failures,
+      });
       report.add({
         section: 'cold start',
         name: `${r.name} to first answer`,
         value: ratio(x),
         goal: '≤ 2.0x hello-world',
         met: x <= 2,
-        note: `${describeMs(t)}: boot ${ms(boot.p50)} + load ${ms(init.p50)} + first event ${ms(first.p50)}${r.failures.length ? `; ${r.failures.length} failed runs: ${r.failures[0]}` : ''}`,
+        note: `${describeMs(t)}: boot ${ms(boot.p50)} + load ${ms(init.p50)} + first event ${ms(first.p50)}; CPU ${ms(cpu.p50)} (${ratio(cpu.p50 / helloCpu.p50)} hello-world's)${r.failures.length ? `; ${r.failures.length} failed runs: ${r.failures[0]}` : ''}`,
       });
-      if (floor) {
+      if (floor && floorCpu) {
         report.add({
           section: 'cold start',
           name: `${r.name} vs its cold floor (same calls, raw SDK, fresh process)`,
-          value: ratio(t.p50 / floor.p50),
-          note: `floor ${describeMs(floor)}: Countersign's own cold cost ${ms(t.p50 - floor.p50)}`,
+          value: `${ratio(t.p50 / floor.p50)} wall, ${ratio(cpu.p50 / floorCpu.p50)} CPU`,
+          note: `floor ${describeMs(floor)}, CPU ${ms(floorCpu.p50)}: Countersign's own cold cost ${ms(t.p50 - floor.p50)} wall, ${ms(cpu.p50 - floorCpu.p50)} CPU`,
         });
       }
+    }
+    const ref = values['bundles-at'];
+    if (ref && beforeBundles.length > 0) {
+      // The same handlers as they were at REV, interleaved with today's, for before/after.
+      const pairs = ['get-request', 'request-access'].flatMap((name) => {
+        const old = beforeBundles.find((b) => b.name === name);
+        const now = bundles.find((b) => b.name === name);
+        return old && now ? [{ ...now }, { name: `${name}@${ref}`, file: old.file, event: name }] : [];
+      });
+      const compared = await measureColdStarts({
+        stack,
+        bundles: pairs,
+        runs: SIZE.coldRuns,
+        sourceMaps: true,
+        secretsUrl,
+      });
+      const byName = new Map(compared.map((r) => [r.name, r]));
+      const coldBefore: Record<string, unknown> = {};
+      for (const name of ['get-request', 'request-access']) {
+        const now = byName.get(name);
+        const old = byName.get(`${name}@${ref}`);
+        if (!now?.samples.length || !old?.samples.length) {
+          report.line(`${name} at ${ref}: could not be measured (${old?.failures[0] ?? 'no bundle'})`);
+          continue;
+        }
+        const total = (samples: typeof now.samples) => summarize(samples.map((s) => s.totalMs));
+        const cpu = (samples: typeof now.samples) => summarize(samples.map((s) => s.cpuMs));
+        coldBefore[name] = {
+          now: total(now.samples),
+          before: total(old.samples),
+          nowCpu: cpu(now.samples),
+          beforeCpu: cpu(old.samples),
+        };
+        report.add({
+          section: 'cold start',
+          name: `${name} now vs at ${ref}`,
+          value: `${ms(total(now.samples).p50)} vs ${ms(total(old.samples).p50)}`,
+          note: `CPU ${ms(cpu(now.samples).p50)} vs ${ms(cpu(old.samples).p50)}; interleaved, same run`,
+        });
+      }
+      report.record('coldStartBefore', { ref, handlers: coldBefore });
     }
     // What NODE_OPTIONS=--enable-source-maps (set by lib/aws) costs a cold start: the same bundles
     // loaded without it.
