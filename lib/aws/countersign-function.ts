@@ -4,6 +4,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from '../bundling.js';
 
 export interface CountersignFunctionProps {
   /** Absolute path of the handler file (it exports `handler`). */
@@ -63,24 +64,25 @@ export class CountersignFunction extends Construct {
       tracing: lambda.Tracing.ACTIVE,
       environment: {
         ...props.environment,
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
       },
       bundling: {
+        // The options live in lib/bundling.ts, shared with the benchmarks, so the bundle that is
+        // measured is the bundle that is deployed. NodejsFunction spells some of them differently.
         forceDockerBundling: false,
-        minify: true,
-        sourceMap: true,
-        // Line numbers are enough to read a stack trace; the sources stay out of the artifact.
-        sourcesContent: false,
-        target: 'node22',
+        minify: LAMBDA_BUNDLING.minify,
+        sourceMap: LAMBDA_BUNDLING.sourcemap,
+        sourcesContent: LAMBDA_BUNDLING.sourcesContent,
+        target: LAMBDA_BUNDLING.target,
         format: nodejs.OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        // Some CommonJS dependencies call require() for Node built-ins; an ESM bundle has no require.
-        banner:
-          "import { createRequire as __countersignCreateRequire } from 'node:module'; const require = __countersignCreateRequire(import.meta.url);",
-        // Bundle the SDK clients each handler imports (tree-shaken) rather than trusting the
-        // runtime's copy: the code that runs is the code that was tested.
-        externalModules: [],
+        mainFields: [...LAMBDA_BUNDLING.mainFields],
+        banner: LAMBDA_BUNDLING.banner.js,
+        externalModules: [...LAMBDA_BUNDLING.external],
         define: props.define,
+        // esbuild resolves these relative to its working directory, the project root.
+        esbuildArgs: Object.fromEntries(
+          Object.entries(LAMBDA_BUNDLING.alias).map(([from, to]) => [`--alias:${from}`, to]),
+        ),
       },
     });
 

@@ -39,6 +39,14 @@ describe('bundled handler', () => {
     expect(map.sourcesContent).toBeUndefined();
   });
 
+  it('uses the shared bundling options: the SDK credential chain is reduced to the environment', () => {
+    const map = JSON.parse(readFileSync(join(bundleDir, 'index.mjs.map'), 'utf8')) as { sources: string[] };
+    expect(map.sources.some((s) => s.includes('sdk-lambda-credentials'))).toBe(true);
+    expect(map.sources.filter((s) => /credential-provider-(ini|sso|process|web-identity)/.test(s))).toEqual(
+      [],
+    );
+  });
+
   it('runs outside the repository, with the SDK inside and the configuration compiled in', async () => {
     // Prepare: the bundle sits in a temporary directory, with no node_modules to fall back on.
     const expected = configForBundles(loadSynthConfig(FIXTURE_CONFIG_FILE));
