@@ -69,6 +69,10 @@ export class Decisions {
     if (input.comment !== undefined && input.comment.length > 1000) {
       throw new ValidationError('comment', 'comment must be at most 1,000 characters');
     }
+    // Read the task token while the decision is judged and written: on the click path that takes
+    // one round trip off the answer. Only a token that was there is trusted; when none was seen yet,
+    // resumeWorkflow reads again after the write (see there for why that order matters).
+    const token = this.deps.store.getTaskToken(input.requestId).catch(() => undefined);
     let refusal: CountersignError | undefined;
     const { request, changed } = await changeRequest(this.deps, input.requestId, (current, now) => {
       refusal = undefined;
@@ -85,7 +89,7 @@ export class Decisions {
     const quorum = request.policy.quorum ?? 1;
     if (request.status === 'APPROVED' || request.status === 'DENIED') {
       try {
-        await this.resumeWorkflow(request);
+        await this.resumeWorkflow(request, await token);
       } catch (error) {
         // The decision is stored and in force (DynamoDB is the source of truth; a grant is already
         // claimable). Only the workflow was not told. Say exactly that: repeating the decision
@@ -198,16 +202,29 @@ export class Decisions {
    * decision was stored but whose workflow was never told (a crash in between): the token is
    * single-use, so a second send is answered `gone` and changes nothing.
    */
-  async resumeWorkflow(request: AccessRequest): Promise<void> {
-    const token = await this.deps.store.getTaskToken(request.id);
-    // No token yet: the notify step has not stored it. It re-reads the request after storing the
-    // token and resumes the workflow itself, so nothing is lost.
+  async resumeWorkflow(request: AccessRequest, knownToken?: string): Promise<void> {
+    // A token seen before the write can be used; its absence only counts once confirmed after the
+    // write: the notify step stores the token and then re-reads the request, so one of the two
+    // always sees the other. With no token yet, the notify step resumes the workflow itself.
+    const token = knownToken ?? (await this.deps.store.getTaskToken(request.id));
     if (!token) return;
-    if (request.status === 'APPROVED') {
-      await this.deps.workflow.succeed(token, { status: 'APPROVED', notAfter: request.grant?.notAfter });
-    } else if (request.status === 'DENIED') {
-      await this.deps.workflow.fail(token, 'Countersign.Denied', request.outcome?.reason ?? 'Denied');
+    const answer = await this.send(request, token);
+    // A token read before the write may have been replaced meanwhile (a retried notify step mints
+    // a new one): if the one we had is gone, try the current one once.
+    if (answer === 'gone' && knownToken) {
+      const current = await this.deps.store.getTaskToken(request.id);
+      if (current && current !== knownToken) await this.send(request, current);
     }
+  }
+
+  private send(request: AccessRequest, token: string): Promise<'sent' | 'gone' | 'skipped'> {
+    if (request.status === 'APPROVED') {
+      return this.deps.workflow.succeed(token, { status: 'APPROVED', notAfter: request.grant?.notAfter });
+    }
+    if (request.status === 'DENIED') {
+      return this.deps.workflow.fail(token, 'Countersign.Denied', request.outcome?.reason ?? 'Denied');
+    }
+    return Promise.resolve('skipped');
   }
 
   /** After `AlreadyDecided`, make sure the workflow knows (idempotent); used by the click paths. */

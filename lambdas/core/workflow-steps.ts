@@ -33,6 +33,17 @@ export class RequestNotReadyError extends DependencyError {
   }
 }
 
+/**
+ * The Grant step found the request no longer APPROVED (revoked between the approval and this step;
+ * the revoke also stops the execution). Its `name` is the error the ASL catches to end quietly.
+ */
+export class NotGrantedError extends Error {
+  constructor(requestId: string, status: RequestStatus) {
+    super(`Request ${requestId} is ${status}, not APPROVED.`);
+    this.name = 'Countersign.NotGranted';
+  }
+}
+
 const result = (request: AccessRequest): StepResult => ({
   status: request.status,
   notAfter: request.grant?.notAfter ?? null,
@@ -117,6 +128,8 @@ export class ApprovalSteps {
         break;
     }
     if (request.slack) await this.deps.notifier.update(request.slack, buildOutcomeMessage({ request }));
+    if (step === 'grant' && request.status !== 'APPROVED')
+      throw new NotGrantedError(requestId, request.status);
     return result(request);
   }
 
