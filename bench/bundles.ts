@@ -11,10 +11,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { analyzeMetafile, build, type Metafile } from 'esbuild';
-import { lambdaBuildOptions } from '../lib/bundling.js';
+import { copyBundleFiles, lambdaBuildOptions } from '../lib/bundling.js';
 
 /** One Lambda bundle built with the production options (lib/bundling.ts). */
 export interface BundleInfo {
@@ -74,6 +74,7 @@ export async function buildLambdaBundles(options: {
       metafile: true,
       logLevel: 'error',
     });
+    copyBundleFiles(name, options.root, dirname(file));
     const contents = readFileSync(file);
     results.push({
       name,

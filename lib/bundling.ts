@@ -1,3 +1,5 @@
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { BuildOptions } from 'esbuild';
 
 /**
@@ -45,6 +47,23 @@ export const LAMBDA_BUNDLING = {
   // Paths relative to the repository root, where both lib/aws and bench/ run esbuild.
   alias: SDK_ALIASES,
 } as const satisfies BuildOptions;
+
+/**
+ * Data files a handler's bundle reads at run time, copied beside `index.mjs` at the same path
+ * relative to it as they have relative to the module that reads them (see iamCatalogFile).
+ * Paths are relative to the repository root (`from`) and to the bundle directory (`to`).
+ */
+export const BUNDLE_FILES: Readonly<Record<string, ReadonlyArray<{ from: string; to: string }>>> = {
+  'request-access': [{ from: 'lambdas/core/generated/iam-catalog.br', to: 'generated/iam-catalog.br' }],
+};
+
+/** Copies a handler's BUNDLE_FILES into its bundle directory (the benchmarks; CDK uses commandHooks). */
+export function copyBundleFiles(handler: string, root: string, bundleDir: string): void {
+  for (const { from, to } of BUNDLE_FILES[handler] ?? []) {
+    mkdirSync(dirname(join(bundleDir, to)), { recursive: true });
+    copyFileSync(join(root, from), join(bundleDir, to));
+  }
+}
 
 /** What a deployed function sets in NODE_OPTIONS so stack traces point into the sources. */
 export const LAMBDA_NODE_OPTIONS = '--enable-source-maps';

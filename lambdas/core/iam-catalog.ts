@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { brotliDecompressSync } from 'node:zlib';
 import { type Arn, parseArn } from './arn.js';
-import { IAM_CATALOG_BROTLI_BASE64, IAM_CATALOG_SOURCE } from './generated/iam-catalog.js';
+import { IAM_CATALOG_SOURCE } from './generated/iam-catalog-source.js';
 
 /**
  * The IAM action catalog: which actions exist, their access levels, which resource types they apply
@@ -316,13 +317,28 @@ export class IamCatalog {
 
 let shared: IamCatalog | undefined;
 
-/** The catalog generated at build time, decoded on first use and shared for the process's life. */
+/**
+ * Where the generated catalog is, relative to this module. In a Lambda bundle every module's
+ * `import.meta.url` is the bundle's, and the bundling copies the file to the same relative place
+ * beside it (lib/bundling.ts `BUNDLE_FILES`), so one path serves the sources and the bundle.
+ */
+export const iamCatalogFile = (): URL => new URL('./generated/iam-catalog.br', import.meta.url);
+
+/** The catalog generated at build time, read and decoded on first use, shared for the process's life. */
 export function iamCatalog(): IamCatalog {
-  shared ??= new IamCatalog(
-    JSON.parse(
-      brotliDecompressSync(Buffer.from(IAM_CATALOG_BROTLI_BASE64, 'base64')).toString('utf8'),
-    ) as CatalogData,
-  );
+  if (!shared) {
+    const file = iamCatalogFile();
+    let packed: Buffer;
+    try {
+      packed = readFileSync(file);
+    } catch (error) {
+      // A packaging fault, not a request problem: no request can be validated, so none is accepted.
+      throw new Error(`The IAM action catalog is missing (${file.pathname}); run npm ci or redeploy.`, {
+        cause: error,
+      });
+    }
+    shared = new IamCatalog(JSON.parse(brotliDecompressSync(packed).toString('utf8')) as CatalogData);
+  }
   return shared;
 }
 

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -21,6 +22,8 @@ export interface CountersignFunctionProps {
   readonly timeout?: Duration;
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
+  /** Data files the bundle reads at run time (lib/bundling.ts BUNDLE_FILES). @default none */
+  readonly files?: ReadonlyArray<{ from: string; to: string }>;
 }
 
 /**
@@ -83,6 +86,19 @@ export class CountersignFunction extends Construct {
         esbuildArgs: Object.fromEntries(
           Object.entries(LAMBDA_BUNDLING.alias).map(([from, to]) => [`--alias:${from}`, to]),
         ),
+        ...(props.files?.length
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (inputDir: string, outputDir: string) =>
+                  (props.files ?? []).flatMap(({ from, to }) => [
+                    `mkdir -p "${outputDir}/${posix.dirname(to)}"`,
+                    `cp "${inputDir}/${from}" "${outputDir}/${to}"`,
+                  ]),
+              },
+            }
+          : {}),
       },
     });
 

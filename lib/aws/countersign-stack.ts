@@ -17,6 +17,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { CountersignConfig } from '../../lambdas/core/config.js';
+import { BUNDLE_FILES } from '../bundling.js';
 import { ApprovalStateMachine } from './approval-state-machine.js';
 import { CloudTrailLinkage } from './cloudtrail-linkage.js';
 import { type ApiRoute, CountersignApi } from './countersign-api.js';
@@ -138,6 +139,7 @@ export class CountersignStack extends Stack {
       return new CountersignFunction(this, name.charAt(0).toUpperCase() + name.slice(1), {
         entry: join(handlersDir, `${spec.file}.ts`),
         projectRoot,
+        files: BUNDLE_FILES[spec.file] ?? [],
         description: spec.description,
         define,
         memorySize: spec.memorySize,

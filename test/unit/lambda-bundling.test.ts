@@ -70,3 +70,33 @@ describe('a handler bundled with lib/bundling.ts', () => {
     }
   });
 });
+
+describe('data files the bundles read at run time', () => {
+  it('every handler that bundles the IAM catalog reader ships the catalog file beside its bundle', async () => {
+    const { readdirSync, mkdtempSync, existsSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { BUNDLE_FILES, copyBundleFiles } = await import('../../lib/bundling.js');
+    const handlers = readdirSync(join(ROOT, 'lambdas', 'handlers')).filter((f) => f.endsWith('.ts'));
+    const readers: string[] = [];
+    for (const file of handlers) {
+      const name = file.replace(/\.ts$/, '');
+      const outDir = mkdtempSync(join(tmpdir(), `countersign-${name}-`));
+      const out = await build({
+        ...lambdaBuildOptions(join(ROOT, 'lambdas', 'handlers', file), join(outDir, 'index.mjs'), {}),
+        absWorkingDir: ROOT,
+        metafile: true,
+        write: false,
+        logLevel: 'silent',
+      });
+      // Imported is not enough (tree-shaking drops unused code): does the catalog reader end up in the bundle?
+      const output = Object.values(out.metafile!.outputs).find((o) => o.entryPoint);
+      if (!output?.inputs['lambdas/core/iam-catalog.ts']?.bytesInOutput) continue;
+      readers.push(name);
+      copyBundleFiles(name, ROOT, outDir);
+      expect(existsSync(join(outDir, 'generated', 'iam-catalog.br')), `${name} reads the catalog`).toBe(true);
+    }
+    // Only the create path validates actions; the read path must stay free of the catalog.
+    expect(readers).toEqual(['request-access']);
+    expect(Object.keys(BUNDLE_FILES)).toEqual(['request-access']);
+  }, 60_000);
+});
