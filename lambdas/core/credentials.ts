@@ -11,7 +11,6 @@ import {
 import type { AccessRequest, Caller, MintedSession, ProcessCredentials } from './model.js';
 import type {
   ApprovalWorkflow,
-  ChatNotifier,
   Clock,
   CredentialMinter,
   RequestStore,
