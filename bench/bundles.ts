@@ -135,5 +135,27 @@ export function exportRevision(repoRoot: string, ref: string): string {
   const generated = join('lambdas', 'core', 'generated');
   if (!existsSync(join(dir, generated)))
     cpSync(join(repoRoot, generated), join(dir, generated), { recursive: true });
+  writeEmbeddedCatalog(dir);
   return dir;
+}
+
+/**
+ * Revisions before d7811e0 import the catalog as a module (generated/iam-catalog.ts, base64 brotli
+ * inside the bundle); the checkout now generates it as a file (iam-catalog.br). Same data, same
+ * format: write the module those revisions expect from the file.
+ */
+function writeEmbeddedCatalog(dir: string): void {
+  const generated = join(dir, 'lambdas', 'core', 'generated');
+  const reader = join(dir, 'lambdas', 'core', 'iam-catalog.ts');
+  if (!existsSync(reader) || !readFileSync(reader, 'utf8').includes("'./generated/iam-catalog.js'")) return;
+  if (existsSync(join(generated, 'iam-catalog.ts'))) return;
+  const packed = readFileSync(join(generated, 'iam-catalog.br'));
+  const source = /IAM_CATALOG_SOURCE = '([^']*)'/.exec(
+    readFileSync(join(generated, 'iam-catalog-source.ts'), 'utf8'),
+  )?.[1];
+  writeFileSync(
+    join(generated, 'iam-catalog.ts'),
+    `export const IAM_CATALOG_SOURCE = '${source ?? 'unknown'}';\n` +
+      `export const IAM_CATALOG_BROTLI_BASE64 =\n  '${packed.toString('base64')}';\n`,
+  );
 }

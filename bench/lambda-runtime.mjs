@@ -11,7 +11,8 @@
 //       POST /invoke/<name>  body = the event       → {ms, result}  (the handler's own duration)
 //       POST /floor          body = {steps: [...]}   → {ms: {group: ms}}
 //     where a floor step is one raw AWS SDK call ({client, command, input, group}) or a Slack Web
-//     API call ({slack: method, body, group}), issued in order. Prints `BENCH_READY <port>`.
+//     API call ({slack: method, body, group}), issued in order (an array of steps: at once).
+//     Prints `BENCH_READY <port>`.
 //
 // Lambda reaches slack.com; here BENCH_SLACK_API (the local Slack sink) answers instead.
 import { createServer } from 'node:http';
@@ -106,8 +107,10 @@ if (mode === 'once') {
           const ms = {};
           for (const s of body.steps) {
             const t = performance.now();
-            await step(s);
-            ms[s.group] = (ms[s.group] ?? 0) + performance.now() - t;
+            // An array of steps is issued at once and timed as one.
+            const group = Array.isArray(s) ? s[0].group : s.group;
+            await (Array.isArray(s) ? Promise.all(s.map(step)) : step(s));
+            ms[group] = (ms[group] ?? 0) + performance.now() - t;
           }
           return reply(200, { ms });
         }

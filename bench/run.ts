@@ -359,7 +359,7 @@ async function clickSection(stack: BenchStack, host: LambdaHost) {
     section: 'slack click',
     name: 'every call the click makes, raw',
     value: describeMs(full),
-    note: 'consistent GetItem of the request and of the task token + the write + SendTaskSuccess + chat.postEphemeral',
+    note: 'consistent GetItems of the request and the task token at once, then the write, SendTaskSuccess, chat.postEphemeral',
   });
   for (const p of ['p50', 'p99'] as const) {
     report.add({
