@@ -9,13 +9,7 @@ import {
   RevokedError,
 } from './errors.js';
 import type { AccessRequest, Caller, MintedSession, ProcessCredentials } from './model.js';
-import type {
-  ApprovalWorkflow,
-  Clock,
-  CredentialMinter,
-  RequestStore,
-  SessionRevoker,
-} from './ports.js';
+import type { ApprovalWorkflow, Clock, CredentialMinter, RequestStore, SessionRevoker } from './ports.js';
 import { sanitizeSourceIdentity } from './session-policy.js';
 import { effectiveStatus } from './status.js';
 import { changeRequest } from './transitions.js';
