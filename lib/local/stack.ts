@@ -66,8 +66,8 @@ const LOCAL_SERVICE_CREDENTIALS = {
   accessKeyId: 'LOCALCOUNTERSIGN0001',
   secretAccessKey: 'local-not-a-secret',
 };
-/** A syntactically valid bot token for the local Slack sink; it authenticates nothing real. */
-const LOCAL_BOT_TOKEN = 'xoxb-local-countersign-sink';
+/** The bot token the local Slack sink accepts; it authenticates nothing real. */
+const LOCAL_BOT_TOKEN = 'local-bot-token-for-the-slack-sink';
 
 /** The ASL file with `definitionSubstitutions` applied, exactly as CDK does on AWS. */
 export function loadApprovalDefinition(substitutions: Record<string, string>): object {

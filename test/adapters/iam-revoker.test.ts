@@ -21,7 +21,7 @@ const TABLE = `arn:aws:dynamodb:us-east-1:${MEMBER}:table/orders`;
 const HOME_DIRECT = { account: HOME, roleArn: HOME_TARGET };
 const MEMBER_VIA_REVOKER = { account: MEMBER, roleArn: MEMBER_TARGET, revokerRoleArn: MEMBER_REVOKER };
 /** The Lambda's own credentials: the stand-in cannot verify them, as it never minted them. */
-const LAMBDA_CREDENTIALS = { accessKeyId: 'AKIALOCALLAMBDA00000', secretAccessKey: 'not-verifiable' };
+const LAMBDA_CREDENTIALS = { accessKeyId: 'LOCALLAMBDAROLE00001', secretAccessKey: 'not-verifiable' };
 
 let clock: number;
 let sts: LocalSts;

@@ -7,7 +7,7 @@ import {
   validateBlocks,
 } from '../../lib/local/slack-api.js';
 
-const BOT_TOKEN = 'xoxb-local-test-token';
+const BOT_TOKEN = 'local-test-bot-token';
 const CHANNEL = 'C0123456789';
 
 const section = (text: string) => ({ type: 'section', text: { type: 'mrkdwn', text } });

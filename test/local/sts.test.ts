@@ -22,7 +22,7 @@ import { failure } from './helpers.js';
 const ACCOUNT = '111122223333';
 const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/countersign-target`;
 const TABLE = `arn:aws:dynamodb:us-east-1:${ACCOUNT}:table/orders`;
-const LAMBDA_CREDENTIALS = { accessKeyId: 'AKIALOCALLAMBDA00000', secretAccessKey: 'not-verifiable' };
+const LAMBDA_CREDENTIALS = { accessKeyId: 'LOCALLAMBDAROLE00001', secretAccessKey: 'not-verifiable' };
 
 function sessionPolicy(notAfter: string): string {
   return JSON.stringify({
