@@ -4,6 +4,7 @@ import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { AccessRequest } from '../../lambdas/core/model.js';
+import { fakeAccessKeyId } from '../support/fake-keys.js';
 
 /**
  * The CLI's boundary, as the tests see it: a small HTTP server on 127.0.0.1:0 that answers per
@@ -195,7 +196,7 @@ export function approved(overrides: Partial<AccessRequest> = {}): Partial<Access
 
 export const CREDENTIALS = {
   Version: 1,
-  AccessKeyId: 'ASIAEXAMPLEKEY000001',
+  AccessKeyId: fakeAccessKeyId('EXAMPLEKEY000001'),
   SecretAccessKey: 'secret/Example+Key0000000000000000000000',
   SessionToken: 'IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKEN',
   Expiration: '2025-01-15T10:15:00.000Z',

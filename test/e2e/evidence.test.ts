@@ -1,6 +1,7 @@
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assumeRoleRecord, callRecord, eventBridge } from '../evidence/support.js';
+import { fakeAccessKeyId } from '../support/fake-keys.js';
 import { eventually, TABLE, TestStack } from '../support/local-stack.js';
 
 type Evidence = {
@@ -73,7 +74,7 @@ describe('evidence and reports on the local stack', () => {
       put,
       callRecord({
         requestId: 'req_someoneElse000000000',
-        accessKeyId: 'ASIAUNKNOWNKEY000000',
+        accessKeyId: fakeAccessKeyId('UNKNOWNKEY'),
         eventName: 'GetItem',
         eventTime: now,
       }),

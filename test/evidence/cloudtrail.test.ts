@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { extractRecords, MAX_RECORDS_PER_CALL, parseRecord } from '../../lambdas/core/cloudtrail.js';
 import { ValidationError } from '../../lambdas/core/errors.js';
+import { fakeAccessKeyId } from '../support/fake-keys.js';
 import { assumeRoleRecord, callRecord, eventBridge } from './support.js';
 
 const ID = 'req_AbCdEfGhIjKlMnOpQrSt';
@@ -9,7 +10,7 @@ describe('reading CloudTrail input', () => {
   it('takes the record out of an EventBridge event, a raw record and a CloudTrail file', () => {
     const record = callRecord({
       requestId: ID,
-      accessKeyId: 'ASIAEXAMPLEKEY000001',
+      accessKeyId: fakeAccessKeyId('EXAMPLEKEY000001'),
       eventName: 'PutItem',
       eventTime: '2025-03-10T09:00:00Z',
     });
@@ -31,7 +32,7 @@ describe('reading CloudTrail input', () => {
     const parsed = parseRecord(
       assumeRoleRecord({
         requestId: ID,
-        mintedAccessKeyId: 'ASIAMINTEDKEY0000001',
+        mintedAccessKeyId: fakeAccessKeyId('MINTEDKEY0000001'),
         sourceIdentity: 'deploy-bot',
         eventTime: '2025-03-10T09:00:00Z',
       }),
@@ -43,7 +44,7 @@ describe('reading CloudTrail input', () => {
       roleSessionName: ID,
       roleArn: 'arn:aws:iam::111122223333:role/countersign-target',
       sourceIdentity: 'deploy-bot',
-      mintedAccessKeyId: 'ASIAMINTEDKEY0000001',
+      mintedAccessKeyId: fakeAccessKeyId('MINTEDKEY0000001'),
     });
     expect(JSON.stringify(parsed.facts)).not.toContain('IQoJb3JpZ2lu');
   });
@@ -52,7 +53,7 @@ describe('reading CloudTrail input', () => {
     const ours = parseRecord(
       callRecord({
         requestId: ID,
-        accessKeyId: 'ASIAEXAMPLEKEY000001',
+        accessKeyId: fakeAccessKeyId('EXAMPLEKEY000001'),
         eventName: 'PutItem',
         eventTime: '2025-03-10T09:00:00Z',
       }),
@@ -60,7 +61,7 @@ describe('reading CloudTrail input', () => {
     const theirs = parseRecord(
       callRecord({
         requestId: 'botocore-session-1',
-        accessKeyId: 'ASIAEXAMPLEKEY000001',
+        accessKeyId: fakeAccessKeyId('EXAMPLEKEY000001'),
         eventName: 'PutItem',
         eventTime: '2025-03-10T09:00:00Z',
       }),
@@ -74,7 +75,7 @@ describe('reading CloudTrail input', () => {
     const s3 = {
       ...callRecord({
         requestId: ID,
-        accessKeyId: 'ASIAEXAMPLEKEY000001',
+        accessKeyId: fakeAccessKeyId('EXAMPLEKEY000001'),
         eventName: 'GetObject',
         eventSource: 's3.amazonaws.com',
         eventTime: '2025-03-10T09:00:00Z',
@@ -83,7 +84,7 @@ describe('reading CloudTrail input', () => {
     };
     const dynamo = callRecord({
       requestId: ID,
-      accessKeyId: 'ASIAEXAMPLEKEY000001',
+      accessKeyId: fakeAccessKeyId('EXAMPLEKEY000001'),
       eventName: 'PutItem',
       eventTime: '2025-03-10T09:00:00Z',
       tableName: 'orders',
@@ -106,7 +107,7 @@ describe('reading CloudTrail input', () => {
     const record = {
       ...callRecord({
         requestId: ID,
-        accessKeyId: 'ASIAEXAMPLEKEY000001',
+        accessKeyId: fakeAccessKeyId('EXAMPLEKEY000001'),
         eventName: 'PutItem',
         eventTime: '2025-03-10T09:00:00Z',
       }),

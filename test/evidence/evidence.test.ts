@@ -10,6 +10,7 @@ import {
 } from '../../lambdas/core/evidence.js';
 import { appendHistory } from '../../lambdas/core/history.js';
 import type { AccessRequest, Decision, LinkedEvent, MintedSession } from '../../lambdas/core/model.js';
+import { fakeAccessKeyId } from '../support/fake-keys.js';
 import { ISSUER, ROLE_ARN, TABLE_ARN } from './support.js';
 
 const CREATED = '2025-03-10T09:00:00.000Z';
@@ -77,7 +78,7 @@ function event(overrides: Partial<LinkedEvent> = {}): LinkedEvent {
     eventName: 'PutItem',
     eventSource: 'dynamodb.amazonaws.com',
     resources: [TABLE_ARN('orders')],
-    accessKeyId: 'ASIAEXAMPLEKEY000001',
+    accessKeyId: fakeAccessKeyId('EXAMPLEKEY000001'),
     linkedBy: 'accessKeyId',
     minted: true,
     ...overrides,
@@ -86,7 +87,7 @@ function event(overrides: Partial<LinkedEvent> = {}): LinkedEvent {
 
 const session: MintedSession = {
   requestId: ID,
-  accessKeyId: 'ASIAEXAMPLEKEY000001',
+  accessKeyId: fakeAccessKeyId('EXAMPLEKEY000001'),
   assumedRoleId: `AROAEXAMPLE:${ID}`,
   roleArn: ROLE_ARN,
   sourceIdentity: 'deploy-bot',
@@ -192,7 +193,11 @@ describe('findings', () => {
       request: request(),
       events: [
         event(),
-        event({ accessKeyId: 'ASIASTRANGER00000001', linkedBy: 'sourceIdentity', minted: false }),
+        event({
+          accessKeyId: fakeAccessKeyId('STRANGER00000001'),
+          linkedBy: 'sourceIdentity',
+          minted: false,
+        }),
       ],
       expected: ['UNLINKED_ACTIVITY'],
     },
@@ -243,7 +248,7 @@ describe('findings', () => {
         event({ eventName: 'DeleteTable', errorCode: 'AccessDenied' }),
         event({
           eventName: 'GetItem',
-          accessKeyId: 'ASIASTRANGER00000001',
+          accessKeyId: fakeAccessKeyId('STRANGER00000001'),
           minted: false,
           linkedBy: 'sourceIdentity',
         }),
@@ -253,7 +258,7 @@ describe('findings', () => {
 
     const detail = Object.fromEntries(record.findings.map((f) => [f.type, f.detail]));
     expect(detail.ACCESS_DENIED).toContain('DeleteTable → AccessDenied ×2');
-    expect(detail.UNLINKED_ACTIVITY).toContain('ASIASTRANGER00000001');
+    expect(detail.UNLINKED_ACTIVITY).toContain(fakeAccessKeyId('STRANGER00000001'));
   });
 });
 

@@ -17,6 +17,7 @@ import {
   createLocalCloudTrailEndpoint,
 } from '../../lambdas/handlers/link-cloudtrail.js';
 import type { DynamoDbLocal } from '../../lib/local/dynamodb-local.js';
+import { fakeAccessKeyId } from '../support/fake-keys.js';
 import {
   assumeRoleRecord,
   callRecord,
@@ -194,7 +195,7 @@ describe('CloudTrail linker', () => {
   it('ignores and counts events it cannot link', async () => {
     const foreign = callRecord({
       requestId: 'req_AAAAAAAAAAAAAAAAAAAA',
-      accessKeyId: 'ASIAUNKNOWNKEY000001',
+      accessKeyId: fakeAccessKeyId('UNKNOWNKEY000001'),
       eventName: 'PutItem',
       eventTime: '2025-03-10T09:04:00Z',
     });
@@ -203,7 +204,7 @@ describe('CloudTrail linker', () => {
       userIdentity: {
         type: 'IAMUser',
         arn: `arn:aws:iam::111122223333:user/bob`,
-        accessKeyId: 'AKIAUNKNOWNKEY000001',
+        accessKeyId: fakeAccessKeyId('UNKNOWNKEY000001', 'AKIA'),
       },
     };
     const otherDetailType = { 'detail-type': 'EC2 Instance State-change Notification', detail: {} };
@@ -279,7 +280,7 @@ describe('CloudTrail linker', () => {
 
   it('links activity under a request session name with a key Countersign never minted as unlinked', async () => {
     const { requestId, sourceIdentity } = await grantedAndClaimed();
-    const stranger = 'ASIASTRANGERKEY00001';
+    const stranger = fakeAccessKeyId('STRANGERKEY00001');
 
     await linker.link(
       callRecord({
@@ -301,7 +302,7 @@ describe('CloudTrail linker', () => {
     await linker.link(
       assumeRoleRecord({
         requestId,
-        mintedAccessKeyId: 'ASIASTRANGERKEY00002',
+        mintedAccessKeyId: fakeAccessKeyId('STRANGERKEY00002'),
         sourceIdentity: 'someone-else',
         eventTime: '2025-03-10T09:06:30Z',
       }),
@@ -320,7 +321,7 @@ describe('CloudTrail linker', () => {
     const { sourceIdentity } = await grantedAndClaimed('lonely-bot');
     const record = callRecord({
       requestId: 'not-a-request-session',
-      accessKeyId: 'ASIASTRANGERKEY00003',
+      accessKeyId: fakeAccessKeyId('STRANGERKEY00003'),
       sourceIdentity,
       eventName: 'PutItem',
       eventTime: '2025-03-10T09:09:00Z',

@@ -13,6 +13,7 @@ import {
   ensureTable,
   startDynamoDbLocal,
 } from '../../lib/local/dynamodb-local.js';
+import { fakeAccessKeyId } from '../support/fake-keys.js';
 
 /**
  * What the evidence tests share: DynamoDB Local with the real table, requests made through the
@@ -233,7 +234,7 @@ export function assumeRoleRecord(options: {
       type: 'AssumedRole',
       arn: `arn:aws:sts::${ACCOUNT}:assumed-role/countersign-claim-credentials/lambda-session`,
       accountId: ACCOUNT,
-      accessKeyId: 'ASIAMINTERLAMBDA0001',
+      accessKeyId: fakeAccessKeyId('MINTERLAMBDA0001'),
     },
     eventTime: options.eventTime,
     eventSource: 'sts.amazonaws.com',

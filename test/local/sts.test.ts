@@ -17,6 +17,7 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LocalServer, listenLocal } from '../../lib/local/http-server.js';
 import { createLocalSts, type LocalSts } from '../../lib/local/sts.js';
+import { fakeAccessKeyId } from '../support/fake-keys.js';
 import { failure } from './helpers.js';
 
 const ACCOUNT = '111122223333';
@@ -177,7 +178,7 @@ describe('local STS and IAM through the real SDK clients', () => {
       asSession({ ...Credentials!, SecretAccessKey: 'x'.repeat(40) }).send(new GetCallerIdentityCommand({})),
     );
     const unknownKey = await failure(
-      asSession({ ...Credentials!, AccessKeyId: 'ASIAAAAAAAAAAAAAAAAA' }).send(
+      asSession({ ...Credentials!, AccessKeyId: fakeAccessKeyId('AAAAAAAAAAAAAAAA') }).send(
         new GetCallerIdentityCommand({}),
       ),
     );

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { defaultProvider } from '../../lambdas/adapters/sdk-lambda-credentials.js';
 import { EventStreamSerde } from '../../lambdas/adapters/sdk-no-event-streams.js';
 import { lambdaBuildOptions } from '../../lib/bundling.js';
+import { fakeAccessKeyId } from '../support/fake-keys.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const ENV_NAMES = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'] as const;
@@ -19,14 +20,14 @@ afterEach(() => {
 describe('Lambda credentials (the bundles’ stand-in for the SDK default chain)', () => {
   it('answers with the session Lambda puts in the environment', async () => {
     // Prepare
-    process.env.AWS_ACCESS_KEY_ID = 'ASIAEXAMPLEKEY000001';
+    process.env.AWS_ACCESS_KEY_ID = fakeAccessKeyId('EXAMPLEKEY000001');
     process.env.AWS_SECRET_ACCESS_KEY = 'example-secret';
     process.env.AWS_SESSION_TOKEN = 'example-session-token';
     // Act
     const credentials = await defaultProvider()();
     // Assess
     expect(credentials).toMatchObject({
-      accessKeyId: 'ASIAEXAMPLEKEY000001',
+      accessKeyId: fakeAccessKeyId('EXAMPLEKEY000001'),
       secretAccessKey: 'example-secret',
       sessionToken: 'example-session-token',
     });
