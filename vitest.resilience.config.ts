@@ -10,6 +10,7 @@ export default defineConfig({
     include: ['test/resilience/**/*.test.ts'],
     exclude: ['node_modules/**'],
     setupFiles: ['test/setup.ts'],
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 180_000,
     hookTimeout: 60_000,
     pool: 'forks',

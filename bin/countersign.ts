@@ -26,7 +26,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
  * and its own --help.
  */
 async function runLocalCommand(argv: string[]): Promise<number> {
-  const { runLocal } = await import('../lib/local/stack.js');
+  const { runLocal } = await import('../lib/local/run-local.js');
   await runLocal(argv);
   return EXIT.ok;
 }

@@ -150,8 +150,18 @@ export const configSchema = z
       .object({
         /** The local stack's Slack signing secret when SLACK_SIGNING_SECRET is not set. Never used on AWS. */
         slackSigningSecret: z.string().min(16).optional(),
-        /** Account/role the local STS pretends to be; defaults to the first target. */
         region: z.string().default('us-east-1'),
+        /** The account the local assembly runs in (its table, functions, roles). @default the first target's account */
+        account: z.string().regex(ACCOUNT, 'a 12-digit AWS account id (quote it in YAML)').optional(),
+        /**
+         * The identity policy of every local target role (a policy document). Sessions get the
+         * intersection of it and their session policy. @default allow everything
+         */
+        targetRolePolicy: z.record(z.string(), z.unknown()).optional(),
+        /** How long the local CloudTrail takes to deliver a record to EventBridge. @default 1 */
+        cloudTrailDelaySeconds: z.number().min(0).max(300).optional(),
+        /** Plain tables (partition key `id`) created in the local DynamoDB for walk-throughs. */
+        demoTables: z.array(z.string().regex(/^[\w.-]{3,255}$/, 'a DynamoDB table name')).optional(),
       })
       .strict()
       .optional(),

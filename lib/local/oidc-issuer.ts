@@ -10,7 +10,7 @@ import {
 /**
  * The embedded OIDC issuer of the local assembly (DESIGN.md §2): it plays Cognito/Okta/GitHub
  * Actions, so the real JWT verifier runs unchanged against a real JWKS and real RS256 signatures.
- * The key pair and its `kid` are new at every start: tokens from an earlier run never verify.
+ * The key is given (kept in the data directory by the local stack) or new; its `kid` is its fingerprint.
  */
 
 export interface LocalIssuerOptions {
@@ -21,6 +21,8 @@ export interface LocalIssuerOptions {
   readonly groupsClaim?: string;
   /** @default `<issuer>/.well-known/jwks.json` — where aws-jwt-verify looks by default */
   readonly jwksUri?: string;
+  /** The signing key (RSA), e.g. one kept in the data directory. @default a new key */
+  readonly privateKey?: KeyObject;
 }
 
 export interface LocalTokenClaims {
@@ -117,8 +119,10 @@ export function createLocalIssuer(options: LocalIssuerOptions): LocalIssuer {
   const issuer = options.issuer.replace(/\/+$/, '');
   const groupsClaim = options.groupsClaim ?? 'groups';
   const jwksUri = options.jwksUri ?? `${issuer}/.well-known/jwks.json`;
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const kid = base64url(randomBytes(12));
+  const privateKey = options.privateKey ?? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  const publicKey = createPublicKey(privateKey);
+  // The key id is the key's own fingerprint, so a key kept across restarts keeps its kid.
+  const kid = base64url(createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest()).slice(0, 16);
   const jwk = publicKey.export({ format: 'jwk' }) as { n: string; e: string };
   const publicJwk: PublicJwk = { kty: 'RSA', n: jwk.n, e: jwk.e, kid, alg: 'RS256', use: 'sig' };
 

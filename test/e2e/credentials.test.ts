@@ -49,7 +49,7 @@ describe('credentials on the local stack', () => {
     expect(identity.Arn).toBe(`arn:aws:sts::111122223333:assumed-role/countersign-target/${id}`);
 
     // The AssumeRole STS saw: the exact session policy, the source identity, the request id.
-    const session = stack.stack.sts.sessions().find((s) => s.accessKeyId === claim.body.AccessKeyId)!;
+    const session = stack.stack.aws.sessions().find((s) => s.accessKeyId === claim.body.AccessKeyId)!;
     expect(session).toMatchObject({
       roleArn: 'arn:aws:iam::111122223333:role/countersign-target',
       roleSessionName: id,
@@ -62,13 +62,13 @@ describe('credentials on the local stack', () => {
     expect(JSON.stringify(policy)).toContain('aws:CurrentTime');
     // Scoped: the action on the table is allowed, a sibling table and another action are not.
     expect(
-      stack.stack.sts.authorize(claim.body.AccessKeyId, 'dynamodb:PutItem', TABLE('orders')).allowed,
+      stack.stack.aws.authorize(claim.body.AccessKeyId, 'dynamodb:PutItem', TABLE('orders')).allowed,
     ).toBe(true);
     expect(
-      stack.stack.sts.authorize(claim.body.AccessKeyId, 'dynamodb:PutItem', TABLE('orders-2')).allowed,
+      stack.stack.aws.authorize(claim.body.AccessKeyId, 'dynamodb:PutItem', TABLE('orders-2')).allowed,
     ).toBe(false);
     expect(
-      stack.stack.sts.authorize(claim.body.AccessKeyId, 'dynamodb:DeleteItem', TABLE('orders')).allowed,
+      stack.stack.aws.authorize(claim.body.AccessKeyId, 'dynamodb:DeleteItem', TABLE('orders')).allowed,
     ).toBe(false);
 
     // Each claim mints a new session.
@@ -152,7 +152,7 @@ describe('credentials on the local stack', () => {
         '--profile',
         'agent',
         '--endpoint-url',
-        stack.stack.endpoints.sts,
+        stack.stack.endpoints.aws,
         '--output',
         'json',
       ],

@@ -162,7 +162,7 @@ describe('evidence and reports on the local stack', () => {
     });
     await db.send(
       new UpdateItemCommand({
-        TableName: 'countersign',
+        TableName: stack.stack.tableName,
         Key: { PK: { S: `REQ#${id}` }, SK: { S: 'REQUEST' } },
         UpdateExpression: 'SET #s = :approved',
         ExpressionAttributeNames: { '#s': 'status' },

@@ -41,7 +41,7 @@ describe('credentials: who may mint a session, and when', () => {
   const works = (creds: Creds) =>
     new STSClient({
       region: 'us-east-1',
-      endpoint: stack.stack.endpoints.sts,
+      endpoint: stack.stack.endpoints.aws,
       credentials: {
         accessKeyId: creds.AccessKeyId,
         secretAccessKey: creds.SecretAccessKey,
@@ -84,7 +84,7 @@ describe('credentials: who may mint a session, and when', () => {
     }
     // The same sub under another role set is still the requester; a prefix of it is not.
     expectContractError(await claim(id, await stack.agentToken('claim-bo')), 404, 'NotFound');
-    expect(stack.stack.sts.sessions().filter((s) => s.roleSessionName === id)).toHaveLength(0);
+    expect(stack.stack.aws.sessions().filter((s) => s.roleSessionName === id)).toHaveLength(0);
   });
 
   it('before approval, after a deny and for a policy-denied request: 409 NotApproved, nothing minted', async () => {
@@ -97,7 +97,7 @@ describe('credentials: who may mint a session, and when', () => {
     expect(denied.body.status).toBe('DENIED');
     expectContractError(await claim(String(denied.body.id)), 409, 'NotApproved');
     const names = [pending.body.id, denied.body.id];
-    expect(stack.stack.sts.sessions().filter((s) => names.includes(s.roleSessionName))).toHaveLength(0);
+    expect(stack.stack.aws.sessions().filter((s) => names.includes(s.roleSessionName))).toHaveLength(0);
   });
 
   it('after notAfter: 409 GrantExpired even before the workflow marks it EXPIRED', async () => {
@@ -105,7 +105,7 @@ describe('credentials: who may mint a session, and when', () => {
     // Prepare: the grant's end has passed; the workflow's Wait still has hours to go.
     await ddb.send(
       new UpdateItemCommand({
-        TableName: stack.stack.settings.tableName,
+        TableName: stack.stack.tableName,
         Key: marshall(keys.request(id)),
         UpdateExpression: 'SET #g.#n = :past',
         ExpressionAttributeNames: { '#g': 'grant', '#n': 'notAfter' },
@@ -168,7 +168,7 @@ describe('credentials: who may mint a session, and when', () => {
       const answer = await claim(String(created.body.id), token);
       expect(answer.status).toBe(200);
       expect(await works(answer.body)).toBe(true);
-      const session = stack.stack.sts.sessions().find((s) => s.accessKeyId === answer.body.AccessKeyId)!;
+      const session = stack.stack.aws.sessions().find((s) => s.accessKeyId === answer.body.AccessKeyId)!;
       expect(session.sourceIdentity).toMatch(STS_NAME);
       expect(session.roleSessionName).toMatch(STS_NAME);
       expect(session.tags).toContainEqual({ Key: 'countersign:agent', Value: session.sourceIdentity });
@@ -184,7 +184,7 @@ describe('credentials: who may mint a session, and when', () => {
         });
         const answer = await claim(String(created.body.id), token);
         identities.push(
-          stack.stack.sts.sessions().find((s) => s.accessKeyId === answer.body.AccessKeyId)?.sourceIdentity,
+          stack.stack.aws.sessions().find((s) => s.accessKeyId === answer.body.AccessKeyId)?.sourceIdentity,
         );
       }
       expect(new Set(identities).size).toBe(4);

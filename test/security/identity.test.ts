@@ -271,7 +271,7 @@ describe('identity: forged, stale and foreign JWTs, and roles', () => {
   });
 
   it('a network attacker gets no plain-HTTP door: JWKS over http is refused for any host but loopback', async () => {
-    const settings = stack.stack.settings.jwt;
+    const settings = stack.stack.jwt;
     const remote = new JwtAuthenticator({
       ...settings,
       jwksUri: 'http://issuer.example.com/.well-known/jwks.json',

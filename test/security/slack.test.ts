@@ -382,7 +382,7 @@ describe('slack: forged, replayed and unwelcome clicks', () => {
     // Prepare: the grant's end has passed (as the clock would leave it; the Expire step has not run).
     await ddb.send(
       new UpdateItemCommand({
-        TableName: stack.stack.settings.tableName,
+        TableName: stack.stack.tableName,
         Key: marshall(keys.request(id)),
         UpdateExpression: 'SET #g.#n = :past',
         ExpressionAttributeNames: { '#g': 'grant', '#n': 'notAfter' },

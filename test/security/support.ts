@@ -1,3 +1,4 @@
+import { LOCAL_BOT_TOKEN } from '../../lib/local/stack.js';
 import { DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { expect } from 'vitest';
@@ -34,7 +35,7 @@ export async function storedRequestIds(
   do {
     const out = await client.send(
       new QueryCommand({
-        TableName: stack.stack.settings.tableName,
+        TableName: stack.stack.tableName,
         IndexName: 'byAgent',
         KeyConditionExpression: '#pk = :pk',
         ExpressionAttributeNames: { '#pk': partitionKey },
@@ -58,7 +59,7 @@ export async function storedRequest(
 ): Promise<Record<string, unknown> | undefined> {
   const out = await client.send(
     new GetItemCommand({
-      TableName: stack.stack.settings.tableName,
+      TableName: stack.stack.tableName,
       Key: marshall(keys.request(id)),
       ConsistentRead: true,
     }),
@@ -74,7 +75,7 @@ export async function storedTaskToken(
 ): Promise<string | undefined> {
   const out = await client.send(
     new GetItemCommand({
-      TableName: stack.stack.settings.tableName,
+      TableName: stack.stack.tableName,
       Key: marshall(keys.token(id)),
       ConsistentRead: true,
     }),
@@ -112,7 +113,7 @@ export class SecretLedger {
 
   constructor(stack: TestStack) {
     this.add('Slack signing secret', stack.stack.slackSigningSecret);
-    this.add('Slack bot token', stack.stack.settings.slack.botToken);
+    this.add('Slack bot token', LOCAL_BOT_TOKEN);
   }
 
   add(kind: string, value: string | undefined): void {

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { STSClient } from '@aws-sdk/client-sts';
-import { loadConfigFile } from '../../lib/local/config-file.js';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../lib/local/stack.js';
 import { type BlockActionsOptions, signedInteraction } from './slack.js';
 
@@ -14,8 +13,8 @@ export interface ApiAnswer<T = Record<string, unknown>> {
 }
 
 /**
- * The real local stack (DynamoDB Local, the ASL file in the local Step Functions, local STS, the
- * Slack sink, the embedded issuer) on an ephemeral port, with small helpers that speak only HTTP.
+ * The local assembly — the synthesized CDK app's bundles, environment, IAM, routes, workflow and
+ * rules over the local AWS — on an ephemeral port, with small helpers that speak only HTTP.
  */
 export class TestStack {
   readonly logs: string[] = [];
@@ -31,9 +30,9 @@ export class TestStack {
     const stack = await startLocalStack({
       port: 0,
       inMemory: true,
-      config: loadConfigFile(TEST_CONFIG_PATH),
       log: (line) => logs.push(line),
       ...options,
+      ...(options.config ? {} : { configPath: options.configPath ?? TEST_CONFIG_PATH }),
     });
     return new TestStack(stack, logs);
   }
@@ -117,11 +116,11 @@ export class TestStack {
     return id;
   }
 
-  /** An STS client signing with minted credentials, against the local STS. */
+  /** An STS client signing with minted credentials, against the local AWS endpoint. */
   sessionClient(creds: { AccessKeyId: string; SecretAccessKey: string; SessionToken: string }): STSClient {
     return new STSClient({
       region: 'us-east-1',
-      endpoint: this.stack.endpoints.sts,
+      endpoint: this.stack.endpoints.aws,
       credentials: {
         accessKeyId: creds.AccessKeyId,
         secretAccessKey: creds.SecretAccessKey,
@@ -133,6 +132,19 @@ export class TestStack {
   async click(options: Omit<BlockActionsOptions, 'requestId'> & { requestId: string; now?: Date }) {
     const signed = signedInteraction({ secret: this.stack.slackSigningSecret, ...options });
     return this.call('POST', '/v1/slack/interactions', { rawBody: signed.body, headers: signed.headers });
+  }
+
+  /** Client options for any AWS SDK client signing with minted credentials, against the local AWS. */
+  awsClientConfig(creds: { AccessKeyId: string; SecretAccessKey: string; SessionToken: string }) {
+    return {
+      region: this.stack.region,
+      endpoint: this.stack.endpoints.aws,
+      credentials: {
+        accessKeyId: creds.AccessKeyId,
+        secretAccessKey: creds.SecretAccessKey,
+        sessionToken: creds.SessionToken,
+      },
+    };
   }
 
   slackMessages(): Array<Record<string, unknown>> {

@@ -1,0 +1,66 @@
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+
+/**
+ * Tables as CloudFormation creates them from the template (key schema, indexes, TTL): what the
+ * handlers find locally is the table the stack deploys, not a hand-kept copy of its design.
+ */
+export async function createTablesFromTemplate(
+  client: DynamoDBClient,
+  tables: ReadonlyArray<CreateTableCommandInput & { TimeToLive?: { AttributeName?: string; Enabled?: boolean } }>,
+): Promise<void> {
+  for (const { TimeToLive, ...input } of tables) {
+    const created = await createIfMissing(client, input);
+    if (created && TimeToLive?.Enabled && TimeToLive.AttributeName) {
+      await client.send(
+        new UpdateTimeToLiveCommand({
+          TableName: input.TableName,
+          TimeToLiveSpecification: { Enabled: true, AttributeName: TimeToLive.AttributeName },
+        }),
+      );
+    }
+  }
+}
+
+/**
+ * Demo tables of the walk-through (config `local.demoTables`): a plain table keyed by `id`, so an
+ * agent's approved PutItem has somewhere to go. They are the "production" data of the local world,
+ * not part of Countersign.
+ */
+export async function seedDemoTables(client: DynamoDBClient, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    await createIfMissing(client, {
+      TableName: name,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+    });
+  }
+}
+
+async function createIfMissing(client: DynamoDBClient, input: CreateTableCommandInput): Promise<boolean> {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: input.TableName }));
+    return false;
+  } catch (error) {
+    if ((error as Error).name !== 'ResourceNotFoundException') throw error;
+  }
+  try {
+    await client.send(new CreateTableCommand(input));
+  } catch (error) {
+    if (error instanceof ResourceInUseException) return false;
+    throw error;
+  }
+  for (let i = 0; i < 100; i++) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: input.TableName }));
+    if (Table?.TableStatus === 'ACTIVE') break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
