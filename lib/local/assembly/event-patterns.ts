@@ -72,7 +72,8 @@ function cidrMatches(cidr: string, value: unknown): boolean {
   const network = ipv4ToInt(base ?? '');
   const address = ipv4ToInt(value);
   // IPv6 ranges are not evaluated locally; they fail closed (no match) rather than guess.
-  if (network === undefined || address === undefined || !Number.isInteger(bits) || bits < 0 || bits > 32) return false;
+  if (network === undefined || address === undefined || !Number.isInteger(bits) || bits < 0 || bits > 32)
+    return false;
   const size = 2 ** (32 - bits);
   return Math.floor(network / size) === Math.floor(address / size);
 }
@@ -82,14 +83,20 @@ function numericMatches(conditions: unknown[], value: unknown): boolean {
   for (let i = 0; i < conditions.length; i += 2) {
     const op = conditions[i];
     const bound = conditions[i + 1];
-    if (typeof bound !== 'number') throw new EventPatternError(`numeric: ${JSON.stringify(bound)} is not a number`);
+    if (typeof bound !== 'number')
+      throw new EventPatternError(`numeric: ${JSON.stringify(bound)} is not a number`);
     const ok =
-      op === '=' ? value === bound
-      : op === '<' ? value < bound
-      : op === '<=' ? value <= bound
-      : op === '>' ? value > bound
-      : op === '>=' ? value >= bound
-      : undefined;
+      op === '='
+        ? value === bound
+        : op === '<'
+          ? value < bound
+          : op === '<='
+            ? value <= bound
+            : op === '>'
+              ? value > bound
+              : op === '>='
+                ? value >= bound
+                : undefined;
     if (ok === undefined) throw new EventPatternError(`numeric: unknown operator ${JSON.stringify(op)}`);
     if (!ok) return false;
   }
@@ -102,7 +109,9 @@ function anythingButMatches(spec: unknown, value: unknown): boolean {
     if (typeof spec.prefix === 'string') return !value.startsWith(spec.prefix);
     if (typeof spec.suffix === 'string') return !value.endsWith(spec.suffix);
     if (spec['equals-ignore-case'] !== undefined) {
-      const list = Array.isArray(spec['equals-ignore-case']) ? spec['equals-ignore-case'] : [spec['equals-ignore-case']];
+      const list = Array.isArray(spec['equals-ignore-case'])
+        ? spec['equals-ignore-case']
+        : [spec['equals-ignore-case']];
       return !list.some((v) => typeof v === 'string' && v.toLowerCase() === value.toLowerCase());
     }
     if (spec.wildcard !== undefined) {
@@ -119,7 +128,8 @@ function anythingButMatches(spec: unknown, value: unknown): boolean {
 function leafMatches(filter: unknown, value: unknown, present: boolean): boolean {
   if (!isObject(filter)) return present && filter === value;
   const keys = Object.keys(filter);
-  if (keys.length !== 1) throw new EventPatternError(`a filter has exactly one key: ${JSON.stringify(filter)}`);
+  if (keys.length !== 1)
+    throw new EventPatternError(`a filter has exactly one key: ${JSON.stringify(filter)}`);
   const key = keys[0]!;
   const spec = filter[key];
   if (key === 'exists') {
@@ -131,16 +141,23 @@ function leafMatches(filter: unknown, value: unknown, present: boolean): boolean
   switch (key) {
     case 'prefix':
       if (isObject(spec) && typeof spec['equals-ignore-case'] === 'string') {
-        return typeof value === 'string' && value.toLowerCase().startsWith(spec['equals-ignore-case'].toLowerCase());
+        return (
+          typeof value === 'string' &&
+          value.toLowerCase().startsWith(spec['equals-ignore-case'].toLowerCase())
+        );
       }
       return typeof spec === 'string' && typeof value === 'string' && value.startsWith(spec);
     case 'suffix':
       if (isObject(spec) && typeof spec['equals-ignore-case'] === 'string') {
-        return typeof value === 'string' && value.toLowerCase().endsWith(spec['equals-ignore-case'].toLowerCase());
+        return (
+          typeof value === 'string' && value.toLowerCase().endsWith(spec['equals-ignore-case'].toLowerCase())
+        );
       }
       return typeof spec === 'string' && typeof value === 'string' && value.endsWith(spec);
     case 'equals-ignore-case':
-      return typeof spec === 'string' && typeof value === 'string' && spec.toLowerCase() === value.toLowerCase();
+      return (
+        typeof spec === 'string' && typeof value === 'string' && spec.toLowerCase() === value.toLowerCase()
+      );
     case 'wildcard':
       return typeof spec === 'string' && typeof value === 'string' && wildcardMatches(spec, value);
     case 'anything-but':
@@ -167,8 +184,10 @@ function fieldMatches(filters: unknown[], value: unknown, present: boolean): boo
 function objectMatches(pattern: Record<string, unknown>, event: unknown): boolean {
   for (const [key, sub] of Object.entries(pattern)) {
     if (key === '$or') {
-      if (!Array.isArray(sub) || sub.length < 2) throw new EventPatternError('$or takes an array of at least two patterns');
-      if (!sub.some((alternative) => isObject(alternative) && objectMatches(alternative, event))) return false;
+      if (!Array.isArray(sub) || sub.length < 2)
+        throw new EventPatternError('$or takes an array of at least two patterns');
+      if (!sub.some((alternative) => isObject(alternative) && objectMatches(alternative, event)))
+        return false;
       continue;
     }
     const present = isObject(event) && Object.hasOwn(event, key);
@@ -180,7 +199,9 @@ function objectMatches(pattern: Record<string, unknown>, event: unknown): boolea
       // match, so evaluate it against an empty object.
       if (!objectMatches(sub, isObject(value) ? value : {})) return false;
     } else {
-      throw new EventPatternError(`pattern value for ${key} must be an array or an object, got ${JSON.stringify(sub)}`);
+      throw new EventPatternError(
+        `pattern value for ${key} must be an array or an object, got ${JSON.stringify(sub)}`,
+      );
     }
   }
   return true;
@@ -205,12 +226,17 @@ export function eventPatternSize(pattern: unknown): number {
 export function assertEventPatternSize(pattern: unknown, limit = EVENT_PATTERN_MAX_CHARACTERS): void {
   const size = eventPatternSize(pattern);
   if (size > limit) {
-    throw new EventPatternError(`the event pattern is ${size} characters; EventBridge accepts at most ${limit}`);
+    throw new EventPatternError(
+      `the event pattern is ${size} characters; EventBridge accepts at most ${limit}`,
+    );
   }
 }
 
 /** STS calls CloudTrail marks read-only that EventBridge delivers as change events (see above). */
-const DELIVERED_AS_CHANGE_EVENTS = new Set(['sts.amazonaws.com GetFederationToken', 'sts.amazonaws.com GetSessionToken']);
+const DELIVERED_AS_CHANGE_EVENTS = new Set([
+  'sts.amazonaws.com GetFederationToken',
+  'sts.amazonaws.com GetSessionToken',
+]);
 
 /** A read-only management event delivered by CloudTrail ("AWS API Call via CloudTrail"). */
 export function isReadOnlyManagementEvent(event: unknown): boolean {
@@ -221,7 +247,10 @@ export function isReadOnlyManagementEvent(event: unknown): boolean {
 }
 
 /** Whether a rule in `state` with `pattern` receives `event`, as EventBridge decides it. */
-export function ruleReceives(rule: { state: RuleState; eventPattern?: unknown }, event: Json | unknown): boolean {
+export function ruleReceives(
+  rule: { state: RuleState; eventPattern?: unknown },
+  event: Json | unknown,
+): boolean {
   if (rule.state === 'DISABLED') return false;
   if (rule.eventPattern === undefined) return false; // a schedule rule receives no events
   if (rule.state === 'ENABLED' && isReadOnlyManagementEvent(event)) return false;

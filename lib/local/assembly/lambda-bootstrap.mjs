@@ -47,7 +47,10 @@ class RuntimeError extends Error {
 
 function toRapidResponse(error) {
   try {
-    if (error instanceof Error || (error && typeof error === 'object' && 'name' in error && 'message' in error)) {
+    if (
+      error instanceof Error ||
+      (error && typeof error === 'object' && 'name' in error && 'message' in error)
+    ) {
       return {
         errorType: error.name,
         errorMessage: error.message,
@@ -70,7 +73,9 @@ async function loadHandler() {
   if (dot <= 0) throw new RuntimeError('Runtime.MalformedHandlerName', `Bad handler ${handlerSetting}`);
   const modulePath = handlerSetting.slice(0, dot);
   const exportPath = handlerSetting.slice(dot + 1);
-  const file = ['.mjs', '.js', '.cjs'].map((ext) => join(taskRoot, modulePath + ext)).find((f) => existsSync(f));
+  const file = ['.mjs', '.js', '.cjs']
+    .map((ext) => join(taskRoot, modulePath + ext))
+    .find((f) => existsSync(f));
   if (!file) {
     throw new RuntimeError('Runtime.ImportModuleError', `Error: Cannot find module '${modulePath}'`);
   }
@@ -78,7 +83,8 @@ async function loadHandler() {
   try {
     module = await import(pathToFileURL(file).href);
   } catch (error) {
-    if (error instanceof SyntaxError) throw new RuntimeError('Runtime.UserCodeSyntaxError', `${error.name}: ${error.message}`);
+    if (error instanceof SyntaxError)
+      throw new RuntimeError('Runtime.UserCodeSyntaxError', `${error.name}: ${error.message}`);
     if (error && (error.code === 'ERR_MODULE_NOT_FOUND' || error.code === 'MODULE_NOT_FOUND')) {
       throw new RuntimeError('Runtime.ImportModuleError', `Error: ${error.message}`);
     }

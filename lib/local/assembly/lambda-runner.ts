@@ -34,7 +34,12 @@ export interface RunnableFunction {
 
 export type InvokeResult =
   | { readonly ok: true; readonly payload: unknown }
-  | { readonly ok: false; readonly errorType: string; readonly errorMessage: string; readonly trace?: string[] };
+  | {
+      readonly ok: false;
+      readonly errorType: string;
+      readonly errorMessage: string;
+      readonly trace?: string[];
+    };
 
 export interface LambdaRunnerOptions {
   readonly log: (line: string) => void;
@@ -155,7 +160,12 @@ class ExecutionEnvironment {
         Math.max(0, deadlineMs - Date.now()),
       );
       const fail = (error: RapidError) =>
-        finish({ ok: false, errorType: error.errorType, errorMessage: error.errorMessage, trace: error.trace ?? [] });
+        finish({
+          ok: false,
+          errorType: error.errorType,
+          errorMessage: error.errorMessage,
+          trace: error.trace ?? [],
+        });
       this.onExit = (code, signal) => {
         fail(
           this.lastCrash ?? {
@@ -207,7 +217,8 @@ class ExecutionEnvironment {
   }
 
   kill(): void {
-    if (!this.dead && this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    if (!this.dead && this.child.exitCode === null && this.child.signalCode === null)
+      this.child.kill('SIGKILL');
     this.dead = true;
   }
 
@@ -287,7 +298,9 @@ export function createLambdaRunner(options: LambdaRunnerOptions): LambdaRunner {
       try {
         const initError = await Promise.race([
           env.init,
-          new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), Math.max(0, deadlineMs - Date.now())).unref()),
+          new Promise<'timeout'>((r) =>
+            setTimeout(() => r('timeout'), Math.max(0, deadlineMs - Date.now())).unref(),
+          ),
         ]);
         if (initError === 'timeout') {
           env.kill();
@@ -403,7 +416,9 @@ export function lambdaEnvironment(
     );
   }
   if (!/^nodejs\d+\.x$/.test(fn.runtime)) {
-    throw new LambdaEnvironmentError(`function ${fn.name}: runtime ${fn.runtime} cannot run locally (Node.js runtimes only)`);
+    throw new LambdaEnvironmentError(
+      `function ${fn.name}: runtime ${fn.runtime} cannot run locally (Node.js runtimes only)`,
+    );
   }
   return {
     AWS_REGION: options.region,
