@@ -56,7 +56,13 @@ export function identityOf(principal: Principal): CloudTrailUserIdentity {
     accountId: role.account,
     accessKeyId: principal.accessKeyId,
     sessionContext: {
-      sessionIssuer: { type: 'Role', principalId: role.roleId, arn: role.arn, accountId: role.account, userName: role.name },
+      sessionIssuer: {
+        type: 'Role',
+        principalId: role.roleId,
+        arn: role.arn,
+        accountId: role.account,
+        userName: role.name,
+      },
       attributes: { creationDate: isoSeconds(principal.issuedAt), mfaAuthenticated: 'false' },
       ...(principal.sourceIdentity !== undefined ? { sourceIdentity: principal.sourceIdentity } : {}),
     },
@@ -93,7 +99,9 @@ export function cloudTrailRecord(input: RecordInput): CloudTrailRecord {
     awsRegion: input.region,
     sourceIPAddress: input.sourceIp,
     userAgent: input.userAgent.slice(0, 1024),
-    ...(failed ? { errorCode: input.errorCode, errorMessage: (input.errorMessage ?? '').slice(0, 1024) } : {}),
+    ...(failed
+      ? { errorCode: input.errorCode, errorMessage: (input.errorMessage ?? '').slice(0, 1024) }
+      : {}),
     requestParameters: input.requestParameters,
     // A failed call returns nothing; data events never carry response elements.
     responseElements: failed || !input.managementEvent ? null : input.responseElements,

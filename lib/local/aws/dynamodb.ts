@@ -1,4 +1,13 @@
-import { AwsError, type AwsService, type Authorization, jsonBody, type ParsedCall, type ServiceAnswer, type ServiceEnvironment, targetOperation } from './service.js';
+import {
+  type Authorization,
+  AwsError,
+  type AwsService,
+  jsonBody,
+  type ParsedCall,
+  type ServiceAnswer,
+  type ServiceEnvironment,
+  targetOperation,
+} from './service.js';
 
 /**
  * DynamoDB (JSON 1.0, `X-Amz-Target: DynamoDB_20120810.*`): authorized here on the table (or index)
@@ -59,7 +68,11 @@ export function createDynamoDbService(env: ServiceEnvironment, options: DynamoDb
   };
   const nameOf = (value: unknown, field = 'TableName'): string => {
     if (typeof value !== 'string' || value === '') {
-      throw new AwsError('ValidationException', 400, `1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`);
+      throw new AwsError(
+        'ValidationException',
+        400,
+        `1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`,
+      );
     }
     return value;
   };
@@ -73,7 +86,11 @@ export function createDynamoDbService(env: ServiceEnvironment, options: DynamoDb
     parse(request): ParsedCall {
       const operation = targetOperation(request, PREFIX);
       if (REFUSED.has(operation)) {
-        throw new AwsError('UnknownOperationException', 400, `${operation} (PartiQL) is not emulated by the local AWS`);
+        throw new AwsError(
+          'UnknownOperationException',
+          400,
+          `${operation} (PartiQL) is not emulated by the local AWS`,
+        );
       }
       const data = DATA_OPERATIONS.has(operation);
       if (!data && !TABLE_OPERATIONS.has(operation) && !ACCOUNT_OPERATIONS.has(operation)) {
@@ -86,7 +103,10 @@ export function createDynamoDbService(env: ServiceEnvironment, options: DynamoDb
       const add = (act: string, name: string, index?: unknown) => {
         const arn = tableArn(name, request.region);
         tables.add(arn);
-        authorizations.push({ action: act, resource: typeof index === 'string' && index !== '' ? `${arn}/index/${index}` : arn });
+        authorizations.push({
+          action: act,
+          resource: typeof index === 'string' && index !== '' ? `${arn}/index/${index}` : arn,
+        });
       };
       const params: Record<string, unknown> = {};
       if (operation === 'BatchGetItem' || operation === 'BatchWriteItem') {
@@ -98,13 +118,24 @@ export function createDynamoDbService(env: ServiceEnvironment, options: DynamoDb
         params.requestItems = Object.keys(items).map((tableName) => ({ tableName }));
       } else if (operation === 'TransactGetItems' || operation === 'TransactWriteItems') {
         const items = body.TransactItems;
-        if (!Array.isArray(items) || items.length === 0) throw new AwsError('ValidationException', 400, 'TransactItems must not be empty');
+        if (!Array.isArray(items) || items.length === 0)
+          throw new AwsError('ValidationException', 400, 'TransactItems must not be empty');
         const names: string[] = [];
         for (const item of items as Array<Record<string, Record<string, unknown>>>) {
           const kinds = Object.keys(item ?? {});
-          if (kinds.length !== 1) throw new AwsError('ValidationException', 400, 'Each TransactItem must name exactly one operation');
+          if (kinds.length !== 1)
+            throw new AwsError(
+              'ValidationException',
+              400,
+              'Each TransactItem must name exactly one operation',
+            );
           const kind = kinds[0] as string;
-          const perItem = operation === 'TransactGetItems' ? (kind === 'Get' ? 'dynamodb:GetItem' : undefined) : TRANSACT_WRITE_ACTIONS[kind];
+          const perItem =
+            operation === 'TransactGetItems'
+              ? kind === 'Get'
+                ? 'dynamodb:GetItem'
+                : undefined
+              : TRANSACT_WRITE_ACTIONS[kind];
           if (!perItem) throw new AwsError('ValidationException', 400, `Unknown TransactItem ${kind}`);
           const name = nameOf(item[kind]?.TableName, `TransactItems.${kind}.TableName`);
           add(perItem, name);
@@ -119,7 +150,11 @@ export function createDynamoDbService(env: ServiceEnvironment, options: DynamoDb
         params.tableName = name;
         if (typeof body.IndexName === 'string') params.indexName = body.IndexName;
         // Keys name which item; they are not item values. Everything else (items, values) stays out.
-        if (body.Key !== undefined && (operation === 'GetItem' || operation === 'DeleteItem' || operation === 'UpdateItem')) params.key = body.Key;
+        if (
+          body.Key !== undefined &&
+          (operation === 'GetItem' || operation === 'DeleteItem' || operation === 'UpdateItem')
+        )
+          params.key = body.Key;
       }
       return {
         operation,
@@ -152,20 +187,36 @@ export function createDynamoDbService(env: ServiceEnvironment, options: DynamoDb
         throw new AwsError('InternalServerError', 500, 'DynamoDB Local did not answer');
       }
       const text = Buffer.from(await response.arrayBuffer());
-      const headers: Record<string, string> = { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': ctx.requestId };
+      const headers: Record<string, string> = {
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amzn-requestid': ctx.requestId,
+      };
       const crc = response.headers.get('x-amz-crc32');
       if (crc) headers['x-amz-crc32'] = crc;
       if (response.status >= 400) {
         let code = 'InternalServerError';
         let message = '';
         try {
-          const parsed = JSON.parse(text.toString('utf8')) as { __type?: string; message?: string; Message?: string };
-          code = String(parsed.__type ?? code).split('#').pop() as string;
+          const parsed = JSON.parse(text.toString('utf8')) as {
+            __type?: string;
+            message?: string;
+            Message?: string;
+          };
+          code = String(parsed.__type ?? code)
+            .split('#')
+            .pop() as string;
           message = String(parsed.message ?? parsed.Message ?? '');
         } catch {
           // not JSON: keep the generic code
         }
-        return { status: response.status, headers, body: text, errorCode: code, errorMessage: message, responseElements: null };
+        return {
+          status: response.status,
+          headers,
+          body: text,
+          errorCode: code,
+          errorMessage: message,
+          responseElements: null,
+        };
       }
       return { status: response.status, headers, body: text, responseElements: null };
     },

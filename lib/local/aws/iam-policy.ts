@@ -83,7 +83,11 @@ function mayBeAbsent(key: string): boolean {
   return MAY_BE_ABSENT.some((k) => (k.endsWith('/') ? key.startsWith(k) : key === k));
 }
 
-export function parsePolicy(name: string, document: unknown, options: { requireResource?: boolean } = {}): ParsedPolicy {
+export function parsePolicy(
+  name: string,
+  document: unknown,
+  options: { requireResource?: boolean } = {},
+): ParsedPolicy {
   let doc = document;
   if (typeof doc === 'string') {
     try {
@@ -92,13 +96,15 @@ export function parsePolicy(name: string, document: unknown, options: { requireR
       throw new MalformedPolicyError('Syntax errors in policy.');
     }
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new MalformedPolicyError('Syntax errors in policy.');
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new MalformedPolicyError('Syntax errors in policy.');
   const { Version, Statement: raw } = doc as { Version?: unknown; Statement?: unknown };
   if (Version !== undefined && Version !== '2012-10-17' && Version !== '2008-10-17') {
     throw new MalformedPolicyError('The policy must contain a valid version string');
   }
   const list = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
-  if (list.length === 0) throw new MalformedPolicyError('Policy statement must contain at least one statement.');
+  if (list.length === 0)
+    throw new MalformedPolicyError('Policy statement must contain at least one statement.');
   const strings = (value: unknown, field: string): string[] | undefined => {
     if (value === undefined) return undefined;
     const arr = Array.isArray(value) ? value : [value];
@@ -108,7 +114,8 @@ export function parsePolicy(name: string, document: unknown, options: { requireR
     return arr as string[];
   };
   const statements = list.map((s): PolicyStatement => {
-    if (typeof s !== 'object' || s === null || Array.isArray(s)) throw new MalformedPolicyError('Syntax errors in policy.');
+    if (typeof s !== 'object' || s === null || Array.isArray(s))
+      throw new MalformedPolicyError('Syntax errors in policy.');
     const st = s as Record<string, unknown>;
     if (st.Effect !== 'Allow' && st.Effect !== 'Deny') {
       throw new MalformedPolicyError('Policy statement must contain a valid Effect.');
@@ -123,7 +130,8 @@ export function parsePolicy(name: string, document: unknown, options: { requireR
       throw new MalformedPolicyError('Policy statement must contain resources.');
     }
     if (st.Principal !== undefined || st.NotPrincipal !== undefined) {
-      if (options.requireResource) throw new MalformedPolicyError('Policy document should not specify a principal.');
+      if (options.requireResource)
+        throw new MalformedPolicyError('Policy document should not specify a principal.');
     }
     const condition = st.Condition;
     if (condition !== undefined) {
@@ -188,7 +196,7 @@ function arnLike(pattern: string, value: string): boolean {
   };
   const p = split(pattern);
   const v = split(value);
-  if (!p || !v) return pattern === '*' ? true : false;
+  if (!p || !v) return pattern === '*';
   return p.every((part, i) => like(part, v[i] as string));
 }
 
@@ -203,21 +211,22 @@ function parseNumber(value: string): number | undefined {
   return Number(value);
 }
 
-const OPERATORS: Record<string, { negated: boolean; compare: (actual: string, wanted: string) => boolean }> = {
-  StringEquals: { negated: false, compare: (a, w) => a === w },
-  StringNotEquals: { negated: true, compare: (a, w) => a === w },
-  StringEqualsIgnoreCase: { negated: false, compare: (a, w) => a.toLowerCase() === w.toLowerCase() },
-  StringNotEqualsIgnoreCase: { negated: true, compare: (a, w) => a.toLowerCase() === w.toLowerCase() },
-  StringLike: { negated: false, compare: (a, w) => like(w, a) },
-  StringNotLike: { negated: true, compare: (a, w) => like(w, a) },
-  ArnEquals: { negated: false, compare: (a, w) => arnLike(w, a) },
-  ArnLike: { negated: false, compare: (a, w) => arnLike(w, a) },
-  ArnNotEquals: { negated: true, compare: (a, w) => arnLike(w, a) },
-  ArnNotLike: { negated: true, compare: (a, w) => arnLike(w, a) },
-  Bool: { negated: false, compare: (a, w) => a.toLowerCase() === w.toLowerCase() },
-  ...dateOperators(),
-  ...numericOperators(),
-};
+const OPERATORS: Record<string, { negated: boolean; compare: (actual: string, wanted: string) => boolean }> =
+  {
+    StringEquals: { negated: false, compare: (a, w) => a === w },
+    StringNotEquals: { negated: true, compare: (a, w) => a === w },
+    StringEqualsIgnoreCase: { negated: false, compare: (a, w) => a.toLowerCase() === w.toLowerCase() },
+    StringNotEqualsIgnoreCase: { negated: true, compare: (a, w) => a.toLowerCase() === w.toLowerCase() },
+    StringLike: { negated: false, compare: (a, w) => like(w, a) },
+    StringNotLike: { negated: true, compare: (a, w) => like(w, a) },
+    ArnEquals: { negated: false, compare: (a, w) => arnLike(w, a) },
+    ArnLike: { negated: false, compare: (a, w) => arnLike(w, a) },
+    ArnNotEquals: { negated: true, compare: (a, w) => arnLike(w, a) },
+    ArnNotLike: { negated: true, compare: (a, w) => arnLike(w, a) },
+    Bool: { negated: false, compare: (a, w) => a.toLowerCase() === w.toLowerCase() },
+    ...dateOperators(),
+    ...numericOperators(),
+  };
 
 function dateOperators() {
   const make = (test: (a: number, w: number) => boolean, negated = false) => ({
@@ -245,7 +254,8 @@ function numericOperators() {
     compare: (a: string, w: string) => {
       const x = parseNumber(a);
       const y = parseNumber(w);
-      if (x === undefined || y === undefined) throw new Undecidable(`not a number: ${x === undefined ? a : w}`);
+      if (x === undefined || y === undefined)
+        throw new Undecidable(`not a number: ${x === undefined ? a : w}`);
       return test(x, y);
     },
   });
@@ -273,7 +283,11 @@ function conditionValues(raw: unknown, operator: string): string[] {
  * Operators AND together, keys within an operator AND together, values of one key OR together
  * (for negated operators: the value matches none of them).
  */
-function conditionsHold(statement: PolicyStatement, ctx: RequestContext, version: ParsedPolicy['version']): boolean {
+function conditionsHold(
+  statement: PolicyStatement,
+  ctx: RequestContext,
+  version: ParsedPolicy['version'],
+): boolean {
   for (const [rawOperator, block] of Object.entries(statement.Condition ?? {})) {
     let operator = rawOperator;
     let set: 'any' | 'all' | undefined;
@@ -297,7 +311,9 @@ function conditionsHold(statement: PolicyStatement, ctx: RequestContext, version
       if (operator === 'Null') {
         if (set || ifExists) throw new Undecidable(`${rawOperator} is not a valid operator`);
         // Null: "true" holds when the key is absent, "false" when it is present.
-        const holds = wanted.some((w) => (w.toLowerCase() === 'true' ? !present : w.toLowerCase() === 'false' ? present : false));
+        const holds = wanted.some((w) =>
+          w.toLowerCase() === 'true' ? !present : w.toLowerCase() === 'false' ? present : false,
+        );
         if (!holds) return false;
         continue;
       }
@@ -338,7 +354,10 @@ function statementMatches(
     const resourceHit = (patterns: readonly string[]) =>
       patterns.some((p) => {
         const pattern = substitute(p, ctx, version);
-        return pattern === '*' || (pattern.startsWith('arn:') ? arnLike(pattern, resource) : like(pattern, resource));
+        return (
+          pattern === '*' ||
+          (pattern.startsWith('arn:') ? arnLike(pattern, resource) : like(pattern, resource))
+        );
       });
     if (statement.Resource && !resourceHit(statement.Resource)) return false;
     if (statement.NotResource && resourceHit(statement.NotResource)) return false;
@@ -349,10 +368,17 @@ function statementMatches(
   }
 }
 
-function problemOf(statement: PolicyStatement, action: string, resource: string, ctx: RequestContext, version: ParsedPolicy['version']): string {
+function problemOf(
+  statement: PolicyStatement,
+  action: string,
+  resource: string,
+  ctx: RequestContext,
+  version: ParsedPolicy['version'],
+): string {
   try {
     conditionsHold(statement, ctx, version);
-    for (const p of [...(statement.Resource ?? []), ...(statement.NotResource ?? [])]) substitute(p, ctx, version);
+    for (const p of [...(statement.Resource ?? []), ...(statement.NotResource ?? [])])
+      substitute(p, ctx, version);
     return 'undecidable';
   } catch (error) {
     return `${(error as Error).message} (statement ${statement.Sid ?? '(no Sid)'} on ${action} ${resource})`;
@@ -401,10 +427,20 @@ export function evaluate(input: EvaluationInput): Decision {
     return hit;
   };
   if (scan(input.identityPolicies, 'Deny')) {
-    return { allowed: false, decision: 'ExplicitDeny', reason: `${prefix} with an explicit deny in an identity-based policy`, problems };
+    return {
+      allowed: false,
+      decision: 'ExplicitDeny',
+      reason: `${prefix} with an explicit deny in an identity-based policy`,
+      problems,
+    };
   }
   if (input.sessionPolicies && scan(input.sessionPolicies, 'Deny')) {
-    return { allowed: false, decision: 'ExplicitDeny', reason: `${prefix} with an explicit deny in a session policy`, problems };
+    return {
+      allowed: false,
+      decision: 'ExplicitDeny',
+      reason: `${prefix} with an explicit deny in a session policy`,
+      problems,
+    };
   }
   if (!scan(input.identityPolicies, 'Allow')) {
     return {
@@ -426,7 +462,12 @@ export function evaluate(input: EvaluationInput): Decision {
 }
 
 /** Does one policy allow (and not deny) `action` on `resource`? For trust policies and probes. */
-export function statementsAllow(policy: ParsedPolicy, action: string, resource: string, context: RequestContext): Match {
+export function statementsAllow(
+  policy: ParsedPolicy,
+  action: string,
+  resource: string,
+  context: RequestContext,
+): Match {
   let allow: Match = false;
   for (const statement of policy.statements) {
     const match = statementMatches(statement, action, resource, context, policy.version);

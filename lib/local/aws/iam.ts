@@ -1,6 +1,16 @@
 import { MalformedPolicyError, packedLength, parsePolicy } from './iam-policy.js';
 import type { Role } from './principals.js';
-import { AwsError, type AwsService, type CallContext, el, type ParsedCall, queryAnswer, queryParams, requiredParam, type ServiceEnvironment } from './service.js';
+import {
+  AwsError,
+  type AwsService,
+  type CallContext,
+  el,
+  type ParsedCall,
+  queryAnswer,
+  queryParams,
+  requiredParam,
+  type ServiceEnvironment,
+} from './service.js';
 
 /**
  * IAM over the Query protocol, the role inline-policy operations revocation uses: GetRolePolicy,
@@ -23,7 +33,8 @@ interface IamInput {
 
 export function createIamService(env: ServiceEnvironment): AwsService {
   function knownRole(input: IamInput): Role {
-    if (!input.role) throw new AwsError('NoSuchEntity', 404, `The role with name ${input.roleName} cannot be found.`);
+    if (!input.role)
+      throw new AwsError('NoSuchEntity', 404, `The role with name ${input.roleName} cannot be found.`);
     return input.role;
   }
 
@@ -36,19 +47,27 @@ export function createIamService(env: ServiceEnvironment): AwsService {
         try {
           parsePolicy(`inline:${policyName}`, document, { requireResource: true });
         } catch (error) {
-          if (error instanceof MalformedPolicyError) throw new AwsError('MalformedPolicyDocument', 400, error.message);
+          if (error instanceof MalformedPolicyError)
+            throw new AwsError('MalformedPolicyDocument', 400, error.message);
           throw error;
         }
-        const others = [...role.inline].filter(([name]) => name !== policyName).map(([, text]) => packedLength(text));
+        const others = [...role.inline]
+          .filter(([name]) => name !== policyName)
+          .map(([, text]) => packedLength(text));
         if (others.reduce((a, b) => a + b, packedLength(document)) > ROLE_INLINE_POLICY_LIMIT) {
-          throw new AwsError('LimitExceeded', 409, `Maximum policy size of ${ROLE_INLINE_POLICY_LIMIT} bytes exceeded for role ${role.name}`);
+          throw new AwsError(
+            'LimitExceeded',
+            409,
+            `Maximum policy size of ${ROLE_INLINE_POLICY_LIMIT} bytes exceeded for role ${role.name}`,
+          );
         }
         role.inline.set(policyName, document);
         return queryAnswer(operation, XMLNS, '', ctx.requestId);
       }
       case 'GetRolePolicy': {
         const document = role.inline.get(policyName);
-        if (document === undefined) throw new AwsError('NoSuchEntity', 404, `The role policy with name ${policyName} cannot be found.`);
+        if (document === undefined)
+          throw new AwsError('NoSuchEntity', 404, `The role policy with name ${policyName} cannot be found.`);
         // IAM returns policy documents URL-encoded (RFC 3986); callers decode.
         const result = `<GetRolePolicyResult>${el('PolicyName', policyName)}${el('RoleName', role.name)}${el('PolicyDocument', encodeURIComponent(document))}</GetRolePolicyResult>`;
         return queryAnswer(operation, XMLNS, result, ctx.requestId);
@@ -85,20 +104,33 @@ export function createIamService(env: ServiceEnvironment): AwsService {
       const operation = params.get('Action') ?? '';
       const version = params.get('Version');
       if (version !== '2010-05-08' || !OPERATIONS.has(operation)) {
-        throw new AwsError('InvalidAction', 400, `Could not find operation ${operation} for version ${version}`);
+        throw new AwsError(
+          'InvalidAction',
+          400,
+          `Could not find operation ${operation} for version ${version}`,
+        );
       }
       const roleName = requiredParam(params, 'RoleName');
       if (roleName.length > 64 || !NAME_PATTERN.test(roleName)) {
-        throw new AwsError('ValidationError', 400, `The specified value for roleName is invalid: ${roleName}`);
+        throw new AwsError(
+          'ValidationError',
+          400,
+          `The specified value for roleName is invalid: ${roleName}`,
+        );
       }
       let policyName: string | undefined;
       if (operation !== 'ListRolePolicies') {
         policyName = requiredParam(params, 'PolicyName');
         if (policyName.length > 128 || !NAME_PATTERN.test(policyName)) {
-          throw new AwsError('ValidationError', 400, `The specified value for policyName is invalid: ${policyName}`);
+          throw new AwsError(
+            'ValidationError',
+            400,
+            `The specified value for policyName is invalid: ${policyName}`,
+          );
         }
       }
-      const policyDocument = operation === 'PutRolePolicy' ? requiredParam(params, 'PolicyDocument') : undefined;
+      const policyDocument =
+        operation === 'PutRolePolicy' ? requiredParam(params, 'PolicyDocument') : undefined;
       // IAM is per account: a session sees the roles of its own account only.
       const account = ctx.caller.role.account;
       const role = env.principals.role(account, roleName);
@@ -113,7 +145,12 @@ export function createIamService(env: ServiceEnvironment): AwsService {
         },
         readOnly: operation.startsWith('Get') || operation.startsWith('List'),
         managementEvent: true,
-        input: { roleName, ...(role ? { role } : {}), ...(policyName !== undefined ? { policyName } : {}), ...(policyDocument !== undefined ? { policyDocument } : {}) },
+        input: {
+          roleName,
+          ...(role ? { role } : {}),
+          ...(policyName !== undefined ? { policyName } : {}),
+          ...(policyDocument !== undefined ? { policyDocument } : {}),
+        },
       };
     },
     async serve(call, ctx) {

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BodyTooLargeError, readBody } from '../http-server.js';
-import { type CloudTrailRecord, type CloudTrailUserIdentity, cloudTrailRecord, identityOf, isReadOnlyOperation } from './cloudtrail.js';
+import {
+  type CloudTrailRecord,
+  type CloudTrailUserIdentity,
+  cloudTrailRecord,
+  identityOf,
+  isReadOnlyOperation,
+} from './cloudtrail.js';
 import { createDynamoDbService } from './dynamodb.js';
 import { createIamService } from './iam.js';
 import { type ParsedPolicy, parsePolicy } from './iam-policy.js';
@@ -11,8 +17,8 @@ import { type Principal, Principals, type StsSessionRecord } from './principals.
 import { createS3Service } from './s3.js';
 import { createSecretsManagerService } from './secretsmanager.js';
 import {
-  type AwsError as AwsErrorType,
   AwsError,
+  type AwsError as AwsErrorType,
   type AwsRequest,
   type AwsService,
   type CallContext,
@@ -23,7 +29,7 @@ import {
   type ServiceAnswer,
   type ServiceEnvironment,
 } from './service.js';
-import { parseAuthorization, SignatureError, verifySignature, constantTimeEqual } from './sigv4.js';
+import { constantTimeEqual, parseAuthorization, SignatureError, verifySignature } from './sigv4.js';
 import { createStatesService } from './states.js';
 import { assumeRoleResponseElements, createStsService } from './sts.js';
 
@@ -46,7 +52,9 @@ export interface LocalAwsOptions {
   /** DynamoDB Local's URL; item and table calls are forwarded there (it runs with -sharedDb). */
   readonly dynamodbEndpoint: string;
   /** The local Step Functions (lib/local/step-functions.ts `handleJson`). */
-  readonly stepFunctions?: { handleJson(target: string, body: unknown): Promise<{ status: number; body: unknown }> };
+  readonly stepFunctions?: {
+    handleJson(target: string, body: unknown): Promise<{ status: number; body: unknown }>;
+  };
   /** S3 objects and KMS key material are persisted here; undefined keeps them in memory. */
   readonly dataDir?: string;
   /** @default () => new Date() */
@@ -63,7 +71,10 @@ export interface LocalAws {
   start(port?: number): Promise<void>;
   stop(): Promise<void>;
   /** Create (or replace) a role with its trust policy and inline/managed policy documents. */
-  createRole(arn: string, policies: { inline?: Record<string, object>; managed?: object[]; trust?: object }): void;
+  createRole(
+    arn: string,
+    policies: { inline?: Record<string, object>; managed?: object[]; trust?: object },
+  ): void;
   /** Registers a customer managed policy, usable as an AssumeRole `PolicyArns` session policy. */
   putManagedPolicy(arn: string, document: object): void;
   /** Credentials for a role as the Lambda service issues them for an execution role (records an AssumeRole by lambda.amazonaws.com). */
@@ -141,17 +152,30 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
   function protocolOf(service: AwsService | undefined, req: IncomingMessage): Protocol {
     if (service) return service.protocol;
     if (req.headers['x-amz-target']) return 'json';
-    return String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded') ? 'query' : 'json';
+    return String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')
+      ? 'query'
+      : 'json';
   }
 
-  function authenticate(req: IncomingMessage, body: Buffer, protocol: Protocol, time: Date): { principal?: Principal; error?: AwsErrorType; accessKeyId?: string } {
+  function authenticate(
+    req: IncomingMessage,
+    body: Buffer,
+    protocol: Protocol,
+    time: Date,
+  ): { principal?: Principal; error?: AwsErrorType; accessKeyId?: string } {
     const header = req.headers.authorization;
     if (header === undefined) {
       return { error: commonError(protocol, 'MissingAuth', 'Request is missing Authentication Token') };
     }
     const auth = parseAuthorization(header);
     if (!auth) {
-      return { error: commonError(protocol, 'IncompleteSignature', 'Authorization header is not a valid AWS Signature Version 4 header') };
+      return {
+        error: commonError(
+          protocol,
+          'IncompleteSignature',
+          'Authorization header is not a valid AWS Signature Version 4 header',
+        ),
+      };
     }
     const principal = principals.byAccessKey(auth.accessKeyId);
     const token = String(req.headers['x-amz-security-token'] ?? '');
@@ -169,12 +193,18 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
       return { principal, error: commonError(protocol, failure, error.message) };
     }
     if (time.getTime() >= principal.expiresAt.getTime()) {
-      return { principal, error: commonError(protocol, 'Expired', 'The security token included in the request is expired') };
+      return {
+        principal,
+        error: commonError(protocol, 'Expired', 'The security token included in the request is expired'),
+      };
     }
     return { principal };
   }
 
-  function merged(base: ReadonlyMap<string, readonly string[]>, extra?: ReadonlyMap<string, readonly string[]>) {
+  function merged(
+    base: ReadonlyMap<string, readonly string[]>,
+    extra?: ReadonlyMap<string, readonly string[]>,
+  ) {
     if (!extra || extra.size === 0) return base;
     const out = new Map(base);
     for (const [k, v] of extra) out.set(k.toLowerCase(), v);
@@ -209,7 +239,13 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
     };
     let eventName = 'Unknown';
     try {
-      eventName = service ? service.operationName(request) : String(req.headers['x-amz-target'] ?? '').split('.').pop() || req.method || 'Unknown';
+      eventName = service
+        ? service.operationName(request)
+        : String(req.headers['x-amz-target'] ?? '')
+            .split('.')
+            .pop() ||
+          req.method ||
+          'Unknown';
     } catch {
       // keep 'Unknown'
     }
@@ -230,13 +266,25 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
           `The service '${signingName}' is not emulated by the local AWS; the call was refused.`,
         );
       }
-      const ctx: CallContext = { caller: principal, now: time, requestId, context: principals.contextOf(principal, time, request.region) };
+      const ctx: CallContext = {
+        caller: principal,
+        now: time,
+        requestId,
+        context: principals.contextOf(principal, time, request.region),
+      };
       call = service.parse(request, ctx);
       eventName = call.operation;
       for (const needed of call.authorizations) {
-        const decision = principals.authorize(principal, needed.action, needed.resource, merged(ctx.context, needed.context));
+        const decision = principals.authorize(
+          principal,
+          needed.action,
+          needed.resource,
+          merged(ctx.context, needed.context),
+        );
         for (const problem of decision.problems) {
-          log(`local aws: IAM EVALUATION FAILED CLOSED for ${principal.arn} ${needed.action} on ${needed.resource}: ${problem}`);
+          log(
+            `local aws: IAM EVALUATION FAILED CLOSED for ${principal.arn} ${needed.action} on ${needed.resource}: ${problem}`,
+          );
         }
         if (!decision.allowed) throw commonError(protocol, 'AccessDenied', decision.reason);
       }
@@ -245,8 +293,15 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
       if (error instanceof AwsError) {
         answer = errorAnswer(protocol, error, requestId, errorOptions);
       } else {
-        log(`local aws: internal error serving ${signingName} ${eventName}: ${(error as Error).name}: ${(error as Error).message}`);
-        answer = errorAnswer(protocol, new AwsError(protocol === 'json' ? 'InternalFailure' : 'InternalError', 500, 'internal error'), requestId, errorOptions);
+        log(
+          `local aws: internal error serving ${signingName} ${eventName}: ${(error as Error).name}: ${(error as Error).message}`,
+        );
+        answer = errorAnswer(
+          protocol,
+          new AwsError(protocol === 'json' ? 'InternalFailure' : 'InternalError', 500, 'internal error'),
+          requestId,
+          errorOptions,
+        );
       }
     }
     const headers: Record<string, string | number> = { ...(answer.headers ?? {}) };
@@ -271,7 +326,9 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
         readOnly: call?.readOnly ?? isReadOnlyOperation(eventName),
         managementEvent: call?.managementEvent ?? true,
         ...(call?.resources ? { resources: call.resources } : {}),
-        ...(answer.errorCode !== undefined ? { errorCode: answer.errorCode, errorMessage: answer.errorMessage ?? '' } : {}),
+        ...(answer.errorCode !== undefined
+          ? { errorCode: answer.errorCode, errorMessage: answer.errorMessage ?? '' }
+          : {}),
       }),
     );
   }
@@ -316,13 +373,15 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
       principals.createRole(arn, policies);
     },
     putManagedPolicy(arn, document) {
-      if (!/^arn:aws:iam::(\d{12}|aws):policy\/[\x21-\x7e]+$/.test(arn)) throw new Error(`putManagedPolicy: not a policy ARN: ${arn}`);
+      if (!/^arn:aws:iam::(\d{12}|aws):policy\/[\x21-\x7e]+$/.test(arn))
+        throw new Error(`putManagedPolicy: not a policy ARN: ${arn}`);
       managedPolicies.set(arn, parsePolicy(`managed:${arn}`, document));
     },
     issueRoleSession(roleArn, sessionName, durationSeconds = DEFAULT_ROLE_SESSION_SECONDS) {
       const role = principals.roleByArn(roleArn);
       if (!role) throw new Error(`issueRoleSession: no role ${roleArn} (createRole it first)`);
-      if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) throw new Error(`issueRoleSession: invalid session name ${sessionName}`);
+      if (!/^[\w+=,.@-]{2,64}$/.test(sessionName))
+        throw new Error(`issueRoleSession: invalid session name ${sessionName}`);
       const time = now();
       const session = principals.mint(role, sessionName, durationSeconds, time, { assumed: false });
       emit(
@@ -352,13 +411,22 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
     },
     authorize(accessKeyId, action, resource) {
       const principal = principals.byAccessKey(accessKeyId);
-      if (!principal) return { allowed: false, reason: 'The security token included in the request is invalid.' };
+      if (!principal)
+        return { allowed: false, reason: 'The security token included in the request is invalid.' };
       const time = now();
       if (time.getTime() >= principal.expiresAt.getTime()) {
         return { allowed: false, reason: 'The security token included in the request is expired' };
       }
-      const decision = principals.authorize(principal, action, resource, principals.contextOf(principal, time, options.region));
-      for (const problem of decision.problems) log(`local aws: IAM EVALUATION FAILED CLOSED for ${principal.arn} ${action} on ${resource}: ${problem}`);
+      const decision = principals.authorize(
+        principal,
+        action,
+        resource,
+        principals.contextOf(principal, time, options.region),
+      );
+      for (const problem of decision.problems)
+        log(
+          `local aws: IAM EVALUATION FAILED CLOSED for ${principal.arn} ${action} on ${resource}: ${problem}`,
+        );
       return { allowed: decision.allowed, reason: decision.reason };
     },
     sessions: () => principals.sessions(),
@@ -370,4 +438,3 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
     },
   };
 }
-

@@ -1,7 +1,16 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AwsError, type AwsService, jsonAnswer, jsonBody, type ParsedCall, type ServiceEnvironment, stringField, targetOperation } from './service.js';
+import {
+  AwsError,
+  type AwsService,
+  jsonAnswer,
+  jsonBody,
+  type ParsedCall,
+  type ServiceEnvironment,
+  stringField,
+  targetOperation,
+} from './service.js';
 
 /**
  * KMS (JSON 1.1, `TrentService.*`), the HMAC subset Countersign's evidence chain uses: CreateKey
@@ -27,10 +36,16 @@ export function createKmsService(env: ServiceEnvironment): AwsService {
   const file = env.dataDir === undefined ? undefined : join(env.dataDir, 'kms', 'keys.json');
   if (file) {
     try {
-      const stored = JSON.parse(readFileSync(file, 'utf8')) as Array<{ keyId: string; material: string; created: number; description: string }>;
+      const stored = JSON.parse(readFileSync(file, 'utf8')) as Array<{
+        keyId: string;
+        material: string;
+        created: number;
+        description: string;
+      }>;
       for (const k of stored) keys.set(k.keyId, { ...k, material: Buffer.from(k.material, 'base64') });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`local KMS: cannot read its key file: ${(error as Error).message}`);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new Error(`local KMS: cannot read its key file: ${(error as Error).message}`);
     }
   }
   const persist = () => {
@@ -47,7 +62,9 @@ export function createKmsService(env: ServiceEnvironment): AwsService {
   const keyIdOf = (value: string, region: string): string | undefined => {
     if (KEY_ID.test(value)) return value;
     const prefix = `arn:aws:kms:${region}:${env.account}:key/`;
-    return value.startsWith(prefix) && KEY_ID.test(value.slice(prefix.length)) ? value.slice(prefix.length) : undefined;
+    return value.startsWith(prefix) && KEY_ID.test(value.slice(prefix.length))
+      ? value.slice(prefix.length)
+      : undefined;
   };
   const metadata = (key: Key, region: string) => ({
     AWSAccountId: env.account,
@@ -69,13 +86,22 @@ export function createKmsService(env: ServiceEnvironment): AwsService {
     const text = stringField(body, 'Message') as string;
     const bytes = Buffer.from(text, 'base64');
     if (bytes.length < 1 || bytes.length > MAX_MESSAGE_BYTES) {
-      throw new AwsError('ValidationException', 400, `1 validation error detected: Value at 'message' failed to satisfy constraint: Member must have length between 1 and ${MAX_MESSAGE_BYTES}`);
+      throw new AwsError(
+        'ValidationException',
+        400,
+        `1 validation error detected: Value at 'message' failed to satisfy constraint: Member must have length between 1 and ${MAX_MESSAGE_BYTES}`,
+      );
     }
     return bytes;
   };
   const algorithm = (body: Record<string, unknown>) => {
     const value = stringField(body, 'MacAlgorithm');
-    if (value !== 'HMAC_SHA_256') throw new AwsError('InvalidKeyUsageException', 400, `The MAC algorithm ${value} is not supported by this key (HMAC_SHA_256 only).`);
+    if (value !== 'HMAC_SHA_256')
+      throw new AwsError(
+        'InvalidKeyUsageException',
+        400,
+        `The MAC algorithm ${value} is not supported by this key (HMAC_SHA_256 only).`,
+      );
     return value;
   };
 
@@ -92,12 +118,21 @@ export function createKmsService(env: ServiceEnvironment): AwsService {
       let key: Key | undefined;
       if (operation === 'CreateKey') {
         if (body.KeySpec !== 'HMAC_256' || body.KeyUsage !== 'GENERATE_VERIFY_MAC') {
-          throw new AwsError('UnsupportedOperationException', 400, 'The local KMS creates HMAC_256 keys with KeyUsage GENERATE_VERIFY_MAC only.');
+          throw new AwsError(
+            'UnsupportedOperationException',
+            400,
+            'The local KMS creates HMAC_256 keys with KeyUsage GENERATE_VERIFY_MAC only.',
+          );
         }
       } else if (['DescribeKey', 'GenerateMac', 'VerifyMac'].includes(operation)) {
         const id = stringField(body, 'KeyId') as string;
         const keyId = keyIdOf(id, request.region);
-        if (keyId === undefined && id.startsWith('alias/')) throw new AwsError('NotFoundException', 400, `Alias ${id} is not found (aliases are not emulated locally).`);
+        if (keyId === undefined && id.startsWith('alias/'))
+          throw new AwsError(
+            'NotFoundException',
+            400,
+            `Alias ${id} is not found (aliases are not emulated locally).`,
+          );
         key = keyId === undefined ? undefined : keys.get(keyId);
         resource = keyId === undefined ? id : arnOf(keyId, request.region);
       } else {
@@ -119,7 +154,11 @@ export function createKmsService(env: ServiceEnvironment): AwsService {
       };
     },
     async serve(call, ctx) {
-      const { body, key, region } = call.input as { body: Record<string, unknown>; key?: Key; region: string };
+      const { body, key, region } = call.input as {
+        body: Record<string, unknown>;
+        key?: Key;
+        region: string;
+      };
       if (call.operation === 'CreateKey') {
         const created: Key = {
           keyId: randomUUID(),
@@ -129,20 +168,31 @@ export function createKmsService(env: ServiceEnvironment): AwsService {
         };
         keys.set(created.keyId, created);
         persist();
-        return jsonAnswer({ KeyMetadata: metadata(created, region) }, '1.1', ctx.requestId, { keyMetadata: { keyId: created.keyId, arn: arnOf(created.keyId, region) } });
+        return jsonAnswer({ KeyMetadata: metadata(created, region) }, '1.1', ctx.requestId, {
+          keyMetadata: { keyId: created.keyId, arn: arnOf(created.keyId, region) },
+        });
       }
       if (!key) throw new AwsError('NotFoundException', 400, `Key '${String(body.KeyId)}' does not exist`);
-      if (call.operation === 'DescribeKey') return jsonAnswer({ KeyMetadata: metadata(key, region) }, '1.1', ctx.requestId);
+      if (call.operation === 'DescribeKey')
+        return jsonAnswer({ KeyMetadata: metadata(key, region) }, '1.1', ctx.requestId);
       const macAlgorithm = algorithm(body);
       const mac = createHmac('sha256', key.material).update(message(body)).digest();
       if (call.operation === 'GenerateMac') {
-        return jsonAnswer({ Mac: mac.toString('base64'), MacAlgorithm: macAlgorithm, KeyId: arnOf(key.keyId, region) }, '1.1', ctx.requestId);
+        return jsonAnswer(
+          { Mac: mac.toString('base64'), MacAlgorithm: macAlgorithm, KeyId: arnOf(key.keyId, region) },
+          '1.1',
+          ctx.requestId,
+        );
       }
       const given = Buffer.from(stringField(body, 'Mac') as string, 'base64');
       if (given.length !== mac.length || !timingSafeEqual(given, mac)) {
         throw new AwsError('KMSInvalidMacException', 400, 'The MAC is not valid for this message and key.');
       }
-      return jsonAnswer({ KeyId: arnOf(key.keyId, region), MacValid: true, MacAlgorithm: macAlgorithm }, '1.1', ctx.requestId);
+      return jsonAnswer(
+        { KeyId: arnOf(key.keyId, region), MacValid: true, MacAlgorithm: macAlgorithm },
+        '1.1',
+        ctx.requestId,
+      );
     },
   };
 }

@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { type Decision, evaluate, type ParsedPolicy, parsePolicy, type RequestContext } from './iam-policy.js';
+import {
+  type Decision,
+  evaluate,
+  type ParsedPolicy,
+  parsePolicy,
+  type RequestContext,
+} from './iam-policy.js';
 
 /**
  * Who may call the local AWS: roles (with their trust, inline and managed policies) and the
@@ -76,7 +82,10 @@ export class Principals {
   /** Parsed inline documents by their text: policies change rarely, calls are many. */
   private readonly parsed = new Map<string, ParsedPolicy>();
 
-  createRole(arn: string, policies: { inline?: Record<string, object>; managed?: object[]; trust?: object }): Role {
+  createRole(
+    arn: string,
+    policies: { inline?: Record<string, object>; managed?: object[]; trust?: object },
+  ): Role {
     const match = ROLE_ARN.exec(arn);
     if (!match) throw new Error(`createRole: not a role ARN: ${arn}`);
     const [, account, name] = match as unknown as [string, string, string];
@@ -169,7 +178,11 @@ export class Principals {
   }
 
   sessions(): StsSessionRecord[] {
-    return this.records.map((r) => ({ ...r, policyArns: [...r.policyArns], tags: r.tags.map((t) => ({ ...t })) }));
+    return this.records.map((r) => ({
+      ...r,
+      policyArns: [...r.policyArns],
+      tags: r.tags.map((t) => ({ ...t })),
+    }));
   }
 
   /** The role's identity-based policies as they are now (a revocation written a moment ago applies). */
@@ -188,7 +201,12 @@ export class Principals {
   }
 
   /** The caller's request context (keys lower case). */
-  contextOf(principal: Principal, now: Date, region: string, extra?: ReadonlyMap<string, readonly string[]>): RequestContext {
+  contextOf(
+    principal: Principal,
+    now: Date,
+    region: string,
+    extra?: ReadonlyMap<string, readonly string[]>,
+  ): RequestContext {
     const ctx = new Map<string, readonly string[]>([
       ['aws:currenttime', [now.toISOString()]],
       ['aws:epochtime', [String(Math.floor(now.getTime() / 1000))]],

@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AwsError, type AwsService, el, type ParsedCall, type ServiceAnswer, type ServiceEnvironment } from './service.js';
+import {
+  AwsError,
+  type AwsService,
+  el,
+  type ParsedCall,
+  type ServiceAnswer,
+  type ServiceEnvironment,
+} from './service.js';
 
 /**
  * S3 (REST XML, path-style `/bucket/key`): CreateBucket, PutObject, GetObject, HeadObject,
@@ -28,7 +35,7 @@ interface ObjectStore {
   delete(bucket: string, key: string): void;
   keys(bucket: string): string[];
   /** Size, ETag and date without the body. */
-  head(bucket: string, key: string): Omit<StoredObject, 'body'> & { size: number } | undefined;
+  head(bucket: string, key: string): (Omit<StoredObject, 'body'> & { size: number }) | undefined;
 }
 
 function memoryStore(): ObjectStore {
@@ -42,7 +49,9 @@ function memoryStore(): ObjectStore {
     keys: (b) => [...(buckets.get(b)?.keys() ?? [])],
     head(b, k) {
       const o = buckets.get(b)?.get(k);
-      return o ? { etag: o.etag, contentType: o.contentType, lastModified: o.lastModified, size: o.body.length } : undefined;
+      return o
+        ? { etag: o.etag, contentType: o.contentType, lastModified: o.lastModified, size: o.body.length }
+        : undefined;
     },
   };
 }
@@ -53,7 +62,11 @@ function fileStore(root: string): ObjectStore {
   const file = (b: string, k: string) => join(dir(b), Buffer.from(k, 'utf8').toString('hex'));
   const meta = (b: string, k: string) => {
     try {
-      return JSON.parse(readFileSync(`${file(b, k)}.meta`, 'utf8')) as { etag: string; contentType: string; lastModified: string };
+      return JSON.parse(readFileSync(`${file(b, k)}.meta`, 'utf8')) as {
+        etag: string;
+        contentType: string;
+        lastModified: string;
+      };
     } catch {
       return undefined;
     }
@@ -74,12 +87,24 @@ function fileStore(root: string): ObjectStore {
     createBucket: (b) => void mkdirSync(dir(b), { recursive: true, mode: 0o700 }),
     put(b, k, o) {
       write(file(b, k), o.body);
-      write(`${file(b, k)}.meta`, JSON.stringify({ etag: o.etag, contentType: o.contentType, lastModified: o.lastModified.toISOString() }));
+      write(
+        `${file(b, k)}.meta`,
+        JSON.stringify({
+          etag: o.etag,
+          contentType: o.contentType,
+          lastModified: o.lastModified.toISOString(),
+        }),
+      );
     },
     get(b, k) {
       const m = meta(b, k);
       if (!m) return undefined;
-      return { body: readFileSync(file(b, k)), etag: m.etag, contentType: m.contentType, lastModified: new Date(m.lastModified) };
+      return {
+        body: readFileSync(file(b, k)),
+        etag: m.etag,
+        contentType: m.contentType,
+        lastModified: new Date(m.lastModified),
+      };
     },
     delete(b, k) {
       rmSync(file(b, k), { force: true });
@@ -92,7 +117,12 @@ function fileStore(root: string): ObjectStore {
     head(b, k) {
       const m = meta(b, k);
       if (!m) return undefined;
-      return { etag: m.etag, contentType: m.contentType, lastModified: new Date(m.lastModified), size: statSync(file(b, k)).size };
+      return {
+        etag: m.etag,
+        contentType: m.contentType,
+        lastModified: new Date(m.lastModified),
+        size: statSync(file(b, k)).size,
+      };
     },
   };
 }
@@ -119,34 +149,68 @@ function decodeSegment(text: string): string {
 export function createS3Service(env: ServiceEnvironment): AwsService {
   const store = env.dataDir === undefined ? memoryStore() : fileStore(join(env.dataDir, 's3'));
 
-  function route(method: string, path: string, query: URLSearchParams): { operation: string; bucket: string; key?: string } {
+  function route(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+  ): { operation: string; bucket: string; key?: string } {
     const trimmed = path.replace(/^\//, '');
     const slash = trimmed.indexOf('/');
     const bucket = decodeSegment(slash === -1 ? trimmed : trimmed.slice(0, slash));
-    const key = slash === -1 || slash === trimmed.length - 1 ? undefined : decodeSegment(trimmed.slice(slash + 1));
-    const subresources = [...query.keys()].filter((k) => !['list-type', 'prefix', 'max-keys', 'continuation-token', 'start-after', 'x-id', 'encoding-type', 'delimiter', 'fetch-owner'].includes(k));
+    const key =
+      slash === -1 || slash === trimmed.length - 1 ? undefined : decodeSegment(trimmed.slice(slash + 1));
+    const subresources = [...query.keys()].filter(
+      (k) =>
+        ![
+          'list-type',
+          'prefix',
+          'max-keys',
+          'continuation-token',
+          'start-after',
+          'x-id',
+          'encoding-type',
+          'delimiter',
+          'fetch-owner',
+        ].includes(k),
+    );
     if (subresources.length > 0) {
-      throw new AwsError('NotImplemented', 501, `The ${subresources[0]} subresource is not emulated by the local S3.`);
+      throw new AwsError(
+        'NotImplemented',
+        501,
+        `The ${subresources[0]} subresource is not emulated by the local S3.`,
+      );
     }
     if (!bucket) throw new AwsError('NotImplemented', 501, 'ListBuckets is not emulated by the local S3.');
     if (key === undefined) {
       if (method === 'PUT') return { operation: 'CreateBucket', bucket };
       if (method === 'GET' && query.get('list-type') === '2') return { operation: 'ListObjectsV2', bucket };
-      throw new AwsError('NotImplemented', 501, `${method} on a bucket is not emulated by the local S3 (ListObjectsV2 and CreateBucket are).`);
+      throw new AwsError(
+        'NotImplemented',
+        501,
+        `${method} on a bucket is not emulated by the local S3 (ListObjectsV2 and CreateBucket are).`,
+      );
     }
     const op = { PUT: 'PutObject', GET: 'GetObject', HEAD: 'HeadObject', DELETE: 'DeleteObject' }[method];
-    if (!op) throw new AwsError('NotImplemented', 501, `${method} on an object is not emulated by the local S3.`);
-    if (op === 'PutObject' && (query.has('partNumber') || query.has('uploadId'))) throw new AwsError('NotImplemented', 501, 'Multipart uploads are not emulated.');
+    if (!op)
+      throw new AwsError('NotImplemented', 501, `${method} on an object is not emulated by the local S3.`);
+    if (op === 'PutObject' && (query.has('partNumber') || query.has('uploadId')))
+      throw new AwsError('NotImplemented', 501, 'Multipart uploads are not emulated.');
     return { operation: op, bucket, key };
   }
 
-  const xml = (status: number, body: string, requestId: string, responseElements: Record<string, unknown> | null = null): ServiceAnswer => ({
+  const xml = (
+    status: number,
+    body: string,
+    requestId: string,
+    responseElements: Record<string, unknown> | null = null,
+  ): ServiceAnswer => ({
     status,
     headers: { 'content-type': 'application/xml', 'x-amz-request-id': requestId },
     body: `<?xml version="1.0" encoding="UTF-8"?>\n${body}`,
     responseElements,
   });
-  const noSuchBucket = (bucket: string) => new AwsError('NoSuchBucket', 404, `The specified bucket does not exist: ${bucket}`);
+  const noSuchBucket = (bucket: string) =>
+    new AwsError('NoSuchBucket', 404, `The specified bucket does not exist: ${bucket}`);
 
   return {
     signingName: 's3',
@@ -161,20 +225,30 @@ export function createS3Service(env: ServiceEnvironment): AwsService {
     },
     parse(request): ParsedCall {
       const { operation, bucket, key } = route(request.method, request.path, request.query);
-      if (!BUCKET.test(bucket)) throw new AwsError('InvalidBucketName', 400, 'The specified bucket is not valid.');
+      if (!BUCKET.test(bucket))
+        throw new AwsError('InvalidBucketName', 400, 'The specified bucket is not valid.');
       const bucketArn = `arn:aws:s3:::${bucket}`;
       const objectArn = key === undefined ? undefined : `${bucketArn}/${key}`;
       const prefix = request.query.get('prefix') ?? undefined;
       const maxKeysText = request.query.get('max-keys');
       const maxKeys = maxKeysText === null ? MAX_KEYS : Number(maxKeysText);
-      if (!Number.isInteger(maxKeys) || maxKeys < 0) throw new AwsError('InvalidArgument', 400, 'Provided max-keys not an integer or within integer range');
+      if (!Number.isInteger(maxKeys) || maxKeys < 0)
+        throw new AwsError(
+          'InvalidArgument',
+          400,
+          'Provided max-keys not an integer or within integer range',
+        );
       const context = new Map<string, string[]>();
       if (operation === 'ListObjectsV2') {
         if (prefix !== undefined) context.set('s3:prefix', [prefix]);
         if (maxKeysText !== null) context.set('s3:max-keys', [maxKeysText]);
       }
       const action =
-        operation === 'ListObjectsV2' ? 's3:ListBucket' : operation === 'HeadObject' ? 's3:GetObject' : `s3:${operation}`;
+        operation === 'ListObjectsV2'
+          ? 's3:ListBucket'
+          : operation === 'HeadObject'
+            ? 's3:GetObject'
+            : `s3:${operation}`;
       const host = String(request.headers.host ?? '');
       const contentType = request.headers['content-type'];
       const token = request.query.get('continuation-token') ?? undefined;
@@ -186,7 +260,13 @@ export function createS3Service(env: ServiceEnvironment): AwsService {
           bucketName: bucket,
           Host: host,
           ...(key !== undefined ? { key } : {}),
-          ...(operation === 'ListObjectsV2' ? { 'list-type': '2', ...(prefix !== undefined ? { prefix } : {}), ...(maxKeysText !== null ? { 'max-keys': maxKeysText } : {}) } : {}),
+          ...(operation === 'ListObjectsV2'
+            ? {
+                'list-type': '2',
+                ...(prefix !== undefined ? { prefix } : {}),
+                ...(maxKeysText !== null ? { 'max-keys': maxKeysText } : {}),
+              }
+            : {}),
         },
         readOnly: operation !== 'PutObject' && operation !== 'DeleteObject' && operation !== 'CreateBucket',
         managementEvent: operation === 'CreateBucket',
@@ -210,16 +290,31 @@ export function createS3Service(env: ServiceEnvironment): AwsService {
       const input = call.input as S3Input;
       const { bucket } = input;
       if (call.operation === 'CreateBucket') {
-        if (store.hasBucket(bucket)) throw new AwsError('BucketAlreadyOwnedByYou', 409, 'Your previous request to create the named bucket succeeded and you already own it.');
+        if (store.hasBucket(bucket))
+          throw new AwsError(
+            'BucketAlreadyOwnedByYou',
+            409,
+            'Your previous request to create the named bucket succeeded and you already own it.',
+          );
         store.createBucket(bucket);
-        return { status: 200, headers: { location: `/${bucket}`, 'x-amz-request-id': ctx.requestId }, body: '', responseElements: null };
+        return {
+          status: 200,
+          headers: { location: `/${bucket}`, 'x-amz-request-id': ctx.requestId },
+          body: '',
+          responseElements: null,
+        };
       }
       if (!store.hasBucket(bucket)) throw noSuchBucket(bucket);
       const key = input.key as string;
       switch (call.operation) {
         case 'PutObject': {
           const etag = `"${createHash('md5').update(input.body).digest('hex')}"`;
-          store.put(bucket, key, { body: input.body, etag, contentType: input.contentType ?? 'application/octet-stream', lastModified: ctx.now });
+          store.put(bucket, key, {
+            body: input.body,
+            etag,
+            contentType: input.contentType ?? 'application/octet-stream',
+            lastModified: ctx.now,
+          });
           return { status: 200, headers: { etag, 'x-amz-request-id': ctx.requestId }, body: '' };
         }
         case 'GetObject':
@@ -229,7 +324,13 @@ export function createS3Service(env: ServiceEnvironment): AwsService {
             if (!head) throw new AwsError('NotFound', 404, 'Not Found');
             return {
               status: 200,
-              headers: { etag: head.etag, 'content-type': head.contentType, 'content-length': String(head.size), 'last-modified': head.lastModified.toUTCString(), 'x-amz-request-id': ctx.requestId },
+              headers: {
+                etag: head.etag,
+                'content-type': head.contentType,
+                'content-length': String(head.size),
+                'last-modified': head.lastModified.toUTCString(),
+                'x-amz-request-id': ctx.requestId,
+              },
               body: Buffer.alloc(0),
             };
           }
@@ -237,7 +338,12 @@ export function createS3Service(env: ServiceEnvironment): AwsService {
           if (!object) throw new AwsError('NoSuchKey', 404, 'The specified key does not exist.');
           return {
             status: 200,
-            headers: { etag: object.etag, 'content-type': object.contentType, 'last-modified': object.lastModified.toUTCString(), 'x-amz-request-id': ctx.requestId },
+            headers: {
+              etag: object.etag,
+              'content-type': object.contentType,
+              'last-modified': object.lastModified.toUTCString(),
+              'x-amz-request-id': ctx.requestId,
+            },
             body: object.body,
           };
         }
@@ -246,7 +352,10 @@ export function createS3Service(env: ServiceEnvironment): AwsService {
           return { status: 204, headers: { 'x-amz-request-id': ctx.requestId }, body: '' };
         default: {
           const prefix = input.prefix ?? '';
-          const after = input.continuationToken !== undefined ? Buffer.from(input.continuationToken, 'base64url').toString('utf8') : input.startAfter;
+          const after =
+            input.continuationToken !== undefined
+              ? Buffer.from(input.continuationToken, 'base64url').toString('utf8')
+              : input.startAfter;
           const all = store
             .keys(bucket)
             .filter((k) => k.startsWith(prefix) && (after === undefined || k > after))
@@ -260,7 +369,13 @@ export function createS3Service(env: ServiceEnvironment): AwsService {
               return `<Contents>${el('Key', k)}${el('LastModified', head.lastModified.toISOString())}${el('ETag', head.etag)}${el('Size', String(head.size))}<StorageClass>STANDARD</StorageClass></Contents>`;
             })
             .join('');
-          const next = truncated && page.length > 0 ? el('NextContinuationToken', Buffer.from(page[page.length - 1] as string, 'utf8').toString('base64url')) : '';
+          const next =
+            truncated && page.length > 0
+              ? el(
+                  'NextContinuationToken',
+                  Buffer.from(page[page.length - 1] as string, 'utf8').toString('base64url'),
+                )
+              : '';
           return xml(
             200,
             `<ListBucketResult xmlns="${XMLNS}">${el('Name', bucket)}${el('Prefix', prefix)}${el('KeyCount', String(page.length))}${el('MaxKeys', String(input.maxKeys))}<IsTruncated>${truncated}</IsTruncated>${contents}${input.continuationToken !== undefined ? el('ContinuationToken', input.continuationToken) : ''}${next}</ListBucketResult>`,

@@ -1,5 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { AwsError, type AwsService, jsonAnswer, jsonBody, type ParsedCall, type ServiceEnvironment, stringField, targetOperation } from './service.js';
+import {
+  AwsError,
+  type AwsService,
+  jsonAnswer,
+  jsonBody,
+  type ParsedCall,
+  type ServiceEnvironment,
+  stringField,
+  targetOperation,
+} from './service.js';
 
 /**
  * Secrets Manager (JSON 1.1, `secretsmanager.*`): CreateSecret, GetSecretValue, PutSecretValue,
@@ -50,7 +59,13 @@ export function createSecretsManagerService(env: ServiceEnvironment): AwsService
     return undefined;
   }
 
-  function create(name: string, value: string | undefined, now: Date, region: string, description?: string): Secret {
+  function create(
+    name: string,
+    value: string | undefined,
+    now: Date,
+    region: string,
+    description?: string,
+  ): Secret {
     const secret: Secret = {
       name,
       arn: `${arnPrefix(region)}${name}-${suffix()}`,
@@ -66,7 +81,9 @@ export function createSecretsManagerService(env: ServiceEnvironment): AwsService
 
   function addVersion(secret: Secret, value: string, now: Date, id: string = randomUUID()): SecretVersion {
     for (const v of secret.versions) {
-      v.stages = v.stages.filter((s) => s !== 'AWSPREVIOUS').map((s) => (s === 'AWSCURRENT' ? 'AWSPREVIOUS' : s));
+      v.stages = v.stages
+        .filter((s) => s !== 'AWSPREVIOUS')
+        .map((s) => (s === 'AWSCURRENT' ? 'AWSPREVIOUS' : s));
     }
     const version: SecretVersion = { id, value, created: now, stages: ['AWSCURRENT'] };
     secret.versions.push(version);
@@ -75,7 +92,8 @@ export function createSecretsManagerService(env: ServiceEnvironment): AwsService
   }
 
   const epoch = (d: Date) => d.getTime() / 1000;
-  const notFound = () => new AwsError('ResourceNotFoundException', 400, "Secrets Manager can't find the specified secret.");
+  const notFound = () =>
+    new AwsError('ResourceNotFoundException', 400, "Secrets Manager can't find the specified secret.");
 
   const service: AwsService & SecretsStore = {
     signingName: 'secretsmanager',
@@ -90,14 +108,25 @@ export function createSecretsManagerService(env: ServiceEnvironment): AwsService
       let secret: Secret | undefined;
       if (operation === 'CreateSecret') {
         const name = stringField(body, 'Name') as string;
-        if (!NAME.test(name)) throw new AwsError('ValidationException', 400, 'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!');
-        if (secrets.has(name)) throw new AwsError('ResourceExistsException', 400, `The operation failed because the secret ${name} already exists.`);
+        if (!NAME.test(name))
+          throw new AwsError(
+            'ValidationException',
+            400,
+            'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!',
+          );
+        if (secrets.has(name))
+          throw new AwsError(
+            'ResourceExistsException',
+            400,
+            `The operation failed because the secret ${name} already exists.`,
+          );
         // Authorized on the ARN the secret will have (its suffix is not known yet): a `name-??????` pattern matches it.
         resource = `${arnPrefix(request.region)}${name}-XXXXXX`;
       } else if (['GetSecretValue', 'PutSecretValue', 'DescribeSecret'].includes(operation)) {
         const secretId = stringField(body, 'SecretId') as string;
         secret = find(secretId, request.region);
-        resource = secret?.arn ?? (secretId.startsWith('arn:') ? secretId : `${arnPrefix(request.region)}${secretId}`);
+        resource =
+          secret?.arn ?? (secretId.startsWith('arn:') ? secretId : `${arnPrefix(request.region)}${secretId}`);
       } else {
         throw new AwsError('UnknownOperationException', 400, `Unknown operation ${operation || '(none)'}`);
       }
@@ -116,35 +145,72 @@ export function createSecretsManagerService(env: ServiceEnvironment): AwsService
       };
     },
     async serve(call, ctx) {
-      const { body, secret, region } = call.input as { body: Record<string, unknown>; secret?: Secret; region: string };
+      const { body, secret, region } = call.input as {
+        body: Record<string, unknown>;
+        secret?: Secret;
+        region: string;
+      };
       const now = ctx.now;
       switch (call.operation) {
         case 'CreateSecret': {
           const name = body.Name as string;
-          if (secrets.has(name)) throw new AwsError('ResourceExistsException', 400, `The operation failed because the secret ${name} already exists.`);
+          if (secrets.has(name))
+            throw new AwsError(
+              'ResourceExistsException',
+              400,
+              `The operation failed because the secret ${name} already exists.`,
+            );
           const value = stringField(body, 'SecretString', false);
           const description = stringField(body, 'Description', false);
           const created = create(name, value, now, region, description);
-          const out = { ARN: created.arn, Name: created.name, ...(created.versions[0] ? { VersionId: created.versions[0].id } : {}) };
+          const out = {
+            ARN: created.arn,
+            Name: created.name,
+            ...(created.versions[0] ? { VersionId: created.versions[0].id } : {}),
+          };
           return jsonAnswer(out, '1.1', ctx.requestId, { arn: created.arn });
         }
         case 'PutSecretValue': {
           if (!secret) throw notFound();
           const value = stringField(body, 'SecretString') as string;
-          const version = addVersion(secret, value, now, typeof body.ClientRequestToken === 'string' ? body.ClientRequestToken : undefined);
-          return jsonAnswer({ ARN: secret.arn, Name: secret.name, VersionId: version.id, VersionStages: version.stages }, '1.1', ctx.requestId, {
-            arn: secret.arn,
-            versionId: version.id,
-          });
+          const version = addVersion(
+            secret,
+            value,
+            now,
+            typeof body.ClientRequestToken === 'string' ? body.ClientRequestToken : undefined,
+          );
+          return jsonAnswer(
+            { ARN: secret.arn, Name: secret.name, VersionId: version.id, VersionStages: version.stages },
+            '1.1',
+            ctx.requestId,
+            {
+              arn: secret.arn,
+              versionId: version.id,
+            },
+          );
         }
         case 'GetSecretValue': {
           if (!secret) throw notFound();
           const stage = typeof body.VersionStage === 'string' ? body.VersionStage : undefined;
           const id = typeof body.VersionId === 'string' ? body.VersionId : undefined;
-          const version = secret.versions.find((v) => (id ? v.id === id : v.stages.includes(stage ?? 'AWSCURRENT')));
-          if (!version) throw new AwsError('ResourceNotFoundException', 400, "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT");
+          const version = secret.versions.find((v) =>
+            id ? v.id === id : v.stages.includes(stage ?? 'AWSCURRENT'),
+          );
+          if (!version)
+            throw new AwsError(
+              'ResourceNotFoundException',
+              400,
+              "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT",
+            );
           return jsonAnswer(
-            { ARN: secret.arn, Name: secret.name, VersionId: version.id, SecretString: version.value, VersionStages: version.stages, CreatedDate: epoch(version.created) },
+            {
+              ARN: secret.arn,
+              Name: secret.name,
+              VersionId: version.id,
+              SecretString: version.value,
+              VersionStages: version.stages,
+              CreatedDate: epoch(version.created),
+            },
             '1.1',
             ctx.requestId,
           );
@@ -158,7 +224,9 @@ export function createSecretsManagerService(env: ServiceEnvironment): AwsService
               ...(secret.description !== undefined ? { Description: secret.description } : {}),
               CreatedDate: epoch(secret.created),
               LastChangedDate: epoch(secret.changed),
-              VersionIdsToStages: Object.fromEntries(secret.versions.filter((v) => v.stages.length > 0).map((v) => [v.id, v.stages])),
+              VersionIdsToStages: Object.fromEntries(
+                secret.versions.filter((v) => v.stages.length > 0).map((v) => [v.id, v.stages]),
+              ),
             },
             '1.1',
             ctx.requestId,
@@ -175,7 +243,13 @@ export function createSecretsManagerService(env: ServiceEnvironment): AwsService
       if (nameOrArn.startsWith('arn:')) {
         const match = /^arn:aws:secretsmanager:[a-z0-9-]+:\d{12}:secret:(.+)-[A-Za-z0-9]{6}$/.exec(nameOrArn);
         if (!match) throw new Error(`putSecret: not a secret ARN: ${nameOrArn}`);
-        const secret: Secret = { name: match[1] as string, arn: nameOrArn, created: now, changed: now, versions: [] };
+        const secret: Secret = {
+          name: match[1] as string,
+          arn: nameOrArn,
+          created: now,
+          changed: now,
+          versions: [],
+        };
         addVersion(secret, value, now);
         secrets.set(secret.name, secret);
         return secret.arn;

@@ -94,7 +94,13 @@ export interface AwsService {
 }
 
 /** Failures the endpoint itself raises, spelled per protocol as AWS does. */
-export type CommonFailure = 'AccessDenied' | 'UnknownKey' | 'BadSignature' | 'IncompleteSignature' | 'Expired' | 'MissingAuth';
+export type CommonFailure =
+  | 'AccessDenied'
+  | 'UnknownKey'
+  | 'BadSignature'
+  | 'IncompleteSignature'
+  | 'Expired'
+  | 'MissingAuth';
 
 const COMMON: Record<Protocol, Record<CommonFailure, [code: string, status: number]>> = {
   json: {
@@ -128,7 +134,13 @@ export function commonError(protocol: Protocol, failure: CommonFailure, message:
   return new AwsError(code, status, message);
 }
 
-const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+const XML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&apos;',
+};
 
 export function xmlText(value: string): string {
   return value.replace(/[&<>"']/g, (c) => XML_ESCAPES[c] as string);
@@ -195,7 +207,12 @@ export function targetOperation(request: AwsRequest, prefix: string): string {
   return target.startsWith(`${prefix}.`) ? target.slice(prefix.length + 1) : '';
 }
 
-export function jsonAnswer(body: unknown, version: '1.0' | '1.1', requestId: string, responseElements: Record<string, unknown> | null = null): ServiceAnswer {
+export function jsonAnswer(
+  body: unknown,
+  version: '1.0' | '1.1',
+  requestId: string,
+  responseElements: Record<string, unknown> | null = null,
+): ServiceAnswer {
   return {
     status: 200,
     headers: { 'content-type': `application/x-amz-json-${version}`, 'x-amzn-requestid': requestId },
@@ -204,13 +221,22 @@ export function jsonAnswer(body: unknown, version: '1.0' | '1.1', requestId: str
   };
 }
 
-export function stringField(body: Record<string, unknown>, name: string, required = true): string | undefined {
+export function stringField(
+  body: Record<string, unknown>,
+  name: string,
+  required = true,
+): string | undefined {
   const value = body[name];
   if (value === undefined || value === null) {
     if (!required) return undefined;
-    throw new AwsError('ValidationException', 400, `1 validation error detected: Value null at '${name}' failed to satisfy constraint: Member must not be null`);
+    throw new AwsError(
+      'ValidationException',
+      400,
+      `1 validation error detected: Value null at '${name}' failed to satisfy constraint: Member must not be null`,
+    );
   }
-  if (typeof value !== 'string') throw new AwsError('SerializationException', 400, `${name} must be a string`);
+  if (typeof value !== 'string')
+    throw new AwsError('SerializationException', 400, `${name} must be a string`);
   return value;
 }
 
@@ -246,7 +272,13 @@ export function queryMembers(params: URLSearchParams, prefix: string, field: str
   }
 }
 
-export function queryAnswer(operation: string, xmlns: string, result: string, requestId: string, responseElements: Record<string, unknown> | null = null): ServiceAnswer {
+export function queryAnswer(
+  operation: string,
+  xmlns: string,
+  result: string,
+  requestId: string,
+  responseElements: Record<string, unknown> | null = null,
+): ServiceAnswer {
   return {
     status: 200,
     headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },

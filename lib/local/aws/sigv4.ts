@@ -58,7 +58,10 @@ export function constantTimeEqual(a: string, b: string): boolean {
 
 /** RFC 3986 escaping as the SDK's signer does it (encodeURIComponent plus `!'()*`). */
 function escapeUri(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 /**
@@ -141,7 +144,10 @@ export function verifySignature(
   const amzDate = String(req.headers['x-amz-date'] ?? '');
   const signedAt = parseAmzDate(amzDate);
   if (signedAt === undefined) {
-    throw new SignatureError('IncompleteSignature', 'Authorization header requires existence of a valid X-Amz-Date');
+    throw new SignatureError(
+      'IncompleteSignature',
+      'Authorization header requires existence of a valid X-Amz-Date',
+    );
   }
   if (Math.abs(now.getTime() - signedAt) > SIGNATURE_SKEW_MS) {
     throw new SignatureError(
@@ -173,7 +179,11 @@ export function verifySignature(
   const canonicalHeaders = auth.signedHeaders
     .map((name) => {
       const values = headers.get(name);
-      if (!values) throw new SignatureError('SignatureDoesNotMatch', `Signed header ${name} is missing from the request`);
+      if (!values)
+        throw new SignatureError(
+          'SignatureDoesNotMatch',
+          `Signed header ${name} is missing from the request`,
+        );
       return `${name}:${values.join(',')}\n`;
     })
     .join('');
@@ -182,7 +192,10 @@ export function verifySignature(
   // The signer hashes the declared value when there is one; it must be the body's hash. An
   // UNSIGNED-PAYLOAD (which AWS takes over TLS) would leave the body unprotected on plain HTTP.
   if (declared !== undefined && declared !== bodyHash) {
-    throw new SignatureError('SignatureDoesNotMatch', 'The provided x-amz-content-sha256 header does not match the body');
+    throw new SignatureError(
+      'SignatureDoesNotMatch',
+      'The provided x-amz-content-sha256 header does not match the body',
+    );
   }
   const payloadHash = typeof declared === 'string' ? declared : bodyHash;
   const url = req.url ?? '/';
@@ -196,9 +209,12 @@ export function verifySignature(
     payloadHash,
   ].join('\n');
   const scope = `${auth.date}/${auth.region}/${auth.service}/aws4_request`;
-  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join(
-    '\n',
-  );
+  const stringToSign = [
+    'AWS4-HMAC-SHA256',
+    amzDate,
+    scope,
+    createHash('sha256').update(canonicalRequest).digest('hex'),
+  ].join('\n');
   const expected = createHmac('sha256', signingKey(secret, auth.date, auth.region, auth.service))
     .update(stringToSign)
     .digest('hex');

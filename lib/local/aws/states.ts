@@ -1,4 +1,12 @@
-import { AwsError, type AwsService, jsonAnswer, jsonBody, type ParsedCall, type ServiceEnvironment, targetOperation } from './service.js';
+import {
+  AwsError,
+  type AwsService,
+  jsonAnswer,
+  jsonBody,
+  type ParsedCall,
+  type ServiceEnvironment,
+  targetOperation,
+} from './service.js';
 
 /**
  * Step Functions (JSON 1.0, `AWSStepFunctions.*`), authorized here and served by the local Step
@@ -26,7 +34,10 @@ export interface StepFunctionsBackend {
   handleJson(target: string, body: unknown): Promise<{ status: number; body: unknown }>;
 }
 
-export function createStatesService(_env: ServiceEnvironment, backend: StepFunctionsBackend | undefined): AwsService {
+export function createStatesService(
+  _env: ServiceEnvironment,
+  backend: StepFunctionsBackend | undefined,
+): AwsService {
   return {
     signingName: 'states',
     eventSource: 'states.amazonaws.com',
@@ -36,7 +47,8 @@ export function createStatesService(_env: ServiceEnvironment, backend: StepFunct
     parse(request): ParsedCall {
       const operation = targetOperation(request, PREFIX);
       const field = Object.hasOwn(RESOURCE_FIELD, operation) ? RESOURCE_FIELD[operation] : undefined;
-      if (!field) throw new AwsError('UnknownOperationException', 400, `Unknown operation ${operation || '(none)'}`);
+      if (!field)
+        throw new AwsError('UnknownOperationException', 400, `Unknown operation ${operation || '(none)'}`);
       const body = jsonBody(request);
       let resource = '*';
       if (field !== '*') {
@@ -48,7 +60,8 @@ export function createStatesService(_env: ServiceEnvironment, backend: StepFunct
       }
       const params: Record<string, unknown> = {};
       // Names and ARNs only: never the execution input nor a task token or output.
-      for (const key of ['stateMachineArn', 'executionArn', 'name']) if (typeof body[key] === 'string') params[key] = body[key];
+      for (const key of ['stateMachineArn', 'executionArn', 'name'])
+        if (typeof body[key] === 'string') params[key] = body[key];
       return {
         operation,
         authorizations: [{ action: `states:${operation}`, resource }],
@@ -59,7 +72,12 @@ export function createStatesService(_env: ServiceEnvironment, backend: StepFunct
       };
     },
     async serve(call, ctx) {
-      if (!backend) throw new AwsError('UnknownOperationException', 400, 'Step Functions is not configured on this local AWS');
+      if (!backend)
+        throw new AwsError(
+          'UnknownOperationException',
+          400,
+          'Step Functions is not configured on this local AWS',
+        );
       const answer = await backend.handleJson(`${PREFIX}.${call.operation}`, call.input);
       if (answer.status !== 200) {
         const b = (answer.body ?? {}) as { __type?: string; message?: string };

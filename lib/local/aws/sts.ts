@@ -2,9 +2,9 @@ import { MalformedPolicyError, type ParsedPolicy, parsePolicy, statementsAllow }
 import type { Principal, Role } from './principals.js';
 import { ROLE_ARN } from './principals.js';
 import {
+  type Authorization,
   AwsError,
   type AwsService,
-  type Authorization,
   type CallContext,
   el,
   type ParsedCall,
@@ -54,7 +54,10 @@ export function createStsService(
       );
     }
     const sourceIdentity = params.get('SourceIdentity') ?? undefined;
-    if (sourceIdentity !== undefined && (sourceIdentity.length < 2 || sourceIdentity.length > 64 || !NAME_PATTERN.test(sourceIdentity))) {
+    if (
+      sourceIdentity !== undefined &&
+      (sourceIdentity.length < 2 || sourceIdentity.length > 64 || !NAME_PATTERN.test(sourceIdentity))
+    ) {
       throw validation(
         `1 validation error detected: Value '${sourceIdentity}' at 'sourceIdentity' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* and have length between 2 and 64`,
       );
@@ -67,7 +70,9 @@ export function createStsService(
       );
     }
     if (durationSeconds > ROLE_CHAINING_MAX_SECONDS) {
-      throw validation('The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.');
+      throw validation(
+        'The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.',
+      );
     }
     const policy = params.get('Policy') ?? undefined;
     if (policy !== undefined && (policy.length < 1 || policy.length > SESSION_POLICY_LIMIT)) {
@@ -89,13 +94,28 @@ export function createStsService(
   }
 
   /** Does the role's trust policy let `caller` do `action` (AssumeRole, SetSourceIdentity, TagSession)? */
-  function trusts(role: Role, caller: Principal, action: string, ctx: CallContext, input: AssumeRoleInput): boolean {
+  function trusts(
+    role: Role,
+    caller: Principal,
+    action: string,
+    ctx: CallContext,
+    input: AssumeRoleInput,
+  ): boolean {
     if (!role.trust) return false;
-    const callerNames = new Set([caller.role.arn, caller.arn, `arn:aws:iam::${caller.role.account}:root`, caller.role.account, '*']);
+    const callerNames = new Set([
+      caller.role.arn,
+      caller.arn,
+      `arn:aws:iam::${caller.role.account}:root`,
+      caller.role.account,
+      '*',
+    ]);
     const statements = role.trust.statements.filter((s) => {
       if (s.NotPrincipal !== undefined) return false; // not modelled: never widens
       if (s.Principal === '*') return true;
-      const aws = typeof s.Principal === 'object' && s.Principal !== null ? (s.Principal as Record<string, unknown>).AWS : undefined;
+      const aws =
+        typeof s.Principal === 'object' && s.Principal !== null
+          ? (s.Principal as Record<string, unknown>).AWS
+          : undefined;
       const list = Array.isArray(aws) ? aws : aws === undefined ? [] : [aws];
       return list.some((p) => typeof p === 'string' && callerNames.has(p));
     });
@@ -103,10 +123,21 @@ export function createStsService(
     context.set('sts:rolesessionname', [input.sessionName]);
     if (input.sourceIdentity !== undefined) context.set('sts:sourceidentity', [input.sourceIdentity]);
     for (const tag of input.tags) context.set(`aws:requesttag/${tag.Key.toLowerCase()}`, [tag.Value]);
-    if (input.tags.length > 0) context.set('aws:tagkeys', input.tags.map((t) => t.Key));
+    if (input.tags.length > 0)
+      context.set(
+        'aws:tagkeys',
+        input.tags.map((t) => t.Key),
+      );
     // Denies anywhere in the trust policy apply whoever they name.
     const denies = role.trust.statements.filter((s) => s.Effect === 'Deny');
-    return statementsAllow({ ...role.trust, statements: [...denies, ...statements.filter((s) => s.Effect === 'Allow')] }, action, role.arn, context) === true;
+    return (
+      statementsAllow(
+        { ...role.trust, statements: [...denies, ...statements.filter((s) => s.Effect === 'Allow')] },
+        action,
+        role.arn,
+        context,
+      ) === true
+    );
   }
 
   function sessionPoliciesOf(input: AssumeRoleInput): ParsedPolicy[] | undefined {
@@ -116,13 +147,19 @@ export function createStsService(
       try {
         out.push(parsePolicy('session', input.policy));
       } catch (error) {
-        if (error instanceof MalformedPolicyError) throw new AwsError('MalformedPolicyDocument', 400, error.message);
+        if (error instanceof MalformedPolicyError)
+          throw new AwsError('MalformedPolicyDocument', 400, error.message);
         throw error;
       }
     }
     for (const arn of input.policyArns) {
       const managed = managedPolicies.get(arn);
-      if (!managed) throw new AwsError('MalformedPolicyDocument', 400, `The policy ${arn} does not exist in the local AWS.`);
+      if (!managed)
+        throw new AwsError(
+          'MalformedPolicyDocument',
+          400,
+          `The policy ${arn} does not exist in the local AWS.`,
+        );
       out.push({ ...managed, name: `session:${arn}` });
     }
     return out;
@@ -132,28 +169,49 @@ export function createStsService(
     const caller = ctx.caller;
     const role = env.principals.roleByArn(input.roleArn);
     const refuse = () =>
-      new AwsError('AccessDenied', 403, `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${input.roleArn}`);
+      new AwsError(
+        'AccessDenied',
+        403,
+        `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${input.roleArn}`,
+      );
     if (!role || !trusts(role, caller, 'sts:AssumeRole', ctx, input)) throw refuse();
     if (input.sourceIdentity !== undefined && !trusts(role, caller, 'sts:SetSourceIdentity', ctx, input)) {
-      throw new AwsError('AccessDenied', 403, `User: ${caller.arn} is not authorized to perform: sts:SetSourceIdentity on resource: ${input.roleArn}`);
+      throw new AwsError(
+        'AccessDenied',
+        403,
+        `User: ${caller.arn} is not authorized to perform: sts:SetSourceIdentity on resource: ${input.roleArn}`,
+      );
     }
     if (input.tags.length > 0 && !trusts(role, caller, 'sts:TagSession', ctx, input)) {
-      throw new AwsError('AccessDenied', 403, `User: ${caller.arn} is not authorized to perform: sts:TagSession on resource: ${input.roleArn}`);
+      throw new AwsError(
+        'AccessDenied',
+        403,
+        `User: ${caller.arn} is not authorized to perform: sts:TagSession on resource: ${input.roleArn}`,
+      );
     }
     // A source identity, once set, stays with every chained session and cannot be changed.
-    if (caller.sourceIdentity !== undefined && input.sourceIdentity !== undefined && input.sourceIdentity !== caller.sourceIdentity) {
+    if (
+      caller.sourceIdentity !== undefined &&
+      input.sourceIdentity !== undefined &&
+      input.sourceIdentity !== caller.sourceIdentity
+    ) {
       throw new AwsError('AccessDenied', 403, 'The source identity of a chained session cannot be changed.');
     }
     const sourceIdentity = caller.sourceIdentity ?? input.sourceIdentity;
     const sessionPolicies = sessionPoliciesOf(input);
     // AWS reports the packed size of policy and tags as a percentage of its limit.
     const packed = Math.ceil(
-      (((input.policy ? JSON.stringify(JSON.parse(input.policy)).length : 0) + JSON.stringify(input.tags).length / 4) /
+      (((input.policy ? JSON.stringify(JSON.parse(input.policy)).length : 0) +
+        JSON.stringify(input.tags).length / 4) /
         SESSION_POLICY_LIMIT) *
         100,
     );
     if (packed > 100) {
-      throw new AwsError('PackedPolicyTooLarge', 400, `Packed policy consumes ${packed}% of allotted space, please use smaller policy.`);
+      throw new AwsError(
+        'PackedPolicyTooLarge',
+        400,
+        `Packed policy consumes ${packed}% of allotted space, please use smaller policy.`,
+      );
     }
     const session = env.principals.mint(role, input.sessionName, input.durationSeconds, ctx.now, {
       assumed: true,
@@ -198,14 +256,24 @@ export function createStsService(
       const params = queryParams(request);
       const action = params.get('Action') ?? '';
       const version = params.get('Version');
-      if (version !== '2011-06-15') throw new AwsError('InvalidAction', 400, `Could not find operation ${action} for version ${version}`);
+      if (version !== '2011-06-15')
+        throw new AwsError('InvalidAction', 400, `Could not find operation ${action} for version ${version}`);
       if (action === 'GetCallerIdentity') {
-        return { operation: action, authorizations: [], requestParameters: null, readOnly: true, managementEvent: true, input: null };
+        return {
+          operation: action,
+          authorizations: [],
+          requestParameters: null,
+          readOnly: true,
+          managementEvent: true,
+          input: null,
+        };
       }
-      if (action !== 'AssumeRole') throw new AwsError('InvalidAction', 400, `Could not find operation ${action} for version ${version}`);
+      if (action !== 'AssumeRole')
+        throw new AwsError('InvalidAction', 400, `Could not find operation ${action} for version ${version}`);
       const input = parseAssumeRole(params);
       const authorizations: Authorization[] = [{ action: 'sts:AssumeRole', resource: input.roleArn }];
-      if (input.sourceIdentity !== undefined) authorizations.push({ action: 'sts:SetSourceIdentity', resource: input.roleArn });
+      if (input.sourceIdentity !== undefined)
+        authorizations.push({ action: 'sts:SetSourceIdentity', resource: input.roleArn });
       if (input.tags.length > 0) authorizations.push({ action: 'sts:TagSession', resource: input.roleArn });
       const match = ROLE_ARN.exec(input.roleArn);
       return {
@@ -258,10 +326,14 @@ function readTags(params: URLSearchParams): Array<{ Key: string; Value: string }
     if (key === null) break;
     const value = params.get(`Tags.member.${i}.Value`) ?? '';
     if (key.length < 1 || key.length > 128 || !TAG_TEXT.test(key)) {
-      throw validation(`1 validation error detected: Value '${key}' at 'tags.${i}.member.key' failed to satisfy constraint`);
+      throw validation(
+        `1 validation error detected: Value '${key}' at 'tags.${i}.member.key' failed to satisfy constraint`,
+      );
     }
     if (value.length > 256 || !TAG_TEXT.test(value)) {
-      throw validation(`1 validation error detected: Value at 'tags.${i}.member.value' failed to satisfy constraint`);
+      throw validation(
+        `1 validation error detected: Value at 'tags.${i}.member.value' failed to satisfy constraint`,
+      );
     }
     // STS tag keys are case-insensitive: two spellings of one key are a conflict.
     if (seen.has(key.toLowerCase())) throw validation(`Duplicate tag keys found: ${key}`);
@@ -269,7 +341,9 @@ function readTags(params: URLSearchParams): Array<{ Key: string; Value: string }
     tags.push({ Key: key, Value: value });
   }
   if (tags.length > 50) {
-    throw validation("1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50");
+    throw validation(
+      "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50",
+    );
   }
   return tags;
 }
