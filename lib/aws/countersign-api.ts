@@ -66,7 +66,7 @@ export class CountersignApi extends Construct {
       // Access logging needs the account's per-region API Gateway CloudWatch role. The role is kept
       // when the stack is deleted: other APIs in the region may log through it by then.
       cloudWatchRole: props.cloudWatchRole ?? true,
-      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
+      ...((props.cloudWatchRole ?? true) ? { cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN } : {}),
       deployOptions: {
         // The paths carry the version (/v1/...); the stage is only the deployment.
         stageName: 'prod',
