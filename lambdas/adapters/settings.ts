@@ -37,12 +37,22 @@ function required(env: Env, name: string): string {
   return value;
 }
 
+const sameIssuer = (a: string | undefined, b: string) =>
+  a !== undefined && a.replace(/\/$/, '') === b.replace(/\/$/, '');
+
 /** The issuer's JWT settings from configuration (`identity.*`, `roles`). */
 export function jwtSettings(config: CountersignConfig, issuer: string, jwksUri?: string): JwtSettings {
   return {
     issuer,
     audience: config.identity.audience,
-    jwksUri: jwksUri ?? config.identity.jwksUri ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`,
+    // identity.jwksUri belongs to identity.issuer: an issuer given otherwise (the OidcIssuer
+    // parameter, the local assembly's issuer) serves its keys at the standard path.
+    jwksUri:
+      jwksUri ??
+      (config.identity.jwksUri && sameIssuer(config.identity.issuer, issuer)
+        ? config.identity.jwksUri
+        : undefined) ??
+      `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`,
     groupsClaim: config.identity.groupsClaim,
     roles: config.roles,
   };
