@@ -36,6 +36,9 @@ export const LAMBDA_BUNDLING = {
   target: LAMBDA_NODE_TARGET,
   format: 'esm',
   minify: true,
+  // Minified names would turn `error.name`, which Lambda reports as the error type, into `ye` or `M`:
+  // the state machine's Retry on DependencyError and RequestNotReadyError would then never match.
+  keepNames: true,
   // Line numbers are enough to read a stack trace; the sources stay out of the artifact.
   sourcemap: true,
   sourcesContent: false,

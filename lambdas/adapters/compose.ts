@@ -4,7 +4,7 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { AccessRequests } from '../core/access-requests.js';
 import { CredentialClaims, Revocations } from '../core/credentials.js';
 import { Decisions } from '../core/decisions.js';
-import { type ApprovalWorkflow, systemClock } from '../core/ports.js';
+import { type ApprovalWorkflow, type ChatNotifier, systemClock } from '../core/ports.js';
 import { RequestReader } from '../core/request-reader.js';
 import { ApprovalSteps } from '../core/workflow-steps.js';
 import { DynamoDbAgentHistory } from './agent-history.js';
@@ -13,7 +13,7 @@ import { DynamoDbRequestStore } from './dynamodb-store.js';
 import { IamSessionRevoker } from './iam-revoker.js';
 import { JwtAuthenticator } from './jwt-authenticator.js';
 import { clientOptions, requireStateMachine, type Settings } from './settings.js';
-import type { SlackSecrets } from './slack-secrets.js';
+import { requireBotToken, type SlackSecrets, slackSecretsLoader } from './slack-secrets.js';
 import { SlackWebApi } from './slack-web-api.js';
 import { StepFunctionsWorkflow } from './step-functions-workflow.js';
 import { StsCredentialMinter } from './sts-minter.js';
@@ -41,12 +41,17 @@ export const buildEvents = (s: Settings) =>
   once(s, 'events', () => new DynamoDbEventStore(dynamoClient(s), s.tableName));
 export const buildHistory = (s: Settings) =>
   once(s, 'history', () => new DynamoDbAgentHistory(dynamoClient(s), s.tableName));
+const sfnClient = (s: Settings) => once(s, 'sfnClient', () => new SFNClient(clientOptions(s, 'sfn')));
+/** Starting and stopping executions name the state machine: these need STATE_MACHINE_ARN. */
 export const buildWorkflow = (s: Settings) =>
-  once(
-    s,
-    'sfn',
-    () => new StepFunctionsWorkflow(new SFNClient(clientOptions(s, 'sfn')), requireStateMachine(s)),
-  );
+  once(s, 'sfn', () => new StepFunctionsWorkflow(sfnClient(s), requireStateMachine(s)));
+/**
+ * Answering a task token (SendTaskSuccess/SendTaskFailure) names no state machine: the token
+ * designates the execution. The workflow's own functions resume it this way, and the state
+ * machine's ARN cannot be given to them (function → state machine → function is a cycle).
+ */
+const taskTokens = (s: Settings) =>
+  once(s, 'sfnTokens', () => new StepFunctionsWorkflow(sfnClient(s), s.stateMachineArn ?? ''));
 export const buildMinter = (s: Settings) =>
   once(s, 'sts', () => new StsCredentialMinter(new STSClient(clientOptions(s, 'sts'))));
 export const buildRevoker = (s: Settings) =>
@@ -70,11 +75,46 @@ export const buildNotifier = (s: Settings, secrets: SlackSecrets) =>
       new SlackWebApi({ botToken: secrets.botToken, ...(s.slack.apiUrl ? { baseUrl: s.slack.apiUrl } : {}) }),
   );
 
-/** The workflow, built on first use: readers (GET) never need STATE_MACHINE_ARN. */
+/** The Slack secrets of `s`, read on first use (see slackSecretsLoader). */
+export const slackSecrets = (s: Settings) => once(s, 'slackSecrets', () => slackSecretsLoader(s));
+
+/**
+ * Slack, with its secret read when a message is first sent rather than when the function starts:
+ * an unfilled secret (no botToken) or an unreachable Secrets Manager fails that message with a
+ * DependencyError, and nothing else. Given secrets (the local stack) are used as they are.
+ */
+export const buildLazyNotifier = (s: Settings): ChatNotifier =>
+  once(s, 'lazySlack', () => {
+    let api: { token: string; client: SlackWebApi } | undefined;
+    const client = async () => {
+      const token = requireBotToken(await slackSecrets(s)());
+      if (api?.token !== token) {
+        api = {
+          token,
+          client: new SlackWebApi({
+            botToken: token,
+            ...(s.slack.apiUrl ? { baseUrl: s.slack.apiUrl } : {}),
+          }),
+        };
+      }
+      return api.client;
+    };
+    return {
+      post: async (channel, message) => (await client()).post(channel, message),
+      update: async (ref, message) => (await client()).update(ref, message),
+      reply: async (ref, message) => (await client()).reply(ref, message),
+      ephemeral: async (channel, user, text) => (await client()).ephemeral(channel, user, text),
+    };
+  });
+
+/**
+ * The workflow, built on first use: readers (GET) never need STATE_MACHINE_ARN, and task tokens are
+ * answered without it.
+ */
 const lazyWorkflow = (s: Settings): ApprovalWorkflow => ({
   start: (request) => buildWorkflow(s).start(request),
-  succeed: (token, output) => buildWorkflow(s).succeed(token, output),
-  fail: (token, error, cause) => buildWorkflow(s).fail(token, error, cause),
+  succeed: (token, output) => taskTokens(s).succeed(token, output),
+  fail: (token, error, cause) => taskTokens(s).fail(token, error, cause),
   stop: (requestId, cause) => buildWorkflow(s).stop(requestId, cause),
 });
 
@@ -99,7 +139,7 @@ export const buildDecisions = (s: Settings) =>
     () =>
       new Decisions({
         store: buildStore(s),
-        workflow: buildWorkflow(s),
+        workflow: lazyWorkflow(s),
         clock: systemClock,
         config: s.config,
       }),
@@ -110,7 +150,8 @@ export const buildClaims = (s: Settings) =>
     'claims',
     () => new CredentialClaims({ store: buildStore(s), minter: buildMinter(s), clock: systemClock }),
   );
-export const buildSteps = (s: Settings, secrets: SlackSecrets) =>
+/** The workflow steps; without `secrets`, Slack's secret is read when a message is first sent. */
+export const buildSteps = (s: Settings, secrets?: SlackSecrets) =>
   once(
     s,
     'steps',
@@ -119,7 +160,7 @@ export const buildSteps = (s: Settings, secrets: SlackSecrets) =>
         store: buildStore(s),
         clock: systemClock,
         config: s.config,
-        notifier: buildNotifier(s, secrets),
+        notifier: secrets ? buildNotifier(s, secrets) : buildLazyNotifier(s),
         history: buildHistory(s),
         decisions: buildDecisions(s),
         events: buildEvents(s),
@@ -136,7 +177,7 @@ export const buildRevocations = (
       new Revocations({
         store: buildStore(s),
         revoker: buildRevoker(s),
-        workflow: buildWorkflow(s),
+        workflow: lazyWorkflow(s),
         clock: systemClock,
         ...(onRevoked ? { onRevoked } : {}),
       }),

@@ -37,18 +37,41 @@ function required(env: Env, name: string): string {
   return value;
 }
 
+const sameIssuer = (a: string | undefined, b: string) =>
+  a !== undefined && a.replace(/\/$/, '') === b.replace(/\/$/, '');
+
 /** The issuer's JWT settings from configuration (`identity.*`, `roles`). */
 export function jwtSettings(config: CountersignConfig, issuer: string, jwksUri?: string): JwtSettings {
   return {
     issuer,
     audience: config.identity.audience,
-    jwksUri: jwksUri ?? config.identity.jwksUri ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`,
+    // identity.jwksUri belongs to identity.issuer: an issuer given otherwise (the OidcIssuer
+    // parameter, the local assembly's issuer) serves its keys at the standard path.
+    jwksUri:
+      jwksUri ??
+      (config.identity.jwksUri && sameIssuer(config.identity.issuer, issuer)
+        ? config.identity.jwksUri
+        : undefined) ??
+      `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`,
     groupsClaim: config.identity.groupsClaim,
     roles: config.roles,
   };
 }
 
-/** Settings on Lambda. The configuration is validated at synth and inlined at bundle time (see lib/aws). */
+/**
+ * Settings on Lambda. The configuration is validated at synth and inlined at bundle time (see lib/aws);
+ * the rest comes from the environment the template gives the function:
+ * - `TABLE_NAME`, `AWS_REGION` (every function)
+ * - `OIDC_ISSUER` (the functions that verify JWTs; the stack's `OidcIssuer` parameter)
+ * - `STATE_MACHINE_ARN` (the functions that start or stop executions)
+ * - `SLACK_SECRET_ARN`, `SLACK_API_URL` (the functions that call Slack)
+ * - `COUNTERSIGN_ACCOUNT_ID` (revoke-request)
+ *
+ * Nothing here is read eagerly that a function may not need: a function without `OIDC_ISSUER` fails
+ * only when it authenticates a token (a ConfigError, fail closed), never at start. Endpoints and
+ * credentials are the SDK's own: `AWS_ENDPOINT_URL` and the `AWS_*` credential variables, which is
+ * how the local assembly points the same bundles at its local AWS.
+ */
 export function settingsFromEnvironment(env: Env = process.env): Settings {
   const inline = process.env.COUNTERSIGN_CONFIG_INLINE;
   if (!inline)
@@ -62,8 +85,8 @@ export function settingsFromEnvironment(env: Env = process.env): Settings {
   if (!Array.isArray(config.rules) || !Array.isArray(config.targets) || config.default !== 'deny') {
     throw new ConfigError('COUNTERSIGN_CONFIG_INLINE', 'the bundled configuration is malformed; redeploy');
   }
-  const issuer = config.identity.issuer;
-  if (!issuer) throw new ConfigError('identity.issuer', 'is required outside local mode');
+  const issuer = env.OIDC_ISSUER?.trim() ?? '';
+  let jwt: JwtSettings | undefined;
   return {
     config,
     region: required(env, 'AWS_REGION'),
@@ -71,8 +94,21 @@ export function settingsFromEnvironment(env: Env = process.env): Settings {
     ...(env.STATE_MACHINE_ARN ? { stateMachineArn: env.STATE_MACHINE_ARN } : {}),
     ...(env.COUNTERSIGN_ACCOUNT_ID ? { account: env.COUNTERSIGN_ACCOUNT_ID } : {}),
     endpoints: {},
-    jwt: jwtSettings(config, issuer),
-    slack: { ...(env.SLACK_SECRET_ARN ? { secretArn: env.SLACK_SECRET_ARN } : {}) },
+    // Read on first use: the workflow functions and the linker verify no tokens and get no issuer.
+    get jwt(): JwtSettings {
+      if (!issuer) {
+        throw new ConfigError(
+          'OIDC_ISSUER',
+          'no OIDC issuer is configured (the stack parameter OidcIssuer, from identity.issuer); every token is refused',
+        );
+      }
+      jwt ??= jwtSettings(config, issuer);
+      return jwt;
+    },
+    slack: {
+      ...(env.SLACK_SECRET_ARN ? { secretArn: env.SLACK_SECRET_ARN } : {}),
+      ...(env.SLACK_API_URL ? { apiUrl: env.SLACK_API_URL } : {}),
+    },
   };
 }
 

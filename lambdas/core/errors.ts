@@ -21,6 +21,7 @@ export abstract class CountersignError extends Error {
 
 /** 400: the request body, path or query is not what the contract accepts. `details.field` names it. */
 export class ValidationError extends CountersignError {
+  override name = 'ValidationError';
   readonly status = 400;
   readonly code = 'ValidationError';
   constructor(field: string, message: string, details?: ErrorDetails) {
@@ -33,75 +34,91 @@ export class ValidationError extends CountersignError {
 
 /** 401: no identity, or one that does not verify. The message never says which check failed in detail. */
 export class UnauthorizedError extends CountersignError {
+  override name = 'UnauthorizedError';
   readonly status = 401;
   readonly code = 'Unauthorized';
 }
 
 /** 403: a verified caller who may not do this. */
 export class ForbiddenError extends CountersignError {
+  override name = 'ForbiddenError';
   readonly status = 403;
   readonly code: string = 'Forbidden';
 }
 
 export class SelfApprovalError extends ForbiddenError {
+  override name = 'SelfApprovalError';
   override readonly code = 'SelfApproval';
 }
 
 export class NotAnApproverError extends ForbiddenError {
+  override name = 'NotAnApproverError';
   override readonly code = 'NotAnApprover';
 }
 
 /** 404: not there — or there, but not the caller's to see (never reveal which). */
 export class NotFoundError extends CountersignError {
+  override name = 'NotFoundError';
   readonly status = 404;
   readonly code = 'NotFound';
 }
 
 /** 409: the request's state does not allow this. Subclasses name the state. */
 export class ConflictError extends CountersignError {
+  override name = 'ConflictError';
   readonly status = 409;
   readonly code: string = 'Conflict';
 }
 
 export class IdempotencyConflictError extends ConflictError {
+  override name = 'IdempotencyConflictError';
   override readonly code = 'IdempotencyConflict';
 }
 export class AlreadyDecidedError extends ConflictError {
+  override name = 'AlreadyDecidedError';
   override readonly code = 'AlreadyDecided';
 }
 export class TimedOutError extends ConflictError {
+  override name = 'TimedOutError';
   override readonly code = 'TimedOut';
 }
 export class NotApprovedError extends ConflictError {
+  override name = 'NotApprovedError';
   override readonly code = 'NotApproved';
 }
 export class GrantExpiredError extends ConflictError {
+  override name = 'GrantExpiredError';
   override readonly code = 'GrantExpired';
 }
 export class RevokedError extends ConflictError {
+  override name = 'RevokedError';
   override readonly code = 'Revoked';
 }
 
 /** 413: the body is larger than the API accepts. */
 export class PayloadTooLargeError extends CountersignError {
+  override name = 'PayloadTooLargeError';
   readonly status = 413;
   readonly code = 'PayloadTooLarge';
 }
 
 /** 415: not JSON (or not the form encoding Slack uses). */
 export class UnsupportedMediaTypeError extends CountersignError {
+  override name = 'UnsupportedMediaTypeError';
   readonly status = 415;
   readonly code = 'UnsupportedMediaType';
 }
 
 /** 422: well-formed but refused by a review rule — an approval faster than `minReviewSeconds`. */
 export class TooFastError extends CountersignError {
+  override name = 'TooFastError';
   readonly status = 422;
   readonly code = 'TooFast';
 }
 
 /** 429: one agent asked too often. */
 export class RateLimitedError extends CountersignError {
+  override name = 'RateLimitedError';
   readonly status = 429;
   readonly code = 'RateLimited';
 }
@@ -111,12 +128,14 @@ export class RateLimitedError extends CountersignError {
  * grant broader or unverifiable (policy too large, no target role for the account). Fail closed.
  */
 export class FailClosedError extends CountersignError {
+  override name = 'FailClosedError';
   readonly status = 500;
   readonly code = 'FailedClosed';
 }
 
 /** 503: a dependency (database, workflow, STS) failed; nothing was granted. Safe to retry. */
 export class DependencyError extends CountersignError {
+  override name = 'DependencyError';
   readonly status = 503;
   readonly code = 'DependencyUnavailable';
 }

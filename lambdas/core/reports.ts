@@ -88,6 +88,7 @@ export interface ReportReader {
 
 /** Thrown by a ReportReader when a review range holds more than the allowed number of requests. */
 export class TooManyRequestsInRangeError extends ValidationError {
+  override name = 'TooManyRequestsInRangeError';
   constructor(max: number) {
     super('from', `More than ${max} requests in this range; ask for a shorter one.`, { max });
   }

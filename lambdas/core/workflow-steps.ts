@@ -28,6 +28,7 @@ export type SettleStep = 'grant' | 'deny' | 'timeout' | 'expire' | 'abort';
 
 /** Thrown when the workflow runs ahead of the request's write; the ASL retries it. */
 export class RequestNotReadyError extends DependencyError {
+  override name = 'RequestNotReadyError';
   constructor(requestId: string) {
     super(`Request ${requestId} is not readable yet.`);
   }

@@ -1,7 +1,6 @@
 import { buildSteps } from '../adapters/compose.js';
 import { lazyHandler } from '../adapters/lambda.js';
 import { settingsFromEnvironment } from '../adapters/settings.js';
-import { loadSlackSecrets } from '../adapters/slack-secrets.js';
 import { ValidationError } from '../core/errors.js';
 import { REQUEST_ID } from '../core/ids.js';
 import type { ApprovalSteps } from '../core/workflow-steps.js';
@@ -20,7 +19,6 @@ export const createNotifyApproversHandler = (steps: ApprovalSteps) => async (eve
   return { notified: event.requestId };
 };
 
-export const handler = lazyHandler(async () => {
-  const settings = settingsFromEnvironment();
-  return createNotifyApproversHandler(buildSteps(settings, await loadSlackSecrets(settings)));
-});
+// Slack's secret is read when a message is first sent, not here: an unfilled secret or a Secrets
+// Manager hiccup fails that step with a DependencyError, which the state machine retries.
+export const handler = lazyHandler(() => createNotifyApproversHandler(buildSteps(settingsFromEnvironment())));

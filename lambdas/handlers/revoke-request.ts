@@ -1,10 +1,9 @@
-import { buildAuthenticator, buildNotifier, buildRevocations } from '../adapters/compose.js';
-import { apiHandler, header, json, pathId, rawBody } from '../adapters/http.js';
+import { buildAuthenticator, buildLazyNotifier, buildRevocations } from '../adapters/compose.js';
+import { apiHandler, describe, header, json, pathId, rawBody } from '../adapters/http.js';
 import type { JwtAuthenticator } from '../adapters/jwt-authenticator.js';
 import { lazyHandler } from '../adapters/lambda.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
 import { settingsFromEnvironment } from '../adapters/settings.js';
-import { loadSlackSecrets } from '../adapters/slack-secrets.js';
 import type { Revocations } from '../core/credentials.js';
 import { ValidationError } from '../core/errors.js';
 import type { ChatNotifier } from '../core/ports.js';
@@ -41,18 +40,32 @@ export const createRevokeRequestHandler = (deps: RevokeRequestDeps) =>
     return json(200, presentRequest(request, systemClock.now()));
   });
 
-/** Rewrites the approval message when a request is revoked (the workflow is stopped, so not there). */
+/**
+ * Rewrites the approval message when a request is revoked (the workflow is stopped, so not there).
+ * Best effort: the revoke is already in force when this runs, and Slack (unfilled, unreachable)
+ * never blocks or fails it; a failed rewrite is logged.
+ */
 export const updateMessageOnRevoke =
-  (notifier: ChatNotifier) => async (request: Parameters<typeof buildOutcomeMessage>[0]['request']) => {
-    if (request.slack) await notifier.update(request.slack, buildOutcomeMessage({ request }));
+  (notifier: ChatNotifier, logger?: Logger) =>
+  async (request: Parameters<typeof buildOutcomeMessage>[0]['request']) => {
+    if (!request.slack) return;
+    try {
+      await notifier.update(request.slack, buildOutcomeMessage({ request }));
+    } catch (error) {
+      logger?.warn('slack message not updated after revoke', {
+        requestId: request.id,
+        error: describe(error),
+      });
+    }
   };
 
-export const handler = lazyHandler(async () => {
+export const handler = lazyHandler(() => {
   const settings = settingsFromEnvironment();
-  const secrets = await loadSlackSecrets(settings);
+  const logger = createLogger({ fn: 'revoke-request' });
   return createRevokeRequestHandler({
-    revocations: buildRevocations(settings, updateMessageOnRevoke(buildNotifier(settings, secrets))),
+    // Slack's secret is read only if there is a message to rewrite: revoking never waits on Slack.
+    revocations: buildRevocations(settings, updateMessageOnRevoke(buildLazyNotifier(settings), logger)),
     authenticator: buildAuthenticator(settings),
-    logger: createLogger({ fn: 'revoke-request' }),
+    logger,
   });
 });

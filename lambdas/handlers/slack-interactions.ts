@@ -1,9 +1,8 @@
-import { buildDecisions, buildNotifier } from '../adapters/compose.js';
+import { buildDecisions, buildLazyNotifier, slackSecrets } from '../adapters/compose.js';
 import { apiHandler, describe, header, json, rawBody } from '../adapters/http.js';
 import { lazyHandler } from '../adapters/lambda.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
 import { settingsFromEnvironment } from '../adapters/settings.js';
-import { loadSlackSecrets } from '../adapters/slack-secrets.js';
 import type { CountersignConfig } from '../core/config.js';
 import type { Decisions } from '../core/decisions.js';
 import { AlreadyDecidedError, UnauthorizedError, UnsupportedMediaTypeError } from '../core/errors.js';
@@ -16,7 +15,11 @@ import { verifySlackSignature } from '../core/slack-signature.js';
 export interface SlackInteractionsDeps {
   decisions: Decisions;
   notifier: ChatNotifier;
-  signingSecret: string;
+  /**
+   * Slack's signing secret, or how to read it (on AWS: from Secrets Manager, per request until read).
+   * Unreadable: 503, nothing decided. Empty (the secret was never filled in): 401, nothing decided.
+   */
+  signingSecret: string | (() => Promise<string>);
   config: CountersignConfig;
   logger: Logger;
   clock?: Clock;
@@ -36,8 +39,16 @@ export const createSlackInteractionsHandler = (deps: SlackInteractionsDeps) =>
       throw new UnsupportedMediaTypeError('Slack interactions are form-encoded.');
     }
     const body = rawBody(event);
+    const signingSecret =
+      typeof deps.signingSecret === 'string' ? deps.signingSecret : await deps.signingSecret();
+    if (!signingSecret) {
+      deps.logger.error('slack signing secret is not set; every click is refused', {});
+      throw new UnauthorizedError(
+        'Slack request not verified: the signing secret is not set up on this deployment.',
+      );
+    }
     verifySlackSignature({
-      signingSecret: deps.signingSecret,
+      signingSecret,
       timestamp: header(event, 'x-slack-request-timestamp'),
       signature: header(event, 'x-slack-signature'),
       rawBody: body,
@@ -101,13 +112,15 @@ export const createSlackInteractionsHandler = (deps: SlackInteractionsDeps) =>
     );
   });
 
-export const handler = lazyHandler(async () => {
+export const handler = lazyHandler(() => {
   const settings = settingsFromEnvironment();
-  const secrets = await loadSlackSecrets(settings);
+  const secrets = slackSecrets(settings);
   return createSlackInteractionsHandler({
     decisions: buildDecisions(settings),
-    notifier: buildNotifier(settings, secrets),
-    signingSecret: secrets.signingSecret,
+    notifier: buildLazyNotifier(settings),
+    // Read per click until read (then reused for a few minutes): a function started while Secrets
+    // Manager was unavailable, or before the secret was filled in, recovers without a restart.
+    signingSecret: async () => (await secrets()).signingSecret,
     config: settings.config,
     logger: createLogger({ fn: 'slack-interactions' }),
   });

@@ -1,4 +1,4 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -11,13 +11,41 @@ export const CLOUDTRAIL_DETAIL_TYPE = 'AWS API Call via CloudTrail';
 /**
  * A rule in the plain ENABLED state never sees read-only management events (Get*, List*,
  * Describe*), and the `reads` kind of grant is exactly those: without this state the evidence of
- * a read grant would always be empty.
+ * a read grant would always be empty. STS AssumeRole is itself a read-only management event, so
+ * the rule that links minted sessions needs this state too.
  */
 const RECEIVE_READ_ONLY_EVENTS = 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS';
 
 function receiveReadOnlyEvents(rule: events.Rule): events.Rule {
   (rule.node.defaultChild as events.CfnRule).state = RECEIVE_READ_ONLY_EVENTS;
   return rule;
+}
+
+/**
+ * EventBridge refuses an event pattern longer than 4,096 characters. Role ARNs are packed into as
+ * few patterns as fit under this budget (the rest of the pattern and JSON quoting included), so
+ * adding targets adds rules instead of failing the deploy.
+ */
+export const MAX_EVENT_PATTERN_CHARS = 4096;
+const PATTERN_BUDGET = MAX_EVENT_PATTERN_CHARS - 512;
+
+/** Splits `roleArns` into groups whose patterns (see cloudTrailEventPatterns) each fit EventBridge's limit. */
+export function chunkRoleArns(roleArns: readonly string[], budget = PATTERN_BUDGET): string[][] {
+  const chunks: string[][] = [];
+  let current: string[] = [];
+  let size = 0;
+  for (const arn of new Set(roleArns)) {
+    const cost = JSON.stringify(arn).length + 1;
+    if (current.length > 0 && size + cost > budget) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(arn);
+    size += cost;
+  }
+  if (current.length > 0 || chunks.length === 0) chunks.push(current);
+  return chunks;
 }
 
 /**
@@ -91,21 +119,27 @@ export class CloudTrailLinkage extends Construct {
       retryAttempts: 8,
       maxEventAge: Duration.hours(24),
     });
-    const patterns = cloudTrailEventPatterns(props.roleArns);
-    this.rules = [
-      receiveReadOnlyEvents(
-        new events.Rule(this, 'SessionActivity', {
-          description: 'Countersign: calls made with a session of a target role',
-          eventPattern: patterns.sessionActivity,
-          targets: [target],
-        }),
-      ),
-      new events.Rule(this, 'AssumeRole', {
-        description: 'Countersign: AssumeRole calls on a target role',
-        eventPattern: patterns.assumeRole,
-        targets: [target],
-      }),
-    ];
+    // The first pair keeps the ids of a single-rule stack, so existing stacks update in place.
+    this.rules = chunkRoleArns(props.roleArns).flatMap((arns, i) => {
+      const patterns = cloudTrailEventPatterns(arns);
+      const suffix = i === 0 ? '' : String(i + 1);
+      return [
+        receiveReadOnlyEvents(
+          new events.Rule(this, `SessionActivity${suffix}`, {
+            description: 'Countersign: calls made with a session of a target role',
+            eventPattern: patterns.sessionActivity,
+            targets: [target],
+          }),
+        ),
+        receiveReadOnlyEvents(
+          new events.Rule(this, `AssumeRole${suffix}`, {
+            description: 'Countersign: AssumeRole calls on a target role (a read-only management event)',
+            eventPattern: patterns.assumeRole,
+            targets: [target],
+          }),
+        ),
+      ];
+    });
 
     const stackName = Stack.of(this).stackName;
     for (const account of new Set(props.sourceAccounts ?? [])) {
@@ -138,17 +172,40 @@ export interface CloudTrailForwardingProps {
  * linked twice.
  */
 export class CloudTrailForwarding extends Construct {
+  /** The first of `rules`. */
   public readonly rule: events.Rule;
+  public readonly rules: events.Rule[];
 
   constructor(scope: Construct, id: string, props: CloudTrailForwardingProps) {
     super(scope, id);
     const bus = events.EventBus.fromEventBusArn(this, 'ControlPlaneBus', props.eventBusArn);
-    this.rule = receiveReadOnlyEvents(
-      new events.Rule(this, 'SessionActivity', {
-        description: 'Countersign: forward calls made with a session of the target role',
-        eventPattern: cloudTrailEventPatterns(props.roleArns).sessionActivity,
-        targets: [new targets.EventBus(bus)],
-      }),
+    this.rules = chunkRoleArns(props.roleArns).map((arns, i) =>
+      receiveReadOnlyEvents(
+        new events.Rule(this, `SessionActivity${i === 0 ? '' : String(i + 1)}`, {
+          description: 'Countersign: forward calls made with a session of the target role',
+          eventPattern: cloudTrailEventPatterns(arns).sessionActivity,
+          targets: [new targets.EventBus(bus)],
+        }),
+      ),
     );
+    this.rule = this.rules[0]!;
+  }
+}
+
+export interface CloudTrailForwardingStackProps extends StackProps, CloudTrailForwardingProps {}
+
+/**
+ * Only the forwarding rule(s), for a region where target-role sessions act but no
+ * CountersignTargetRole stack is deployed (EventBridge is regional; IAM roles are global, so a
+ * second target-role stack in the same account would collide on the roles' fixed names). Holds no
+ * fixed-name resource: deploy it once per account and region.
+ */
+export class CloudTrailForwardingStack extends Stack {
+  public readonly forwarding: CloudTrailForwarding;
+
+  constructor(scope: Construct, id: string, props: CloudTrailForwardingStackProps) {
+    super(scope, id, props);
+    if (props.roleArns.length === 0) throw new Error('CloudTrailForwardingStack needs at least one role ARN');
+    this.forwarding = new CloudTrailForwarding(this, 'Forwarding', props);
   }
 }

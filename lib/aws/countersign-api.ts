@@ -25,6 +25,14 @@ export interface CountersignApiProps {
   readonly throttlingBurstLimit?: number;
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Set the region's API Gateway CloudWatch Logs role (AWS::ApiGateway::Account). The stage's access
+   * logging fails to deploy ("CloudWatch Logs role ARN must be set in account settings") in a
+   * region where that role was never set. It is one setting per account and region: pass false
+   * where another stack or the platform team manages it.
+   * @default true
+   */
+  readonly cloudWatchRole?: boolean;
 }
 
 /** A contract-shaped error body (DESIGN.md §4) for the answers API Gateway gives on its own. */
@@ -55,9 +63,10 @@ export class CountersignApi extends Construct {
     this.api = new apigateway.RestApi(this, 'Api', {
       description: 'Countersign: approval control plane for AI agents (DESIGN.md §4)',
       endpointTypes: [apigateway.EndpointType.REGIONAL],
-      // Execution logging would need the account-wide, per-region API Gateway CloudWatch role, a
-      // singleton other stacks may own; access logs below carry the integration errors instead.
-      cloudWatchRole: false,
+      // Access logging needs the account's per-region API Gateway CloudWatch role. The role is kept
+      // when the stack is deleted: other APIs in the region may log through it by then.
+      cloudWatchRole: props.cloudWatchRole ?? true,
+      ...((props.cloudWatchRole ?? true) ? { cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN } : {}),
       deployOptions: {
         // The paths carry the version (/v1/...); the stage is only the deployment.
         stageName: 'prod',
@@ -164,7 +173,7 @@ export class CountersignApi extends Construct {
       {
         id: 'AwsSolutions-APIG6',
         reason:
-          'Execution logging needs the region-wide API Gateway CloudWatch role (an account singleton); JSON access logs include integration and gateway error messages, and every handler logs its own errors.',
+          'Execution logging is off on purpose: it can log request and response data (Authorization headers, agents’ text); JSON access logs include integration and gateway error messages, and every handler logs its own errors.',
       },
       {
         id: 'AwsSolutions-APIG2',
@@ -177,6 +186,16 @@ export class CountersignApi extends Construct {
           'WAF is optional for operators (attach a web ACL to the stage); abuse is bounded by stage throttling and the per-agent request rate limit enforced in the handler (429 RateLimited).',
       },
     );
+    if (props.cloudWatchRole ?? true) {
+      const role = this.api.node.tryFindChild('CloudWatchRole');
+      if (role) {
+        Validations.of(role).acknowledge({
+          id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+          reason:
+            'The API Gateway account CloudWatch role: AWS’s managed policy for it is the documented one, and API Gateway itself, for every API in the region, is the only principal that assumes it.',
+        });
+      }
+    }
   }
 
   /** The full URL of a resource path on the deployed stage. */

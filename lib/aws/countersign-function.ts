@@ -74,6 +74,7 @@ export class CountersignFunction extends Construct {
         // measured is the bundle that is deployed. NodejsFunction spells some of them differently.
         forceDockerBundling: false,
         minify: LAMBDA_BUNDLING.minify,
+        keepNames: LAMBDA_BUNDLING.keepNames,
         sourceMap: LAMBDA_BUNDLING.sourcemap,
         sourcesContent: LAMBDA_BUNDLING.sourcesContent,
         target: LAMBDA_BUNDLING.target,

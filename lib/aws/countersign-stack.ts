@@ -6,6 +6,7 @@ import {
   Aws,
   type CfnElement,
   CfnOutput,
+  CfnParameter,
   Duration,
   Stack,
   type StackProps,
@@ -99,7 +100,32 @@ export interface CountersignStackProps extends StackProps {
   readonly throttlingRateLimit?: number;
   /** @default 100 */
   readonly throttlingBurstLimit?: number;
+  /**
+   * Set the region's API Gateway CloudWatch Logs role (AWS::ApiGateway::Account), which the API
+   * stage's access logging needs. False for accounts where something else manages that role
+   * (`-c apiGatewayCloudWatchRole=false`); it must then already be set in the region.
+   * @default true
+   */
+  readonly apiGatewayCloudWatchRole?: boolean;
+  /**
+   * Synthesize without an OIDC issuer (the local assembly, whose runner gives `OidcIssuer`). An AWS
+   * deployment without `identity.issuer` is refused at synth: its API would refuse every token.
+   * @default false
+   */
+  readonly local?: boolean;
 }
+
+/** What each function's code calls, so the template grants exactly that (test/infra asserts it). */
+const USES = {
+  /** Verifies callers' JWTs: gets OIDC_ISSUER. */
+  jwt: ['requestAccess', 'getRequest', 'claimCredentials', 'revokeRequest', 'decideRequest', 'reports'],
+  /** Calls Slack: gets SLACK_SECRET_ARN (read access) and SLACK_API_URL. */
+  slack: ['revokeRequest', 'slackInteractions', 'notifyApprovers', 'settleRequest'],
+  /** Starts or stops executions: gets STATE_MACHINE_ARN. */
+  stateMachine: ['requestAccess', 'revokeRequest'],
+  /** Answers task tokens (states:SendTaskSuccess/SendTaskFailure). */
+  taskTokens: ['decideRequest', 'slackInteractions', 'notifyApprovers'],
+} as const satisfies Record<string, readonly HandlerName[]>;
 
 /**
  * Countersign on AWS: every part of DESIGN.md §2's AWS column, with each function's permissions
@@ -119,14 +145,26 @@ export class CountersignStack extends Stack {
     const handlersDir = props.handlersDir ?? join(projectRoot, 'lambdas', 'handlers');
     const define = configDefine(props.config);
     const targetRoleArns = props.config.targets.map((t) => t.roleArn);
-    if (!props.config.identity.issuer) {
-      // The example configuration omits it (the local stack embeds an issuer), and synthesizing the
-      // example must work; a deployed API without one refuses every token, so this is fail-closed.
-      Annotations.of(this).addWarningV2(
-        '@countersign/identity-issuer',
-        'identity.issuer is not set: the deployed handlers will refuse every request until the configuration names your OIDC issuer',
+    if (!props.config.identity.issuer && !props.local) {
+      throw new Error(
+        'identity.issuer is not set in the Countersign configuration: a deployed API would refuse every token. ' +
+          'Name your OIDC issuer in identity.issuer (see docs/deploy.md), or synthesize the local assembly with -c local=true.',
       );
     }
+
+    // Deploy-time values the functions read from their environment; the local assembly's runner
+    // gives its own (its issuer, its Slack stand-in).
+    const oidcIssuer = new CfnParameter(this, 'OidcIssuer', {
+      type: 'String',
+      default: props.config.identity.issuer ?? '',
+      description:
+        'The OIDC issuer (iss) whose tokens the API accepts; from identity.issuer. Empty refuses every token.',
+    });
+    const slackApiUrl = new CfnParameter(this, 'SlackApiUrl', {
+      type: 'String',
+      default: 'https://slack.com/api',
+      description: 'Base URL of the Slack Web API',
+    });
 
     this.table = new CountersignTable(this, 'Table', {
       ...(props.tableEncryptionKey ? { encryptionKey: props.tableEncryptionKey } : {}),
@@ -134,8 +172,17 @@ export class CountersignStack extends Stack {
     this.slackSecret = new SlackSecret(this, 'Slack');
     const secret = this.slackSecret.secret;
 
-    const make = (name: HandlerName, environment: Record<string, string> = {}) => {
+    const uses = (list: readonly HandlerName[], name: HandlerName) => list.includes(name);
+    // Each function's environment is exactly what its code reads (lambdas/adapters/settings.ts).
+    const make = (name: HandlerName, extra: Record<string, string> = {}) => {
       const spec = HANDLERS[name];
+      const environment: Record<string, string> = {
+        ...(uses(USES.jwt, name) ? { OIDC_ISSUER: oidcIssuer.valueAsString } : {}),
+        ...(uses(USES.slack, name)
+          ? { SLACK_SECRET_ARN: secret.secretArn, SLACK_API_URL: slackApiUrl.valueAsString }
+          : {}),
+        ...extra,
+      };
       return new CountersignFunction(this, name.charAt(0).toUpperCase() + name.slice(1), {
         entry: join(handlersDir, `${spec.file}.ts`),
         projectRoot,
@@ -151,9 +198,8 @@ export class CountersignStack extends Stack {
 
     // The workflow's own functions come first: the state machine needs their ARNs, and the API
     // functions need the state machine's.
-    const slackEnv = { SLACK_SECRET_ARN: secret.secretArn };
-    const notifyApprovers = make('notifyApprovers', slackEnv);
-    const settleRequest = make('settleRequest', slackEnv);
+    const notifyApprovers = make('notifyApprovers');
+    const settleRequest = make('settleRequest');
     this.approval = new ApprovalStateMachine(this, 'Approval', {
       definitionFile: props.definitionFile ?? join(projectRoot, 'state-machines', 'approval.asl.json'),
       notifyApprovers: notifyApprovers.function,
@@ -171,13 +217,10 @@ export class CountersignStack extends Stack {
       claimCredentials: make('claimCredentials'),
       // Its own credentials reach only this account's roles: knowing the account, it refuses to
       // write a member-account target's revocation (by role name) here instead.
-      revokeRequest: make('revokeRequest', {
-        ...workflowEnv,
-        ...slackEnv,
-        COUNTERSIGN_ACCOUNT_ID: this.account,
-      }),
-      decideRequest: make('decideRequest', { ...workflowEnv, ...slackEnv }),
-      slackInteractions: make('slackInteractions', { ...workflowEnv, ...slackEnv }),
+      revokeRequest: make('revokeRequest', { ...workflowEnv, COUNTERSIGN_ACCOUNT_ID: this.account }),
+      // Deciding answers the waiting task token, which names no state machine.
+      decideRequest: make('decideRequest'),
+      slackInteractions: make('slackInteractions'),
       linkCloudTrail: make('linkCloudTrail'),
       reports: make('reports'),
     };
@@ -199,15 +242,8 @@ export class CountersignStack extends Stack {
     this.table.grantRead(fns.getRequest.role);
     this.table.grantRead(fns.reports.role);
 
-    for (const name of [
-      'revokeRequest',
-      'decideRequest',
-      'slackInteractions',
-      'notifyApprovers',
-      'settleRequest',
-    ] as const) {
-      secret.grantRead(fns[name].role);
-    }
+    // Only the functions that call Slack read its secret (decide-request never does).
+    for (const name of USES.slack) secret.grantRead(fns[name].role);
 
     stateMachine.grantStartExecution(fns.requestAccess.role);
     // Executions are named after their request id (unknown at deploy time), hence the `:*`.
@@ -236,7 +272,8 @@ export class CountersignStack extends Stack {
         'states:StopExecution on the executions of this one state machine; each is named after its request id, unknown at deploy time.',
     });
 
-    for (const name of ['decideRequest', 'slackInteractions'] as const) {
+    // notify-approvers resumes the workflow itself when a decision arrived before its token was stored.
+    for (const name of USES.taskTokens) {
       fns[name].role.addToPrincipalPolicy(
         new iam.PolicyStatement({
           // SendTaskSuccess/SendTaskFailure have no resource type: IAM only accepts "*". The task
@@ -308,6 +345,7 @@ export class CountersignStack extends Stack {
       ...(props.throttlingRateLimit ? { throttlingRateLimit: props.throttlingRateLimit } : {}),
       ...(props.throttlingBurstLimit ? { throttlingBurstLimit: props.throttlingBurstLimit } : {}),
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+      cloudWatchRole: props.apiGatewayCloudWatchRole ?? true,
     });
 
     // --- CloudTrail ----------------------------------------------------------------------------

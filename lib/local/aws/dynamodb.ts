@@ -1,0 +1,224 @@
+import {
+  type Authorization,
+  AwsError,
+  type AwsService,
+  jsonBody,
+  type ParsedCall,
+  type ServiceAnswer,
+  type ServiceEnvironment,
+  targetOperation,
+} from './service.js';
+
+/**
+ * DynamoDB (JSON 1.0, `X-Amz-Target: DynamoDB_20120810.*`): authorized here on the table (or index)
+ * ARN, then forwarded byte for byte to DynamoDB Local. Item operations are CloudTrail data events.
+ * PartiQL is refused: its statements would have to be parsed to know which table and action they need.
+ */
+
+const PREFIX = 'DynamoDB_20120810';
+const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
+
+/** Item-level operations: CloudTrail data events, authorized per table. */
+const DATA_OPERATIONS = new Set([
+  'GetItem',
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+  'Query',
+  'Scan',
+  'BatchGetItem',
+  'BatchWriteItem',
+  'TransactGetItems',
+  'TransactWriteItems',
+]);
+/** Control-plane operations on one table named by `TableName`. */
+const TABLE_OPERATIONS = new Set([
+  'CreateTable',
+  'DeleteTable',
+  'DescribeTable',
+  'UpdateTable',
+  'DescribeTimeToLive',
+  'UpdateTimeToLive',
+  'DescribeContinuousBackups',
+  'UpdateContinuousBackups',
+]);
+/** Operations on no particular table (IAM resource `*`). */
+const ACCOUNT_OPERATIONS = new Set(['ListTables', 'DescribeLimits', 'DescribeEndpoints']);
+const REFUSED = new Set(['ExecuteStatement', 'BatchExecuteStatement', 'ExecuteTransaction']);
+
+/** TransactWriteItems needs the per-item action on each table, as on AWS. */
+const TRANSACT_WRITE_ACTIONS: Record<string, string> = {
+  Put: 'dynamodb:PutItem',
+  Update: 'dynamodb:UpdateItem',
+  Delete: 'dynamodb:DeleteItem',
+  ConditionCheck: 'dynamodb:ConditionCheckItem',
+};
+
+export interface DynamoDbServiceOptions {
+  /** DynamoDB Local's URL. */
+  readonly endpoint: string;
+}
+
+export function createDynamoDbService(env: ServiceEnvironment, options: DynamoDbServiceOptions): AwsService {
+  const endpoint = options.endpoint.replace(/\/$/, '');
+  const tableArn = (name: string, region: string) => {
+    if (name.startsWith('arn:')) return name;
+    if (!TABLE_NAME.test(name)) throw new AwsError('ValidationException', 400, `Invalid table name: ${name}`);
+    return `arn:aws:dynamodb:${region}:${env.account}:table/${name}`;
+  };
+  const nameOf = (value: unknown, field = 'TableName'): string => {
+    if (typeof value !== 'string' || value === '') {
+      throw new AwsError(
+        'ValidationException',
+        400,
+        `1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`,
+      );
+    }
+    return value;
+  };
+
+  return {
+    signingName: 'dynamodb',
+    eventSource: 'dynamodb.amazonaws.com',
+    protocol: 'json',
+    errorOptions: { jsonVersion: '1.0' },
+    operationName: (request) => targetOperation(request, PREFIX) || 'Unknown',
+    parse(request): ParsedCall {
+      const operation = targetOperation(request, PREFIX);
+      if (REFUSED.has(operation)) {
+        throw new AwsError(
+          'UnknownOperationException',
+          400,
+          `${operation} (PartiQL) is not emulated by the local AWS`,
+        );
+      }
+      const data = DATA_OPERATIONS.has(operation);
+      if (!data && !TABLE_OPERATIONS.has(operation) && !ACCOUNT_OPERATIONS.has(operation)) {
+        throw new AwsError('UnknownOperationException', 400, `Unknown operation ${operation || '(none)'}`);
+      }
+      const body = jsonBody(request);
+      const action = `dynamodb:${operation}`;
+      const authorizations: Authorization[] = [];
+      const tables = new Set<string>();
+      const add = (act: string, name: string, index?: unknown) => {
+        const arn = tableArn(name, request.region);
+        tables.add(arn);
+        authorizations.push({
+          action: act,
+          resource: typeof index === 'string' && index !== '' ? `${arn}/index/${index}` : arn,
+        });
+      };
+      const params: Record<string, unknown> = {};
+      if (operation === 'BatchGetItem' || operation === 'BatchWriteItem') {
+        const items = body.RequestItems;
+        if (typeof items !== 'object' || items === null || Object.keys(items).length === 0) {
+          throw new AwsError('ValidationException', 400, 'RequestItems must not be empty');
+        }
+        for (const name of Object.keys(items)) add(action, name);
+        params.requestItems = Object.keys(items).map((tableName) => ({ tableName }));
+      } else if (operation === 'TransactGetItems' || operation === 'TransactWriteItems') {
+        const items = body.TransactItems;
+        if (!Array.isArray(items) || items.length === 0)
+          throw new AwsError('ValidationException', 400, 'TransactItems must not be empty');
+        const names: string[] = [];
+        for (const item of items as Array<Record<string, Record<string, unknown>>>) {
+          const kinds = Object.keys(item ?? {});
+          if (kinds.length !== 1)
+            throw new AwsError(
+              'ValidationException',
+              400,
+              'Each TransactItem must name exactly one operation',
+            );
+          const kind = kinds[0] as string;
+          const perItem =
+            operation === 'TransactGetItems'
+              ? kind === 'Get'
+                ? 'dynamodb:GetItem'
+                : undefined
+              : TRANSACT_WRITE_ACTIONS[kind];
+          if (!perItem) throw new AwsError('ValidationException', 400, `Unknown TransactItem ${kind}`);
+          const name = nameOf(item[kind]?.TableName, `TransactItems.${kind}.TableName`);
+          add(perItem, name);
+          names.push(name);
+        }
+        params.transactItems = names.map((tableName) => ({ tableName }));
+      } else if (ACCOUNT_OPERATIONS.has(operation)) {
+        authorizations.push({ action, resource: '*' });
+      } else {
+        const name = nameOf(body.TableName);
+        add(action, name, operation === 'Query' || operation === 'Scan' ? body.IndexName : undefined);
+        params.tableName = name;
+        if (typeof body.IndexName === 'string') params.indexName = body.IndexName;
+        // Keys name which item; they are not item values. Everything else (items, values) stays out.
+        if (
+          body.Key !== undefined &&
+          (operation === 'GetItem' || operation === 'DeleteItem' || operation === 'UpdateItem')
+        )
+          params.key = body.Key;
+      }
+      return {
+        operation,
+        authorizations,
+        requestParameters: params,
+        readOnly: /^(Get|List|Describe|Query|Scan|BatchGet|TransactGet)/.test(operation),
+        managementEvent: !data,
+        resources: [...tables].map((ARN) => ({ type: 'AWS::DynamoDB::Table', ARN })),
+        input: { operation, body: request.body },
+      };
+    },
+    async serve(call, ctx): Promise<ServiceAnswer> {
+      const { body } = call.input as { operation: string; body: Buffer };
+      const date = ctx.now.toISOString().replace(/[-:]|\.\d{3}/g, '');
+      let response: Response;
+      try {
+        response = await fetch(`${endpoint}/`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/x-amz-json-1.0',
+            'x-amz-target': `${PREFIX}.${call.operation}`,
+            'x-amz-date': date,
+            // DynamoDB Local (-sharedDb) checks that a credential is present, not what it is.
+            authorization: `AWS4-HMAC-SHA256 Credential=local/${date.slice(0, 8)}/${env.region}/dynamodb/aws4_request, SignedHeaders=host, Signature=0`,
+          },
+          body,
+        });
+      } catch (error) {
+        env.log(`local aws: DynamoDB Local did not answer: ${(error as Error).message}`);
+        throw new AwsError('InternalServerError', 500, 'DynamoDB Local did not answer');
+      }
+      const text = Buffer.from(await response.arrayBuffer());
+      const headers: Record<string, string> = {
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amzn-requestid': ctx.requestId,
+      };
+      const crc = response.headers.get('x-amz-crc32');
+      if (crc) headers['x-amz-crc32'] = crc;
+      if (response.status >= 400) {
+        let code = 'InternalServerError';
+        let message = '';
+        try {
+          const parsed = JSON.parse(text.toString('utf8')) as {
+            __type?: string;
+            message?: string;
+            Message?: string;
+          };
+          code = String(parsed.__type ?? code)
+            .split('#')
+            .pop() as string;
+          message = String(parsed.message ?? parsed.Message ?? '');
+        } catch {
+          // not JSON: keep the generic code
+        }
+        return {
+          status: response.status,
+          headers,
+          body: text,
+          errorCode: code,
+          errorMessage: message,
+          responseElements: null,
+        };
+      }
+      return { status: response.status, headers, body: text, responseElements: null };
+    },
+  };
+}

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import type { CountersignConfig } from '../../lambdas/core/config.js';
+import { chunkRoleArns, MAX_EVENT_PATTERN_CHARS } from '../../lib/aws/cloudtrail-linkage.js';
+import { loadSynthConfig } from '../../lib/aws/synth-config.js';
+import { FIXTURE_CONFIG_FILE, synthCountersign } from './synth.js';
+import { type CfnTemplate, type RuleProps, resourcesOf } from './template-helpers.js';
+
+const fixture = (): CountersignConfig => loadSynthConfig(FIXTURE_CONFIG_FILE);
+
+describe('API Gateway account CloudWatch role', { timeout: 180_000 }, () => {
+  it('is set by the stack by default, so the stage’s access logging deploys in a fresh region', () => {
+    // Act: synthCountersign runs cdk-nag; an unacknowledged finding throws.
+    const { template } = synthCountersign();
+    // Assess: the stage depends on the account setting, which names a role API Gateway assumes.
+    const json = template.toJSON() as CfnTemplate & { Resources: Record<string, { DependsOn?: string[] }> };
+    const accounts = Object.entries(json.Resources).filter(([, r]) => r.Type === 'AWS::ApiGateway::Account');
+    expect(accounts).toHaveLength(1);
+    const [accountId, account] = accounts[0]!;
+    expect(JSON.stringify(account.Properties?.CloudWatchRoleArn)).toContain('CloudWatchRole');
+    const stages = Object.values(json.Resources).filter((r) => r.Type === 'AWS::ApiGateway::Stage');
+    expect(stages).toHaveLength(1);
+    expect(stages[0]!.DependsOn ?? []).toContain(accountId);
+  });
+
+  it('is left alone with apiGatewayCloudWatchRole: false, for accounts that manage it elsewhere', () => {
+    const { template } = synthCountersign({ props: { apiGatewayCloudWatchRole: false } });
+    template.resourceCountIs('AWS::ApiGateway::Account', 0);
+  });
+});
+
+describe('OIDC issuer at synth', { timeout: 180_000 }, () => {
+  it('refuses an AWS deployment whose configuration names no issuer, saying what to do', () => {
+    const config = fixture();
+    const { issuer: _issuer, ...identity } = config.identity;
+    expect(() => synthCountersign({ config: { ...config, identity } as CountersignConfig })).toThrow(
+      /identity\.issuer is not set.*-c local=true/s,
+    );
+  });
+
+  it('synthesizes the local assembly without one, with an empty OidcIssuer default', () => {
+    const config = fixture();
+    const { issuer: _issuer, ...identity } = config.identity;
+    const { template } = synthCountersign({
+      config: { ...config, identity } as CountersignConfig,
+      props: { local: true },
+    });
+    const parameters = template.toJSON().Parameters as Record<string, { Default: string }>;
+    expect(parameters.OidcIssuer?.Default).toBe('');
+  });
+});
+
+describe('CloudTrail rules as targets are added', { timeout: 180_000 }, () => {
+  const roleArns = Array.from(
+    { length: 200 },
+    (_, i) => `arn:aws:iam::${String(100000000000 + i)}:role/teams/platform/countersign-target-${i}`,
+  );
+
+  it('packs role ARNs into groups that each fit EventBridge’s pattern limit', () => {
+    const chunks = chunkRoleArns(roleArns);
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(chunks.flat()).toEqual(roleArns);
+    expect(chunkRoleArns([])).toEqual([[]]);
+  });
+
+  it('with 200 targets, splits into several rules whose patterns stay under 4,096 characters', () => {
+    // Prepare: 200 targets in 200 accounts.
+    const config = fixture();
+    const targets = roleArns.map((roleArn) => ({ account: roleArn.split(':')[4]!, roleArn }));
+    // Act
+    const { template } = synthCountersign({ config: { ...config, targets } as CountersignConfig });
+    // Assess: every rule fits, every ARN is matched by one session rule and one AssumeRole rule, and
+    // every rule receives read-only management events.
+    const rules = resourcesOf<RuleProps>(template.toJSON() as CfnTemplate, 'AWS::Events::Rule').map(
+      (r) => r.props,
+    );
+    expect(rules.length).toBeGreaterThan(2);
+    const sessionArns: string[] = [];
+    const assumeArns: string[] = [];
+    for (const rule of rules) {
+      expect(JSON.stringify(rule.EventPattern).length).toBeLessThanOrEqual(MAX_EVENT_PATTERN_CHARS);
+      expect(rule.State).toBe('ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS');
+      const pattern = rule.EventPattern as {
+        detail: {
+          userIdentity?: { sessionContext: { sessionIssuer: { arn: string[] } } };
+          requestParameters?: { roleArn: string[] };
+        };
+      };
+      sessionArns.push(...(pattern.detail.userIdentity?.sessionContext.sessionIssuer.arn ?? []));
+      assumeArns.push(...(pattern.detail.requestParameters?.roleArn ?? []));
+    }
+    expect(sessionArns.sort()).toEqual([...roleArns].sort());
+    expect(assumeArns.sort()).toEqual([...roleArns].sort());
+  });
+});
