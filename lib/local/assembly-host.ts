@@ -1,11 +1,12 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import type { ApiRouteSpec, GatewayResponseSpec } from './api-gateway.js';
-import { physicalResources, resolve } from './assembly/intrinsics.js';
+import { physicalResources, resolve, resolveDefinition, resolveEnvironment } from './assembly/intrinsics.js';
 import { createLambdaRunner, lambdaEnvironment, type RunnableFunction } from './assembly/lambda-runner.js';
 import { ruleReceives } from './assembly/event-patterns.js';
 import { synthesizeAssembly } from './assembly/synth.js';
 import { type AssemblyModel, readAssemblyModel } from './assembly/template.js';
 import type { LocalAws } from './aws/index.js';
+import { lambdaNodeBinary } from './lambda-node.js';
 import type { DeliveryRule, EventBridgeEvent } from './cloudtrail-delivery.js';
 
 /**
@@ -102,20 +103,33 @@ async function startHost(template: Json, model: Model, options: HostOptions): Pr
   });
   const res = (value: unknown) => resolve(value, ctx);
   const resources = (template.Resources ?? {}) as Record<string, { Type: string; Properties?: Json }>;
-  const arnOf = (logicalId: string) => String(ctx[logicalId]?.attributes?.Arn ?? ctx[logicalId]?.ref);
-  const runner = createLambdaRunner({ log: options.log });
+  const values = (logicalId: string) => {
+    const found = ctx.resources[logicalId];
+    if (!found) throw new Error(`the template has no resource ${logicalId}`);
+    return found;
+  };
+  const arnOf = (logicalId: string) => values(logicalId).attributes.Arn ?? values(logicalId).ref;
+  const runner = createLambdaRunner({
+    log: options.log,
+    nodeBinary: lambdaNodeBinary(
+      model.functions.map((f) => f.runtime),
+      options.log,
+    ),
+  });
   let aws: LocalAws | undefined;
 
   // Functions: bundle, handler, template environment, role.
-  const byName = new Map<string, { spec: RunnableFunction; roleArn: string; templateEnv: Record<string, string> }>();
+  const byName = new Map<
+    string,
+    { spec: RunnableFunction; roleArn: string; runtime: string; templateEnv: Record<string, string> }
+  >();
   const byLogicalId = new Map<string, string>();
   for (const fn of model.functions) {
-    const name = String(ctx[fn.logicalId]!.ref);
-    const templateEnv = Object.fromEntries(
-      Object.entries((res(fn.environment ?? {}) ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
-    );
+    const name = values(fn.logicalId).ref;
+    const templateEnv = resolveEnvironment(fn, ctx);
     byName.set(name, {
       roleArn: arnOf(fn.roleLogicalId),
+      runtime: fn.runtime,
       templateEnv,
       spec: {
         name,
@@ -142,7 +156,7 @@ async function startHost(template: Json, model: Model, options: HostOptions): Pr
     }
     return {
       ...entry.spec,
-      env: lambdaEnvironment(entry.spec, {
+      env: lambdaEnvironment({ ...entry.spec, runtime: entry.runtime }, {
         region: options.region,
         credentials: creds,
         endpointUrl: aws.url,
@@ -194,12 +208,10 @@ async function startHost(template: Json, model: Model, options: HostOptions): Pr
 
   // State machines: the definition with its substitutions, run as the state machine's role.
   const stateMachines = model.stateMachines.map((m) => {
-    let text = String(res(m.definitionString));
-    const subs = (res(m.definitionSubstitutions ?? {}) ?? {}) as Record<string, unknown>;
-    for (const [key, value] of Object.entries(subs)) text = text.replaceAll(`\${${key}}`, String(value));
+    const text = resolveDefinition(m, ctx);
     return {
-      name: String(ctx[m.logicalId]!.attributes?.Name),
-      arn: String(ctx[m.logicalId]!.ref),
+      name: values(m.logicalId).attributes.Name ?? m.logicalId,
+      arn: values(m.logicalId).ref,
       roleArn: arnOf(m.roleLogicalId),
       definition: JSON.parse(text) as object,
     };
@@ -225,7 +237,7 @@ async function startHost(template: Json, model: Model, options: HostOptions): Pr
 
   // EventBridge rules and their Lambda targets.
   const rules: DeliveryRule[] = model.eventRules.map((rule) => {
-    const ruleArn = String(ctx[rule.logicalId]?.attributes?.Arn ?? rule.logicalId);
+    const ruleArn = arnOf(rule.logicalId);
     const targets = rule.targets.map((target) => {
       const arn = String(res(target.arn));
       const name = [...byName.entries()].find(([, e]) => e.spec.arn === arn)?.[0];
@@ -240,7 +252,7 @@ async function startHost(template: Json, model: Model, options: HostOptions): Pr
     });
     return {
       name: ruleArn,
-      receives: (event: EventBridgeEvent) => ruleReceives({ pattern: rule.eventPattern, state: rule.state }, event),
+      receives: (event: EventBridgeEvent) => ruleReceives(rule, event),
       targets,
     };
   });
@@ -257,7 +269,7 @@ async function startHost(template: Json, model: Model, options: HostOptions): Pr
   // Tables as CloudFormation creates them.
   const tables: CreateTableCommandInput[] = Object.entries(resources)
     .filter(([, r]) => r.Type === 'AWS::DynamoDB::Table' || r.Type === 'AWS::DynamoDB::GlobalTable')
-    .map(([logicalId, r]) => tableInput(String(ctx[logicalId]!.ref), res(r.Properties) as Json));
+    .map(([logicalId, r]) => tableInput(values(logicalId).ref, res(r.Properties) as Json));
   const tableName = tables[0]?.TableName ?? '';
 
   return {
@@ -319,7 +331,7 @@ async function startHost(template: Json, model: Model, options: HostOptions): Pr
       }
       for (const [logicalId, r] of Object.entries(resources)) {
         if (r.Type !== 'AWS::SecretsManager::Secret') continue;
-        localAws.putSecret(String(ctx[logicalId]!.ref), provision.slackSecret);
+        localAws.putSecret(values(logicalId).attributes.Id ?? values(logicalId).ref, provision.slackSecret);
       }
     },
     invoke,

@@ -18,6 +18,8 @@ export function localEndpoints(deps: {
   delivery: Delivery;
   host: Host;
   endpoints: () => Record<string, string>;
+  /** Roles that live outside the template (target and revoker roles). */
+  externalRoles: readonly string[];
   onJwks: () => void;
 }) {
   return async function serve(
@@ -66,8 +68,8 @@ export function localEndpoints(deps: {
 }
 
 /** `GET /local/iam`: every role the local AWS knows with its inline policies (the revocation denies). */
-function iamView(deps: { aws: LocalAws; host: Host }) {
-  const roles = new Set([...deps.host.functions.map((f) => f.roleArn), ...deps.aws.roleArns()]);
+function iamView(deps: { aws: LocalAws; host: Host; externalRoles: readonly string[] }) {
+  const roles = new Set([...deps.host.functions.map((f) => f.roleArn), ...deps.externalRoles]);
   return {
     roles: [...roles].sort().map((arn) => ({
       arn,

@@ -1,6 +1,8 @@
 import {
   constants,
+  createHash,
   createHmac,
+  createPublicKey,
   generateKeyPairSync,
   type KeyObject,
   randomBytes,

@@ -231,6 +231,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       delivery,
       host,
       endpoints: () => ({ aws: aws.url, api: front.url, slack: slackServer.url, dynamodb: dynamo.endpoint }),
+      externalRoles: config.targets.flatMap((t) => (t.revokerRoleArn ? [t.roleArn, t.revokerRoleArn] : [t.roleArn])),
       onJwks: () => {
         jwksFetches += 1;
       },

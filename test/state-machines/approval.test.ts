@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, listenLocal } from '../../lib/local/http-server.js';
-import { loadApprovalDefinition } from '../../lib/local/stack.js';
+import { loadApprovalDefinition } from '../../lib/local/approval-definition.js';
 import { createLocalStepFunctions, type LocalStepFunctions } from '../../lib/local/step-functions.js';
 
 /**

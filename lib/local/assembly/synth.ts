@@ -132,6 +132,8 @@ export function cdkContext(configPath: string, projectRoot = PROJECT_ROOT): Reco
     ...(cdkJson.context ?? {}),
     ...saved,
     configFile: resolve(configPath),
+    // The local assembly: the runner supplies OidcIssuer, so a configuration without an issuer synthesizes.
+    local: true,
     ...CLI_SETTINGS_CONTEXT,
   };
 }
