@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { STSClient } from '@aws-sdk/client-sts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../lib/local/stack.js';
 import { type BlockActionsOptions, signedInteraction } from './slack.js';
@@ -145,6 +146,26 @@ export class TestStack {
         sessionToken: creds.SessionToken,
       },
     };
+  }
+
+  /**
+   * What a minted session gets for a PutItem on a demo table (`local.demoTables`) through the local
+   * AWS: `'ok'`, or the name of the AWS error (AccessDeniedException when IAM refuses).
+   */
+  async putItem(
+    creds: { AccessKeyId: string; SecretAccessKey: string; SessionToken: string },
+    table: string,
+    id = `item-${Date.now()}`,
+  ): Promise<string> {
+    const client = new DynamoDBClient({ ...this.awsClientConfig(creds), maxAttempts: 1 });
+    try {
+      await client.send(new PutItemCommand({ TableName: table, Item: { id: { S: id } } }));
+      return 'ok';
+    } catch (error) {
+      return (error as Error).name;
+    } finally {
+      client.destroy();
+    }
   }
 
   slackMessages(): Array<Record<string, unknown>> {
