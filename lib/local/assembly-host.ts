@@ -1,3 +1,6 @@
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import type { ApiRouteSpec, GatewayResponseSpec } from './api-gateway.js';
 import { physicalResources, resolve, resolveDefinition, resolveEnvironment } from './assembly/intrinsics.js';
@@ -75,6 +78,12 @@ export async function loadAssembly(options: {
   configPath: string;
   cacheDir: string;
   log: (line: string) => void;
+  /**
+   * Tests only: changes a private copy of the assembly (its template, returned, and its asset
+   * folders, under `dir`) before it runs — how the suite proves a broken template fails here as
+   * it would on AWS.
+   */
+  transform?: (template: Json, dir: string) => Json;
 }): Promise<Assembly> {
   const started = Date.now();
   const synth = await synthesizeAssembly({
@@ -82,10 +91,21 @@ export async function loadAssembly(options: {
     cacheDir: options.cacheDir,
     log: options.log,
   });
-  const template = synth.template as unknown as Json;
-  const model = readAssemblyModel({ dir: synth.dir, stackName: synth.stackName, template: synth.template });
+  let dir = synth.dir;
+  let cfn = synth.template;
+  if (options.transform) {
+    // Tests only: a deliberately broken variant, made on a private copy of the cached assembly.
+    dir = mkdtempSync(join(tmpdir(), 'countersign-assembly-'));
+    cpSync(synth.dir, dir, { recursive: true });
+    const templatePath = join(dir, basename(synth.templatePath));
+    const changed = options.transform(JSON.parse(readFileSync(templatePath, 'utf8')) as Json, dir);
+    writeFileSync(templatePath, JSON.stringify(changed));
+    cfn = changed as unknown as typeof synth.template;
+  }
+  const template = cfn as unknown as Json;
+  const model = readAssemblyModel({ dir, stackName: synth.stackName, template: cfn });
   return {
-    dir: synth.dir,
+    dir,
     cached: synth.cached,
     synthSeconds: (Date.now() - started) / 1000,
     template,

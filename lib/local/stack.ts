@@ -56,6 +56,8 @@ export interface LocalStackOptions {
   retryIntervalOverrides?: Record<string, number | number[]>;
   /** Where log lines go. @default stdout */
   log?: (line: string) => void;
+  /** Test-only: changes a private copy of the synthesized assembly before it runs (assembly-host.ts). */
+  assemblyTransform?: (template: Record<string, unknown>, dir: string) => Record<string, unknown>;
   /** Test-only fault injection (see LocalFaults); never set by `countersign local`. */
   faults?: LocalFaults;
 }
@@ -129,7 +131,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       cleanups.push(() => lock?.release());
     }
     // The synth (slow the first time, cached after) and DynamoDB Local start side by side.
-    const assemblyPromise = loadAssembly({ configPath, cacheDir, log: write });
+    const assemblyPromise = loadAssembly({
+      configPath,
+      cacheDir,
+      log: write,
+      ...(options.assemblyTransform ? { transform: options.assemblyTransform } : {}),
+    });
     const dynamoDir = dataDir ? join(dataDir, 'dynamodb') : undefined;
     if (dynamoDir) mkdirSync(dynamoDir, { recursive: true });
     let dynamo: DynamoDbLocal = await startDynamoDbLocal(dynamoDir ? { dataDir: dynamoDir } : { inMemory: true });
