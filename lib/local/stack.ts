@@ -139,7 +139,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     const dynamoDir = dataDir ? join(dataDir, 'dynamodb') : undefined;
     if (dynamoDir) mkdirSync(dynamoDir, { recursive: true });
-    let dynamo: DynamoDbLocal = await startDynamoDbLocal(dynamoDir ? { dataDir: dynamoDir } : { inMemory: true });
+    // A generous start timeout: on a busy machine the JVM alone can take half a minute.
+    let dynamo: DynamoDbLocal = await startDynamoDbLocal(
+      dynamoDir ? { dataDir: dynamoDir, startTimeoutMs: 90_000 } : { inMemory: true, startTimeoutMs: 90_000 },
+    );
     cleanups.push(() => dynamo.stop());
     const assembly = await assemblyPromise;
 
