@@ -1,6 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lambdaBuildOptions } from '../../../lib/bundling.js';
@@ -281,6 +283,55 @@ describe('the Lambda runner', () => {
       errorType: 'Runtime.ImportModuleError',
     });
   });
+
+  it.runIf(process.platform === 'linux')(
+    'leaves no orphans when its own process exits or is killed',
+    async () => {
+      const script = join(root, 'parent.mts');
+      writeFileSync(
+        script,
+        `import { createLambdaRunner } from ${JSON.stringify(join(PROJECT_ROOT, 'lib/local/assembly/lambda-runner.ts'))};
+const runner = createLambdaRunner({ log: () => {} });
+const dir = process.argv[2];
+const result = await runner.invoke({ name: 'Countersign-Orphan', arn: 'arn:aws:lambda:eu-west-1:123456789012:function:Countersign-Orphan', assetDir: dir, handler: 'index.handler', env: { LAMBDA_TASK_ROOT: dir, _HANDLER: 'index.handler' }, timeoutSeconds: 10, memorySize: 128 }, { action: 'echo' });
+console.log(JSON.stringify(result));
+if (process.argv[3] === 'exit') process.exit(0);
+setInterval(() => {}, 1000);
+`,
+      );
+      // A zombie waiting for its reaper is not an orphan that runs.
+      const running = (pid: number): boolean => {
+        try {
+          return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+        } catch {
+          return false;
+        }
+      };
+      const childOf = async (mode: 'exit' | 'kill'): Promise<number> => {
+        const parent = spawn(process.execPath, ['--import', 'tsx', script, keptDir, mode], {
+          cwd: PROJECT_ROOT,
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        const line = await new Promise<string>((done) =>
+          createInterface({ input: parent.stdout! }).once('line', (l) => done(l)),
+        );
+        const pid = (JSON.parse(line) as { payload: { pid: number } }).payload.pid;
+        if (mode === 'kill') {
+          expect(running(pid)).toBe(true);
+          parent.kill('SIGKILL');
+        }
+        await new Promise((done) => parent.once('exit', done));
+        return pid;
+      };
+      for (const mode of ['exit', 'kill'] as const) {
+        const pid = await childOf(mode);
+        const until = Date.now() + 5000;
+        while (running(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+        expect(running(pid), mode).toBe(false);
+      }
+    },
+    60_000,
+  );
 
   it('stops every process it started', async () => {
     const own = createLambdaRunner({ log: () => {} });
