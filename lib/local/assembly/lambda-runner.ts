@@ -138,8 +138,7 @@ class ExecutionEnvironment {
   }
 
   /** Runs one event; resolves with its result, or with a timeout/exit error (the process is then dead). */
-  run(event: unknown, deadlineMs: number): Promise<InvokeResult> {
-    const awsRequestId = randomUUID();
+  run(event: unknown, deadlineMs: number, awsRequestId: string): Promise<InvokeResult> {
     return new Promise<InvokeResult>((done) => {
       let finished = false;
       const finish = (result: InvokeResult) => {
@@ -198,21 +197,41 @@ class ExecutionEnvironment {
         this.onExit(this.child.exitCode, this.child.signalCode);
         return;
       }
-      this.child.send({
-        type: 'invoke',
-        id: awsRequestId,
-        event,
-        context: {
-          functionName: this.fn.name,
-          functionVersion: '$LATEST',
-          invokedFunctionArn: this.fn.arn,
-          memoryLimitInMB: String(this.fn.memorySize),
-          awsRequestId,
-          logGroupName: this.fn.logGroupName ?? `/aws/lambda/${this.fn.name}`,
-          logStreamName: this.logStream,
-          deadlineMs,
-        },
-      });
+      const sent = (error: Error | null) => {
+        if (!error) return;
+        this.kill();
+        fail({
+          errorType: 'Runtime.ExitError',
+          errorMessage: `RequestId: ${awsRequestId} Error: ${error.message}`,
+        });
+      };
+      try {
+        this.child.send(
+          {
+            type: 'invoke',
+            id: awsRequestId,
+            event,
+            context: {
+              functionName: this.fn.name,
+              functionVersion: '$LATEST',
+              invokedFunctionArn: this.fn.arn,
+              memoryLimitInMB: String(this.fn.memorySize),
+              awsRequestId,
+              logGroupName: this.fn.logGroupName ?? `/aws/lambda/${this.fn.name}`,
+              logStreamName: this.logStream,
+              deadlineMs,
+            },
+          },
+          sent,
+        );
+      } catch (error) {
+        // An event JSON cannot carry (a cycle, a BigInt) never reaches the function.
+        finish({
+          ok: false,
+          errorType: 'InvalidRequestContentException',
+          errorMessage: (error as Error).message,
+        });
+      }
     });
   }
 
@@ -295,6 +314,7 @@ export function createLambdaRunner(options: LambdaRunnerOptions): LambdaRunner {
       const env = acquired;
       // The function's timeout covers this invoke, including the init of a fresh environment.
       const deadlineMs = Date.now() + fn.timeoutSeconds * 1000;
+      const awsRequestId = randomUUID();
       try {
         const initError = await Promise.race([
           env.init,
@@ -307,7 +327,7 @@ export function createLambdaRunner(options: LambdaRunnerOptions): LambdaRunner {
           return {
             ok: false,
             errorType: 'Sandbox.Timedout',
-            errorMessage: `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`,
+            errorMessage: `RequestId: ${awsRequestId} Error: Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`,
           };
         }
         if (initError) {
@@ -315,7 +335,7 @@ export function createLambdaRunner(options: LambdaRunnerOptions): LambdaRunner {
           env.kill();
           return { ok: false, ...initError, trace: initError.trace ?? [] };
         }
-        return await env.run(event, deadlineMs);
+        return await env.run(event, deadlineMs, awsRequestId);
       } finally {
         release(pool, env);
       }

@@ -4,7 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { matchesPattern, ruleReceives } from '../../../lib/local/assembly/event-patterns.js';
+import {
+  assertEventPatternSize,
+  matchesPattern,
+  ruleReceives,
+} from '../../../lib/local/assembly/event-patterns.js';
 import { runnableFunction } from '../../../lib/local/assembly/functions.js';
 import {
   physicalResources,
@@ -274,6 +278,7 @@ describe('the model of the synthesized template', () => {
       const linker = ctx.resources[fnBy('LinkCloudTrail').logicalId]!.attributes.Arn;
       const queue = Object.values(ctx.resources).find((r) => r.type === 'AWS::SQS::Queue')!;
       for (const rule of model.eventRules) {
+        expect(() => assertEventPatternSize(rule.eventPattern)).not.toThrow();
         expect(rule.targets.map((t) => resolve(t.arn, ctx))).toEqual([linker]);
         expect(rule.targets.map((t) => resolve(t.deadLetterArn, ctx))).toEqual([queue.attributes.Arn]);
       }

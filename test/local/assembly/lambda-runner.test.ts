@@ -186,6 +186,15 @@ describe('the Lambda runner', () => {
     }
   });
 
+  it('refuses an event JSON cannot carry, as the Invoke API does', async () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(await runner.invoke(fn(keptDir, { name: 'Countersign-Cyclic' }), cyclic)).toMatchObject({
+      ok: false,
+      errorType: 'InvalidRequestContentException',
+    });
+  });
+
   it('reuses a warm process for the next event', async () => {
     const f = fn(keptDir, { name: 'Countersign-Warm' });
     const first = await runner.invoke(f, { action: 'echo' });
