@@ -248,6 +248,9 @@ class ExecutionEnvironment {
 }
 
 interface Pool {
+  readonly key: string;
+  /** A newer configuration of the same function exists: this pool's processes end when idle. */
+  retired: boolean;
   readonly all: Set<ExecutionEnvironment>;
   readonly idle: ExecutionEnvironment[];
   readonly waiting: Array<(env: ExecutionEnvironment | Error) => void>;
@@ -271,12 +274,13 @@ export function createLambdaRunner(options: LambdaRunnerOptions): LambdaRunner {
   process.on('exit', killAll);
 
   const release = (pool: Pool, env: ExecutionEnvironment) => {
-    if (env.dead || stopped) {
+    if (env.dead || stopped || pool.retired) {
       pool.all.delete(env);
       env.kill();
       // A slot freed: a queued invoke may start a fresh environment.
       const next = pool.waiting.shift();
       if (next && !stopped) next(spawn(pool, env.fn));
+      else if (pool.retired && pool.all.size === 0) pools.delete(pool.key);
       return;
     }
     const next = pool.waiting.shift();
@@ -306,7 +310,18 @@ export function createLambdaRunner(options: LambdaRunnerOptions): LambdaRunner {
       const key = poolKey(fn);
       let pool = pools.get(key);
       if (!pool) {
-        pool = { all: new Set(), idle: [], waiting: [] };
+        // A function whose configuration changed (new credentials, a new bundle) starts over:
+        // the old configuration's idle processes end now, busy ones when their event is done.
+        for (const old of pools.values()) {
+          if (old.retired || !old.key.startsWith(`${fn.name}\0`)) continue;
+          old.retired = true;
+          for (const idle of old.idle.splice(0)) {
+            old.all.delete(idle);
+            idle.kill();
+          }
+          if (old.all.size === 0) pools.delete(old.key);
+        }
+        pool = { key, retired: false, all: new Set(), idle: [], waiting: [] };
         pools.set(key, pool);
       }
       const acquired = await acquire(pool, fn);

@@ -206,6 +206,28 @@ describe('the Lambda runner', () => {
     );
   });
 
+  it('starts over when a function is invoked with a new configuration (new credentials), ending the old processes', async () => {
+    const before = fn(keptDir, { name: 'Countersign-Rotated' });
+    const first = await runner.invoke(before, { action: 'echo' });
+    const rotated = { ...before, env: { ...before.env, AWS_SESSION_TOKEN: 'rotated-token' } };
+    const second = await runner.invoke(rotated, { action: 'env' });
+    expect((second as { payload: { env: Record<string, string> } }).payload.env.AWS_SESSION_TOKEN).toBe(
+      'rotated-token',
+    );
+    expect(runner.processes()['Countersign-Rotated']).toBe(1);
+    const oldPid = (first as { payload: { pid: number } }).payload.pid;
+    const until = Date.now() + 3000;
+    while (Date.now() < until) {
+      try {
+        process.kill(oldPid, 0);
+        await new Promise((r) => setTimeout(r, 50));
+      } catch {
+        break;
+      }
+    }
+    expect(() => process.kill(oldPid, 0)).toThrow();
+  });
+
   it('runs concurrent invokes in separate processes, one event in flight each', async () => {
     const f = fn(keptDir, { name: 'Countersign-Parallel' });
     const [a, b] = await Promise.all([
