@@ -191,6 +191,14 @@ describe('the model of the synthesized template', () => {
     );
   });
 
+  it('resolves every resource property and output of the template: nothing is left to guess', () => {
+    expect(Object.keys(ctx.resources).sort()).toEqual(Object.keys(first.template.Resources).sort());
+    for (const [id, resource] of Object.entries(first.template.Resources)) {
+      expect(() => resolve(resource.Properties ?? {}, ctx), id).not.toThrow();
+    }
+    expect(() => resolve(first.template.Outputs, ctx)).not.toThrow();
+  });
+
   it("resolves every function's environment to local names", () => {
     const table = Object.entries(ctx.resources).find(([, r]) => r.type === 'AWS::DynamoDB::Table')![1];
     for (const fn of model.functions) {
