@@ -14,10 +14,12 @@ import {
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import type { FinalizeHandler, FinalizeHandlerArguments, MetadataBearer } from '@smithy/types';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type CloudTrailRecord, createLocalAws, type LocalAws } from '../../../lib/local/aws/index.js';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../../../lib/local/dynamodb-local.js';
 import { createLocalStepFunctions, type LocalStepFunctions } from '../../../lib/local/step-functions.js';
+import { fakeAccessKeyId } from '../../support/fake-keys.js';
 import { failure } from '../helpers.js';
 
 const ACCOUNT = '111122223333';
@@ -238,14 +240,15 @@ describe('local AWS endpoint', () => {
     const wrongSecret = dynamo({ ...good, secretAccessKey: `${good.secretAccessKey.slice(0, -2)}xx` });
     const tampering = dynamo(good);
     tampering.middlewareStack.addRelativeTo(
-      (next: (args: unknown) => Promise<unknown>) => async (args: { request: { body: string } }) => {
+      (next: FinalizeHandler<object, MetadataBearer>) => async (args: FinalizeHandlerArguments<object>) => {
         // Same length, so only the signature can tell.
-        args.request.body = args.request.body.replace('"alpha"', '"omega"');
+        const request = args.request as { body: string };
+        request.body = request.body.replace('"alpha"', '"omega"');
         return next(args);
       },
       { relation: 'after', toMiddleware: 'httpSigningMiddleware', name: 'tamper' },
     );
-    const unknown = dynamo({ ...good, accessKeyId: 'ASIAUNKNOWNKEY000001' });
+    const unknown = dynamo({ ...good, accessKeyId: fakeAccessKeyId('UNKNOWN') });
     const input = { TableName: 'alpha', Key: { pk: { S: 'k' } } };
 
     // Act
