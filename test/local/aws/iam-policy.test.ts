@@ -204,10 +204,12 @@ describe('IAM policy evaluation', () => {
     // Prepare
     const own = policy(
       'p',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, not a template
       allow({ Resource: 'arn:aws:dynamodb:us-east-1:111122223333:table/${aws:PrincipalAccount}-*' }),
     );
     const unresolvable = policy(
       'p',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, not a template
       allow({ Resource: 'arn:aws:dynamodb:us-east-1:111122223333:table/${aws:username}' }),
     );
 
