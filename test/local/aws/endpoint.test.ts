@@ -147,7 +147,7 @@ describe('local AWS endpoint', () => {
         new PutItemCommand({ TableName: name, Item: { pk: { S: 'k' }, secret: { S: 'item-value' } } }),
       );
     }
-  });
+  }, 120_000);
 
   afterAll(async () => {
     for (const c of clients) c.destroy();
