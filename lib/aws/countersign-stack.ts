@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  Annotations,
   ArnFormat,
   Aws,
   type CfnElement,
