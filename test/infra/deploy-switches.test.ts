@@ -1,3 +1,7 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import type { CountersignConfig } from '../../lambdas/core/config.js';
@@ -6,6 +10,7 @@ import {
   chunkRoleArns,
   MAX_EVENT_PATTERN_CHARS,
 } from '../../lib/aws/cloudtrail-linkage.js';
+import { PROJECT_ROOT } from '../../lib/aws/countersign-stack.js';
 import { loadSynthConfig } from '../../lib/aws/synth-config.js';
 import { FIXTURE_CONFIG_FILE, newApp, synthCountersign } from './synth.js';
 import { type CfnTemplate, type RuleProps, resourcesOf } from './template-helpers.js';
@@ -121,5 +126,33 @@ describe('CountersignForwarding, for another region', { timeout: 180_000 }, () =
       if (resource.Type === 'AWS::IAM::Policy') continue; // generated policy names are per stack
       expect(named, `${id} (${resource.Type})`).toEqual([]);
     }
+  });
+});
+
+describe('bin/app.ts with the example configuration', { timeout: 180_000 }, () => {
+  it('fails synth clearly for AWS (no identity.issuer) instead of deploying functions that refuse every token', async () => {
+    // Act: the app as `cdk synth` runs it, with the example configuration and no `local` context.
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', join(PROJECT_ROOT, 'bin', 'app.ts')],
+        {
+          cwd: PROJECT_ROOT,
+          env: {
+            ...process.env,
+            CDK_OUTDIR: mkdtempSync(join(tmpdir(), 'countersign-app-')),
+            CDK_CONTEXT_JSON: JSON.stringify({ configFile: 'config/countersign.example.yaml' }),
+          },
+          timeout: 120_000,
+        },
+        (error, _stdout, stderr) =>
+          resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stderr }),
+      );
+    });
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('identity.issuer is not set');
+    expect(result.stderr).toContain('-c local=true');
+    expect(result.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
   });
 });
