@@ -115,6 +115,8 @@ export const createSlackInteractionsHandler = (deps: SlackInteractionsDeps) =>
 export const handler = lazyHandler(() => {
   const settings = settingsFromEnvironment();
   const secrets = slackSecrets(settings);
+  // Start reading now so the first click does not wait for it; a failure here is not remembered.
+  secrets().catch(() => undefined);
   return createSlackInteractionsHandler({
     decisions: buildDecisions(settings),
     notifier: buildLazyNotifier(settings),

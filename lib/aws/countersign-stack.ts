@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  Annotations,
   ArnFormat,
   Aws,
   type CfnElement,
@@ -121,8 +120,6 @@ const USES = {
   jwt: ['requestAccess', 'getRequest', 'claimCredentials', 'revokeRequest', 'decideRequest', 'reports'],
   /** Calls Slack: gets SLACK_SECRET_ARN (read access) and SLACK_API_URL. */
   slack: ['revokeRequest', 'slackInteractions', 'notifyApprovers', 'settleRequest'],
-  /** Starts or stops executions: gets STATE_MACHINE_ARN. */
-  stateMachine: ['requestAccess', 'revokeRequest'],
   /** Answers task tokens (states:SendTaskSuccess/SendTaskFailure). */
   taskTokens: ['decideRequest', 'slackInteractions', 'notifyApprovers'],
 } as const satisfies Record<string, readonly HandlerName[]>;
@@ -207,6 +204,8 @@ export class CountersignStack extends Stack {
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
     });
     const stateMachine = this.approval.stateMachine;
+    // Only the functions that start (request-access) or stop (revoke-request) executions name the
+    // state machine; answering a task token does not.
     const workflowEnv = { STATE_MACHINE_ARN: stateMachine.stateMachineArn };
 
     const fns: Record<HandlerName, CountersignFunction> = {

@@ -1,5 +1,13 @@
-import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { StsSessionRecord } from './aws/principals.js';
+import {
+  constantTimeEqual,
+  type ParsedAuthorization,
+  parseAuthorization,
+  SignatureError,
+  verifySignature as verifySigV4,
+} from './aws/sigv4.js';
 import { BodyTooLargeError, readBody, sendXml, xmlEscape } from './http-server.js';
 
 /**
@@ -32,21 +40,7 @@ export interface LocalStsOptions {
   readonly now?: () => Date;
 }
 
-/** One AssumeRole call, as recorded. Never the secret access key or the session token. */
-export interface StsSessionRecord {
-  readonly roleArn: string;
-  readonly roleSessionName: string;
-  readonly sourceIdentity?: string;
-  readonly policy?: string;
-  readonly policyArns: string[];
-  readonly durationSeconds: number;
-  readonly tags: Array<{ Key: string; Value: string }>;
-  readonly accessKeyId: string;
-  readonly assumedRoleId: string;
-  readonly arn: string;
-  readonly issuedAt: string;
-  readonly expiration: string;
-}
+export type { StsSessionRecord } from './aws/principals.js';
 
 export interface AuthorizationResult {
   readonly allowed: boolean;
@@ -81,8 +75,6 @@ const SESSION_POLICY_LIMIT = 2048;
 const ROLE_INLINE_POLICY_LIMIT = 10_240;
 /** Role chaining (the Lambda's role assumes the target role) caps sessions at one hour. */
 const ROLE_CHAINING_MAX_SECONDS = 3600;
-/** SigV4 signatures are accepted for 15 minutes either side of the server's clock. */
-const SIGNATURE_SKEW_MS = 15 * 60 * 1000;
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 export class StsApiError extends Error {
@@ -608,72 +600,8 @@ function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-function constantTimeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 // ---------------------------------------------------------------------------------------------
-// SigV4 verification
-
-interface ParsedAuthorization {
-  readonly accessKeyId: string;
-  readonly date: string;
-  readonly region: string;
-  readonly service: string;
-  readonly signedHeaders: string[];
-  readonly signature: string;
-}
-
-function parseAuthorization(header: string | undefined): ParsedAuthorization | undefined {
-  if (!header?.startsWith('AWS4-HMAC-SHA256 ')) return undefined;
-  const fields = new Map<string, string>();
-  for (const part of header.slice('AWS4-HMAC-SHA256 '.length).split(',')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
-  }
-  const scope = fields.get('Credential')?.split('/');
-  const signedHeaders = fields.get('SignedHeaders');
-  const signature = fields.get('Signature');
-  if (scope?.length !== 5 || scope[4] !== 'aws4_request' || !signedHeaders || !signature) return undefined;
-  const [accessKeyId, date, region, service] = scope as [string, string, string, string];
-  if (!/^[A-Z0-9]{16,128}$/.test(accessKeyId) || !/^\d{8}$/.test(date)) return undefined;
-  return { accessKeyId, date, region, service, signedHeaders: signedHeaders.split(';'), signature };
-}
-
-function signatureError(message: string): StsApiError {
-  return new StsApiError('SignatureDoesNotMatch', 403, message);
-}
-
-/** RFC 3986 escaping as the SDK's signer does it (encodeURIComponent plus `!'()*`). */
-function escapeUri(value: string): string {
-  return encodeURIComponent(value).replace(
-    /[!'()*]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
-}
-
-function canonicalPath(rawPath: string): string {
-  const segments: string[] = [];
-  for (const segment of rawPath.split('/')) {
-    if (segment === '' || segment === '.') continue;
-    if (segment === '..') segments.pop();
-    else segments.push(segment);
-  }
-  const path = `/${segments.join('/')}${segments.length > 0 && rawPath.endsWith('/') ? '/' : ''}`;
-  return escapeUri(path).replace(/%2F/g, '/');
-}
-
-function canonicalQuery(rawQuery: string): string {
-  const pairs: Array<[string, string]> = [];
-  for (const [key, value] of new URLSearchParams(rawQuery)) {
-    if (key.toLowerCase() === 'x-amz-signature') continue;
-    pairs.push([escapeUri(key), escapeUri(value)]);
-  }
-  pairs.sort(([a, av], [b, bv]) => (a === b ? (av < bv ? -1 : 1) : a < b ? -1 : 1));
-  return pairs.map(([k, v]) => `${k}=${v}`).join('&');
-}
+// SigV4 verification: the local AWS endpoint's verifier, its errors spelled as this service's.
 
 function verifySignature(
   req: IncomingMessage,
@@ -683,66 +611,11 @@ function verifySignature(
   service: string,
   now: Date,
 ): void {
-  if (auth.service !== service)
-    throw signatureError(`Credential should be scoped to correct service: '${service}'.`);
-  const amzDate = String(req.headers['x-amz-date'] ?? '');
-  const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
-  if (!match) throw signatureError('The request must carry X-Amz-Date');
-  const [, y, mo, d, h, mi, s] = match;
-  const signedAt = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
-  if (Math.abs(now.getTime() - signedAt) > SIGNATURE_SKEW_MS) {
-    throw signatureError(`Signature expired: ${amzDate} is now earlier or later than the allowed 15 minutes`);
-  }
-  if (amzDate.slice(0, 8) !== auth.date) throw signatureError('Credential should be scoped to a valid date');
-  if (!auth.signedHeaders.includes('host')) throw signatureError("'Host' must be a signed header");
-
-  // Raw headers, so repeated headers are joined exactly as the signer saw them.
-  const headers = new Map<string, string[]>();
-  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-    const name = (req.rawHeaders[i] as string).toLowerCase();
-    const list = headers.get(name) ?? [];
-    list.push((req.rawHeaders[i + 1] as string).trim().replace(/\s+/g, ' '));
-    headers.set(name, list);
-  }
-  const canonicalHeaders = auth.signedHeaders
-    .map((name) => {
-      const values = headers.get(name);
-      if (!values) throw signatureError(`Signed header ${name} is missing from the request`);
-      return `${name}:${values.join(',')}\n`;
-    })
-    .join('');
-  const bodyHash = createHash('sha256').update(body).digest('hex');
-  const declaredHash = req.headers['x-amz-content-sha256'];
-  // The signer hashes the declared value when there is one; it must be the body's hash (or say it is unsigned).
-  if (declaredHash !== undefined && declaredHash !== bodyHash && declaredHash !== 'UNSIGNED-PAYLOAD') {
-    throw signatureError('The provided x-amz-content-sha256 header does not match the body');
-  }
-  const payloadHash = typeof declaredHash === 'string' ? declaredHash : bodyHash;
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  const canonicalRequest = [
-    req.method ?? 'POST',
-    canonicalPath(q === -1 ? url : url.slice(0, q)),
-    canonicalQuery(q === -1 ? '' : url.slice(q + 1)),
-    canonicalHeaders,
-    auth.signedHeaders.join(';'),
-    payloadHash,
-  ].join('\n');
-  const scope = `${auth.date}/${auth.region}/${auth.service}/aws4_request`;
-  const stringToSign = [
-    'AWS4-HMAC-SHA256',
-    amzDate,
-    scope,
-    createHash('sha256').update(canonicalRequest).digest('hex'),
-  ].join('\n');
-  let key: Buffer = createHmac('sha256', `AWS4${secret}`).update(auth.date).digest();
-  for (const part of [auth.region, auth.service, 'aws4_request'])
-    key = createHmac('sha256', key).update(part).digest();
-  const expected = createHmac('sha256', key).update(stringToSign).digest('hex');
-  if (!constantTimeEqual(expected, auth.signature)) {
-    throw signatureError(
-      'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
-    );
+  try {
+    verifySigV4(req, body, auth, secret, now, service);
+  } catch (error) {
+    if (error instanceof SignatureError) throw new StsApiError('SignatureDoesNotMatch', 403, error.message);
+    throw error;
   }
 }
 

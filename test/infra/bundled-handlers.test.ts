@@ -26,6 +26,8 @@ type Mode = {
   down?: boolean;
   /** The Slack secret's value; undefined: Secrets Manager refuses (AccessDenied-like 400). */
   slackSecret?: string;
+  /** DynamoDB holds this request (already approved) and a stored task token. */
+  approved?: string;
 };
 let mode: Mode = {};
 let server: Server;
@@ -34,8 +36,8 @@ const calls: string[] = [];
 
 function fakeAws(req: IncomingMessage, res: ServerResponse): void {
   let body = '';
-  req.on('data', (chunk) => {
-    body += chunk;
+  req.on('data', (chunk: Buffer) => {
+    body += chunk.toString();
   });
   req.on('end', () => {
     const target = String(req.headers['x-amz-target'] ?? '');
@@ -45,7 +47,20 @@ function fakeAws(req: IncomingMessage, res: ServerResponse): void {
       res.end(JSON.stringify(json));
     };
     if (mode.down) return send(500, { __type: 'InternalServerError', message: 'down' });
+    if (target === 'DynamoDB_20120810.GetItem' && mode.approved) {
+      const key = JSON.parse(body).Key as { PK: { S: string }; SK: { S: string } };
+      if (key.SK.S === 'TOKEN') return send(200, { Item: { ...key, token: { S: 'task-token-1' } } });
+      return send(200, {
+        Item: {
+          ...key,
+          id: { S: mode.approved },
+          status: { S: 'APPROVED' },
+          grant: { M: { notAfter: { S: '2030-01-01T00:00:00Z' } } },
+        },
+      });
+    }
     if (target.startsWith('DynamoDB_20120810.')) return send(200, {});
+    if (target.startsWith('AWSStepFunctions.')) return send(200, {});
     if (target === 'secretsmanager.GetSecretValue') {
       if (mode.slackSecret === undefined) {
         return send(
@@ -212,6 +227,18 @@ describe('errors keep the names the state machine retries on', { timeout: 180_00
     expect((await invoke('notifyApprovers', { requestId: REQUEST, taskToken: 't' })).error?.name).toBe(
       'DependencyError',
     );
+  });
+
+  it('notify-approvers resumes a request decided before its token was stored, with no STATE_MACHINE_ARN', async () => {
+    // Prepare: the request was approved through the API before the notify step stored its token.
+    mode = { approved: REQUEST };
+    calls.length = 0;
+    // Act
+    const outcome = await invoke('notifyApprovers', { requestId: REQUEST, taskToken: 'task-token-1' });
+    // Assess: it answered the token itself (states:SendTaskSuccess, granted to it) and posted nothing.
+    expect(outcome).toEqual({ ok: true, result: { notified: REQUEST } });
+    expect(calls).toContain('AWSStepFunctions.SendTaskSuccess');
+    expect(calls).not.toContain('secretsmanager.GetSecretValue');
   });
 
   it('names exactly what the ASL retries', async () => {

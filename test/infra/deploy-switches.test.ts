@@ -1,8 +1,18 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import type { CountersignConfig } from '../../lambdas/core/config.js';
-import { chunkRoleArns, MAX_EVENT_PATTERN_CHARS } from '../../lib/aws/cloudtrail-linkage.js';
+import {
+  CloudTrailForwardingStack,
+  chunkRoleArns,
+  MAX_EVENT_PATTERN_CHARS,
+} from '../../lib/aws/cloudtrail-linkage.js';
+import { PROJECT_ROOT } from '../../lib/aws/countersign-stack.js';
 import { loadSynthConfig } from '../../lib/aws/synth-config.js';
-import { FIXTURE_CONFIG_FILE, synthCountersign } from './synth.js';
+import { FIXTURE_CONFIG_FILE, newApp, synthCountersign } from './synth.js';
 import { type CfnTemplate, type RuleProps, resourcesOf } from './template-helpers.js';
 
 const fixture = (): CountersignConfig => loadSynthConfig(FIXTURE_CONFIG_FILE);
@@ -90,5 +100,59 @@ describe('CloudTrail rules as targets are added', { timeout: 180_000 }, () => {
     }
     expect(sessionArns.sort()).toEqual([...roleArns].sort());
     expect(assumeArns.sort()).toEqual([...roleArns].sort());
+  });
+});
+
+describe('CountersignForwarding, for another region', { timeout: 180_000 }, () => {
+  it('holds only the forwarding rule: no fixed-name resource, so it deploys in any number of regions', () => {
+    // Prepare
+    const app = newApp();
+    const bus = 'arn:aws:events:eu-west-1:999988887777:event-bus/default';
+    const roles = ['arn:aws:iam::444455556666:role/countersign-target'];
+    const stack = new CloudTrailForwardingStack(app, 'Forwarding', { roleArns: roles, eventBusArn: bus });
+    // Act: cdk-nag runs at synth.
+    app.synth();
+    const json = Template.fromStack(stack).toJSON() as CfnTemplate;
+    // Assess
+    const rules = resourcesOf<RuleProps>(json, 'AWS::Events::Rule').map((r) => r.props);
+    expect(rules).toHaveLength(1);
+    expect(rules[0]!.State).toBe('ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS');
+    expect(rules[0]!.Targets).toEqual([expect.objectContaining({ Arn: bus })]);
+    expect(JSON.stringify(rules[0]!.EventPattern)).toContain(roles[0]);
+    for (const [id, resource] of Object.entries(json.Resources)) {
+      const named = Object.keys(resource.Properties ?? {}).filter((k) =>
+        /^(RoleName|Name|PolicyName)$/.test(k),
+      );
+      if (resource.Type === 'AWS::IAM::Policy') continue; // generated policy names are per stack
+      expect(named, `${id} (${resource.Type})`).toEqual([]);
+    }
+  });
+});
+
+describe('bin/app.ts with the example configuration', { timeout: 180_000 }, () => {
+  it('fails synth clearly for AWS (no identity.issuer) instead of deploying functions that refuse every token', async () => {
+    // Act: the app as `cdk synth` runs it, with the example configuration and no `local` context.
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', join(PROJECT_ROOT, 'bin', 'app.ts')],
+        {
+          cwd: PROJECT_ROOT,
+          env: {
+            ...process.env,
+            CDK_OUTDIR: mkdtempSync(join(tmpdir(), 'countersign-app-')),
+            CDK_CONTEXT_JSON: JSON.stringify({ configFile: 'config/countersign.example.yaml' }),
+          },
+          timeout: 120_000,
+        },
+        (error, _stdout, stderr) =>
+          resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stderr }),
+      );
+    });
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('identity.issuer is not set');
+    expect(result.stderr).toContain('-c local=true');
+    expect(result.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
   });
 });

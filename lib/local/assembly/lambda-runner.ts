@@ -138,8 +138,7 @@ class ExecutionEnvironment {
   }
 
   /** Runs one event; resolves with its result, or with a timeout/exit error (the process is then dead). */
-  run(event: unknown, deadlineMs: number): Promise<InvokeResult> {
-    const awsRequestId = randomUUID();
+  run(event: unknown, deadlineMs: number, awsRequestId: string): Promise<InvokeResult> {
     return new Promise<InvokeResult>((done) => {
       let finished = false;
       const finish = (result: InvokeResult) => {
@@ -198,21 +197,41 @@ class ExecutionEnvironment {
         this.onExit(this.child.exitCode, this.child.signalCode);
         return;
       }
-      this.child.send({
-        type: 'invoke',
-        id: awsRequestId,
-        event,
-        context: {
-          functionName: this.fn.name,
-          functionVersion: '$LATEST',
-          invokedFunctionArn: this.fn.arn,
-          memoryLimitInMB: String(this.fn.memorySize),
-          awsRequestId,
-          logGroupName: this.fn.logGroupName ?? `/aws/lambda/${this.fn.name}`,
-          logStreamName: this.logStream,
-          deadlineMs,
-        },
-      });
+      const sent = (error: Error | null) => {
+        if (!error) return;
+        this.kill();
+        fail({
+          errorType: 'Runtime.ExitError',
+          errorMessage: `RequestId: ${awsRequestId} Error: ${error.message}`,
+        });
+      };
+      try {
+        this.child.send(
+          {
+            type: 'invoke',
+            id: awsRequestId,
+            event,
+            context: {
+              functionName: this.fn.name,
+              functionVersion: '$LATEST',
+              invokedFunctionArn: this.fn.arn,
+              memoryLimitInMB: String(this.fn.memorySize),
+              awsRequestId,
+              logGroupName: this.fn.logGroupName ?? `/aws/lambda/${this.fn.name}`,
+              logStreamName: this.logStream,
+              deadlineMs,
+            },
+          },
+          sent,
+        );
+      } catch (error) {
+        // An event JSON cannot carry (a cycle, a BigInt) never reaches the function.
+        finish({
+          ok: false,
+          errorType: 'InvalidRequestContentException',
+          errorMessage: (error as Error).message,
+        });
+      }
     });
   }
 
@@ -229,6 +248,9 @@ class ExecutionEnvironment {
 }
 
 interface Pool {
+  readonly key: string;
+  /** A newer configuration of the same function exists: this pool's processes end when idle. */
+  retired: boolean;
   readonly all: Set<ExecutionEnvironment>;
   readonly idle: ExecutionEnvironment[];
   readonly waiting: Array<(env: ExecutionEnvironment | Error) => void>;
@@ -252,12 +274,13 @@ export function createLambdaRunner(options: LambdaRunnerOptions): LambdaRunner {
   process.on('exit', killAll);
 
   const release = (pool: Pool, env: ExecutionEnvironment) => {
-    if (env.dead || stopped) {
+    if (env.dead || stopped || pool.retired) {
       pool.all.delete(env);
       env.kill();
       // A slot freed: a queued invoke may start a fresh environment.
       const next = pool.waiting.shift();
       if (next && !stopped) next(spawn(pool, env.fn));
+      else if (pool.retired && pool.all.size === 0) pools.delete(pool.key);
       return;
     }
     const next = pool.waiting.shift();
@@ -287,7 +310,18 @@ export function createLambdaRunner(options: LambdaRunnerOptions): LambdaRunner {
       const key = poolKey(fn);
       let pool = pools.get(key);
       if (!pool) {
-        pool = { all: new Set(), idle: [], waiting: [] };
+        // A function whose configuration changed (new credentials, a new bundle) starts over:
+        // the old configuration's idle processes end now, busy ones when their event is done.
+        for (const old of pools.values()) {
+          if (old.retired || !old.key.startsWith(`${fn.name}\0`)) continue;
+          old.retired = true;
+          for (const idle of old.idle.splice(0)) {
+            old.all.delete(idle);
+            idle.kill();
+          }
+          if (old.all.size === 0) pools.delete(old.key);
+        }
+        pool = { key, retired: false, all: new Set(), idle: [], waiting: [] };
         pools.set(key, pool);
       }
       const acquired = await acquire(pool, fn);
@@ -295,6 +329,7 @@ export function createLambdaRunner(options: LambdaRunnerOptions): LambdaRunner {
       const env = acquired;
       // The function's timeout covers this invoke, including the init of a fresh environment.
       const deadlineMs = Date.now() + fn.timeoutSeconds * 1000;
+      const awsRequestId = randomUUID();
       try {
         const initError = await Promise.race([
           env.init,
@@ -307,7 +342,7 @@ export function createLambdaRunner(options: LambdaRunnerOptions): LambdaRunner {
           return {
             ok: false,
             errorType: 'Sandbox.Timedout',
-            errorMessage: `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`,
+            errorMessage: `RequestId: ${awsRequestId} Error: Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`,
           };
         }
         if (initError) {
@@ -315,7 +350,7 @@ export function createLambdaRunner(options: LambdaRunnerOptions): LambdaRunner {
           env.kill();
           return { ok: false, ...initError, trace: initError.trace ?? [] };
         }
-        return await env.run(event, deadlineMs);
+        return await env.run(event, deadlineMs, awsRequestId);
       } finally {
         release(pool, env);
       }

@@ -244,7 +244,7 @@ function functionsOf(dir: string, stackName: string, template: CfnTemplate): Fun
     if (resource.Type !== 'AWS::Lambda::Function') continue;
     const p = resource.Properties ?? {};
     const role = getAttOf(p.Role);
-    if (!role || role[1] !== 'Arn') {
+    if (role?.[1] !== 'Arn') {
       throw new TemplateModelError(
         `function ${id}: Role is ${JSON.stringify(p.Role)}; the local runner needs a role of this template (Fn::GetAtt <Role>.Arn) to know its permissions`,
       );
@@ -396,7 +396,7 @@ function stateMachinesOf(template: CfnTemplate): StateMachineModel[] {
     if (resource.Type !== 'AWS::StepFunctions::StateMachine') continue;
     const p = resource.Properties ?? {};
     const role = getAttOf(p.RoleArn);
-    if (!role || role[1] !== 'Arn') {
+    if (role?.[1] !== 'Arn') {
       throw new TemplateModelError(
         `state machine ${id}: RoleArn is not Fn::GetAtt of a role of this template`,
       );

@@ -1,3 +1,4 @@
+import { Agent, request } from 'node:http';
 import {
   type Authorization,
   AwsError,
@@ -60,7 +61,44 @@ export interface DynamoDbServiceOptions {
 }
 
 export function createDynamoDbService(env: ServiceEnvironment, options: DynamoDbServiceOptions): AwsService {
-  const endpoint = options.endpoint.replace(/\/$/, '');
+  const target = new URL(options.endpoint);
+  // Keep-alive: the hop to DynamoDB Local is what this endpoint adds to every item call.
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const forward = (operation: string, body: Buffer, date: string) =>
+    new Promise<{ status: number; body: Buffer; crc?: string }>((resolve, reject) => {
+      const req = request(
+        {
+          host: target.hostname,
+          port: target.port,
+          method: 'POST',
+          path: '/',
+          agent,
+          headers: {
+            'content-type': 'application/x-amz-json-1.0',
+            'content-length': body.length,
+            'x-amz-target': `${PREFIX}.${operation}`,
+            'x-amz-date': date,
+            // DynamoDB Local (-sharedDb) checks that a credential is present, not what it is.
+            authorization: `AWS4-HMAC-SHA256 Credential=local/${date.slice(0, 8)}/${env.region}/dynamodb/aws4_request, SignedHeaders=host, Signature=0`,
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const crc = res.headers['x-amz-crc32'];
+            resolve({
+              status: res.statusCode ?? 500,
+              body: Buffer.concat(chunks),
+              ...(typeof crc === 'string' ? { crc } : {}),
+            });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
   const tableArn = (name: string, region: string) => {
     if (name.startsWith('arn:')) return name;
     if (!TABLE_NAME.test(name)) throw new AwsError('ValidationException', 400, `Invalid table name: ${name}`);
@@ -169,30 +207,19 @@ export function createDynamoDbService(env: ServiceEnvironment, options: DynamoDb
     async serve(call, ctx): Promise<ServiceAnswer> {
       const { body } = call.input as { operation: string; body: Buffer };
       const date = ctx.now.toISOString().replace(/[-:]|\.\d{3}/g, '');
-      let response: Response;
+      let response: { status: number; body: Buffer; crc?: string };
       try {
-        response = await fetch(`${endpoint}/`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/x-amz-json-1.0',
-            'x-amz-target': `${PREFIX}.${call.operation}`,
-            'x-amz-date': date,
-            // DynamoDB Local (-sharedDb) checks that a credential is present, not what it is.
-            authorization: `AWS4-HMAC-SHA256 Credential=local/${date.slice(0, 8)}/${env.region}/dynamodb/aws4_request, SignedHeaders=host, Signature=0`,
-          },
-          body,
-        });
+        response = await forward(call.operation, body, date);
       } catch (error) {
         env.log(`local aws: DynamoDB Local did not answer: ${(error as Error).message}`);
         throw new AwsError('InternalServerError', 500, 'DynamoDB Local did not answer');
       }
-      const text = Buffer.from(await response.arrayBuffer());
+      const text = response.body;
       const headers: Record<string, string> = {
         'content-type': 'application/x-amz-json-1.0',
         'x-amzn-requestid': ctx.requestId,
       };
-      const crc = response.headers.get('x-amz-crc32');
-      if (crc) headers['x-amz-crc32'] = crc;
+      if (response.crc) headers['x-amz-crc32'] = response.crc;
       if (response.status >= 400) {
         let code = 'InternalServerError';
         let message = '';

@@ -300,6 +300,9 @@ function conditionsHold(
     }
     const ifExists = operator.endsWith('IfExists') && operator !== 'IfExists';
     if (ifExists) operator = operator.slice(0, -'IfExists'.length);
+    if (operator !== 'Null' && !Object.hasOwn(OPERATORS, operator)) {
+      throw new Undecidable(`condition operator ${rawOperator} is not supported`);
+    }
     for (const [rawKey, rawValues] of Object.entries(block)) {
       const key = rawKey.toLowerCase();
       const wanted = conditionValues(rawValues, rawOperator).map((w) => substitute(w, ctx, version));
@@ -317,8 +320,7 @@ function conditionsHold(
         if (!holds) return false;
         continue;
       }
-      const op = OPERATORS[operator];
-      if (!op) throw new Undecidable(`condition operator ${rawOperator} is not supported`);
+      const op = OPERATORS[operator] as (typeof OPERATORS)[string];
       const one = (value: string) => {
         const hit = wanted.some((w) => op.compare(value, w));
         return op.negated ? !hit : hit;

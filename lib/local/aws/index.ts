@@ -219,8 +219,35 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
       body = await readBody(req, BODY_LIMIT_BYTES);
     } catch (error) {
       const status = error instanceof BodyTooLargeError ? 413 : 400;
+      const message = error instanceof BodyTooLargeError ? error.message : 'could not read the request';
       res.writeHead(status, { 'content-type': 'text/plain' });
-      res.end(error instanceof BodyTooLargeError ? error.message : 'could not read the request');
+      res.end(message);
+      // Refused before it could be understood; still a call, so still recorded.
+      const scope = parseAuthorization(req.headers.authorization);
+      const signingName = scope?.service ?? guessService(req, Buffer.alloc(0));
+      emit(
+        cloudTrailRecord({
+          identity: { type: 'Unknown', ...(scope ? { accessKeyId: scope.accessKeyId } : {}) },
+          time,
+          eventSource: services.get(signingName)?.eventSource ?? `${signingName}.amazonaws.com`,
+          eventName:
+            String(req.headers['x-amz-target'] ?? '')
+              .split('.')
+              .pop() ||
+            (req.method ?? 'Unknown'),
+          region: scope?.region ?? options.region,
+          sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+          userAgent: String(req.headers['user-agent'] ?? ''),
+          requestId,
+          account: options.account,
+          requestParameters: null,
+          responseElements: null,
+          readOnly: false,
+          managementEvent: true,
+          errorCode: status === 413 ? 'RequestEntityTooLarge' : 'InvalidRequest',
+          errorMessage: message,
+        }),
+      );
       return;
     }
     const scope = parseAuthorization(req.headers.authorization);

@@ -36,12 +36,25 @@ describe('matchesPattern', () => {
     expect(matchesPattern({ source: ['aws.s3', 'aws.dynamodb'] }, event)).toBe(true);
     expect(matchesPattern({ source: ['aws.s3'] }, event)).toBe(false);
     expect(
-      matchesPattern({ source: ['aws.dynamodb'], detail: { eventName: ['PutItem'], readOnly: [false] } }, event),
+      matchesPattern(
+        { source: ['aws.dynamodb'], detail: { eventName: ['PutItem'], readOnly: [false] } },
+        event,
+      ),
     ).toBe(true);
-    expect(matchesPattern({ source: ['aws.dynamodb'], detail: { eventName: ['GetItem'] } }, event)).toBe(false);
+    expect(matchesPattern({ source: ['aws.dynamodb'], detail: { eventName: ['GetItem'] } }, event)).toBe(
+      false,
+    );
     expect(
       matchesPattern(
-        { detail: { userIdentity: { sessionContext: { sessionIssuer: { arn: ['arn:aws:iam::111122223333:role/countersign-target'] } } } } },
+        {
+          detail: {
+            userIdentity: {
+              sessionContext: {
+                sessionIssuer: { arn: ['arn:aws:iam::111122223333:role/countersign-target'] },
+              },
+            },
+          },
+        },
         event,
       ),
     ).toBe(true);
@@ -57,7 +70,8 @@ describe('matchesPattern', () => {
   });
 
   it('applies prefix, suffix, equals-ignore-case and wildcard', () => {
-    const rp = (filter: unknown) => matchesPattern({ detail: { requestParameters: { tableName: [filter] } } }, event);
+    const rp = (filter: unknown) =>
+      matchesPattern({ detail: { requestParameters: { tableName: [filter] } } }, event);
     expect(rp({ prefix: 'Pay' })).toBe(true);
     expect(rp({ prefix: 'pay' })).toBe(false);
     expect(rp({ prefix: { 'equals-ignore-case': 'pay' } })).toBe(true);
@@ -71,7 +85,8 @@ describe('matchesPattern', () => {
   });
 
   it('applies anything-but in its forms, and only to present fields', () => {
-    const rp = (filter: unknown) => matchesPattern({ detail: { requestParameters: { tableName: [filter] } } }, event);
+    const rp = (filter: unknown) =>
+      matchesPattern({ detail: { requestParameters: { tableName: [filter] } } }, event);
     expect(rp({ 'anything-but': 'Audit' })).toBe(true);
     expect(rp({ 'anything-but': ['Audit', 'Payments'] })).toBe(false);
     expect(rp({ 'anything-but': { prefix: 'Pay' } })).toBe(false);
@@ -88,17 +103,24 @@ describe('matchesPattern', () => {
     // exists matches leaves only.
     expect(matchesPattern({ detail: { userIdentity: [{ exists: true }] } }, event)).toBe(false);
     expect(matchesPattern({ absent: { deeper: [{ exists: false }] } }, event)).toBe(true);
-    const count = (numeric: unknown[]) => matchesPattern({ detail: { requestParameters: { count: [{ numeric }] } } }, event);
+    const count = (numeric: unknown[]) =>
+      matchesPattern({ detail: { requestParameters: { count: [{ numeric }] } } }, event);
     expect(count(['>', 10, '<=', 12])).toBe(true);
     expect(count(['>', 12])).toBe(false);
     expect(count(['=', 12])).toBe(true);
-    expect(matchesPattern({ detail: { requestParameters: { tableName: [{ numeric: ['>', 0] }] } } }, event)).toBe(false);
+    expect(
+      matchesPattern({ detail: { requestParameters: { tableName: [{ numeric: ['>', 0] }] } } }, event),
+    ).toBe(false);
     expect(matchesPattern({ detail: { sourceIPAddress: [{ cidr: '10.0.0.0/16' }] } }, event)).toBe(true);
     expect(matchesPattern({ detail: { sourceIPAddress: [{ cidr: '10.1.0.0/16' }] } }, event)).toBe(false);
   });
 
   it('applies $or', () => {
-    const pattern = { detail: { $or: [{ eventName: ['GetItem'] }, { requestParameters: { count: [{ numeric: ['>', 5] }] } }] } };
+    const pattern = {
+      detail: {
+        $or: [{ eventName: ['GetItem'] }, { requestParameters: { count: [{ numeric: ['>', 5] }] } }],
+      },
+    };
     expect(matchesPattern(pattern, event)).toBe(true);
     const none = { detail: { $or: [{ eventName: ['GetItem'] }, { readOnly: [true] }] } };
     expect(matchesPattern(none, event)).toBe(false);
@@ -107,9 +129,9 @@ describe('matchesPattern', () => {
   it('refuses what is not a pattern rather than guess', () => {
     expect(() => matchesPattern({ source: 'aws.dynamodb' }, event)).toThrow(EventPatternError);
     expect(() => matchesPattern({ source: [{ 'begins-with': 'aws' }] }, event)).toThrow(/unknown filter/);
-    expect(() => matchesPattern({ detail: { count: [{ numeric: ['~', 1] }] } }, { detail: { count: 1 } })).toThrow(
-      /operator/,
-    );
+    expect(() =>
+      matchesPattern({ detail: { count: [{ numeric: ['~', 1] }] } }, { detail: { count: 1 } }),
+    ).toThrow(/operator/);
   });
 });
 
@@ -136,9 +158,12 @@ describe('ruleReceives and rule states', () => {
   it('delivers a read-only management event only to a rule in ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS', () => {
     expect(isReadOnlyManagementEvent(assumeRole)).toBe(true);
     expect(ruleReceives({ state: 'ENABLED', eventPattern: pattern }, assumeRole)).toBe(false);
-    expect(ruleReceives({ state: 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS', eventPattern: pattern }, assumeRole)).toBe(
-      true,
-    );
+    expect(
+      ruleReceives(
+        { state: 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS', eventPattern: pattern },
+        assumeRole,
+      ),
+    ).toBe(true);
     expect(ruleReceives({ state: 'DISABLED', eventPattern: pattern }, assumeRole)).toBe(false);
   });
 
@@ -146,14 +171,18 @@ describe('ruleReceives and rule states', () => {
     const putItem = { source: ['aws.dynamodb'] };
     expect(isReadOnlyManagementEvent(event)).toBe(false);
     expect(ruleReceives({ state: 'ENABLED', eventPattern: putItem }, event)).toBe(true);
-    expect(ruleReceives({ state: 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS', eventPattern: putItem }, event)).toBe(true);
+    expect(
+      ruleReceives({ state: 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS', eventPattern: putItem }, event),
+    ).toBe(true);
     expect(ruleReceives({ state: 'DISABLED', eventPattern: putItem }, event)).toBe(false);
   });
 
   it('treats STS GetSessionToken and GetFederationToken as change events, as the EventBridge guide lists them', () => {
     const getSessionToken = { ...assumeRole, detail: { ...assumeRole.detail, eventName: 'GetSessionToken' } };
     expect(isReadOnlyManagementEvent(getSessionToken)).toBe(false);
-    expect(ruleReceives({ state: 'ENABLED', eventPattern: { source: ['aws.sts'] } }, getSessionToken)).toBe(true);
+    expect(ruleReceives({ state: 'ENABLED', eventPattern: { source: ['aws.sts'] } }, getSessionToken)).toBe(
+      true,
+    );
   });
 
   it('a rule without a pattern (a schedule) receives no events', () => {
@@ -166,7 +195,9 @@ describe('assertEventPatternSize', () => {
     const sized = (n: number) => ({ a: ['x'.repeat(n - '{"a":[""]}'.length)] });
     expect(JSON.stringify(sized(4096))).toHaveLength(4096);
     expect(() => assertEventPatternSize(sized(4096))).not.toThrow();
-    expect(() => assertEventPatternSize(sized(4097))).toThrow(/4097 characters; EventBridge accepts at most 4096/);
+    expect(() => assertEventPatternSize(sized(4097))).toThrow(
+      /4097 characters; EventBridge accepts at most 4096/,
+    );
     expect(() => assertEventPatternSize(sized(2049), EVENT_PATTERN_DEFAULT_QUOTA_CHARACTERS)).toThrow(/2048/);
   });
 });

@@ -1,6 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lambdaBuildOptions } from '../../../lib/bundling.js';
@@ -184,6 +186,15 @@ describe('the Lambda runner', () => {
     }
   });
 
+  it('refuses an event JSON cannot carry, as the Invoke API does', async () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(await runner.invoke(fn(keptDir, { name: 'Countersign-Cyclic' }), cyclic)).toMatchObject({
+      ok: false,
+      errorType: 'InvalidRequestContentException',
+    });
+  });
+
   it('reuses a warm process for the next event', async () => {
     const f = fn(keptDir, { name: 'Countersign-Warm' });
     const first = await runner.invoke(f, { action: 'echo' });
@@ -193,6 +204,28 @@ describe('the Lambda runner', () => {
     expect((first as { payload: { pid: number } }).payload.pid).toBe(
       (second as { payload: { pid: number } }).payload.pid,
     );
+  });
+
+  it('starts over when a function is invoked with a new configuration (new credentials), ending the old processes', async () => {
+    const before = fn(keptDir, { name: 'Countersign-Rotated' });
+    const first = await runner.invoke(before, { action: 'echo' });
+    const rotated = { ...before, env: { ...before.env, AWS_SESSION_TOKEN: 'rotated-token' } };
+    const second = await runner.invoke(rotated, { action: 'env' });
+    expect((second as { payload: { env: Record<string, string> } }).payload.env.AWS_SESSION_TOKEN).toBe(
+      'rotated-token',
+    );
+    expect(runner.processes()['Countersign-Rotated']).toBe(1);
+    const oldPid = (first as { payload: { pid: number } }).payload.pid;
+    const until = Date.now() + 3000;
+    while (Date.now() < until) {
+      try {
+        process.kill(oldPid, 0);
+        await new Promise((r) => setTimeout(r, 50));
+      } catch {
+        break;
+      }
+    }
+    expect(() => process.kill(oldPid, 0)).toThrow();
   });
 
   it('runs concurrent invokes in separate processes, one event in flight each', async () => {
@@ -281,6 +314,55 @@ describe('the Lambda runner', () => {
       errorType: 'Runtime.ImportModuleError',
     });
   });
+
+  it.runIf(process.platform === 'linux')(
+    'leaves no orphans when its own process exits or is killed',
+    async () => {
+      const script = join(root, 'parent.mts');
+      writeFileSync(
+        script,
+        `import { createLambdaRunner } from ${JSON.stringify(join(PROJECT_ROOT, 'lib/local/assembly/lambda-runner.ts'))};
+const runner = createLambdaRunner({ log: () => {} });
+const dir = process.argv[2];
+const result = await runner.invoke({ name: 'Countersign-Orphan', arn: 'arn:aws:lambda:eu-west-1:123456789012:function:Countersign-Orphan', assetDir: dir, handler: 'index.handler', env: { LAMBDA_TASK_ROOT: dir, _HANDLER: 'index.handler' }, timeoutSeconds: 10, memorySize: 128 }, { action: 'echo' });
+console.log(JSON.stringify(result));
+if (process.argv[3] === 'exit') process.exit(0);
+setInterval(() => {}, 1000);
+`,
+      );
+      // A zombie waiting for its reaper is not an orphan that runs.
+      const running = (pid: number): boolean => {
+        try {
+          return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+        } catch {
+          return false;
+        }
+      };
+      const childOf = async (mode: 'exit' | 'kill'): Promise<number> => {
+        const parent = spawn(process.execPath, ['--import', 'tsx', script, keptDir, mode], {
+          cwd: PROJECT_ROOT,
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        const line = await new Promise<string>((done) =>
+          createInterface({ input: parent.stdout! }).once('line', (l) => done(l)),
+        );
+        const pid = (JSON.parse(line) as { payload: { pid: number } }).payload.pid;
+        if (mode === 'kill') {
+          expect(running(pid)).toBe(true);
+          parent.kill('SIGKILL');
+        }
+        await new Promise((done) => parent.once('exit', done));
+        return pid;
+      };
+      for (const mode of ['exit', 'kill'] as const) {
+        const pid = await childOf(mode);
+        const until = Date.now() + 5000;
+        while (running(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+        expect(running(pid), mode).toBe(false);
+      }
+    },
+    60_000,
+  );
 
   it('stops every process it started', async () => {
     const own = createLambdaRunner({ log: () => {} });
