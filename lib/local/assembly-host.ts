@@ -9,6 +9,7 @@ import { ruleReceives } from './assembly/event-patterns.js';
 import { synthesizeAssembly } from './assembly/synth.js';
 import { type AssemblyModel, readAssemblyModel } from './assembly/template.js';
 import type { LocalAws } from './aws/index.js';
+import { pruneAssemblyCache } from './assembly-cache.js';
 import { lambdaNodeBinary } from './lambda-node.js';
 import type { DeliveryRule, EventBridgeEvent } from './cloudtrail-delivery.js';
 
@@ -91,6 +92,7 @@ export async function loadAssembly(options: {
     cacheDir: options.cacheDir,
     log: options.log,
   });
+  pruneAssemblyCache(options.cacheDir, synth.dir);
   let dir = synth.dir;
   let cfn = synth.template;
   if (options.transform) {
