@@ -231,7 +231,8 @@ async function startOnPort(port: number, dataDir: string | null, timeoutMs: numb
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
     maxAttempts: 1,
-    requestHandler: { requestTimeout: 1000, connectionTimeout: 500 },
+    // throwOnRequestTimeout: a slow answer is a failed probe (retried), not a warning on the console.
+    requestHandler: { requestTimeout: 1000, connectionTimeout: 500, throwOnRequestTimeout: true },
   });
   const stop = async () => {
     running.delete(child);
