@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   revoke: async () => (await import('../lib/cli/revoke.js')).runRevoke,
   decide: async () => (await import('../lib/cli/decide.js')).runDecide,
   token: async () => (await import('../lib/cli/token.js')).runToken,
+  'slack-click': async () => (await import('../lib/cli/slack-click.js')).runSlackClick,
   local: async () => runLocalCommand,
 };
 

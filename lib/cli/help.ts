@@ -36,6 +36,7 @@ Commands:
   revoke              give access back, or take it away
   decide              approve or deny a request (approvers)
   token               get a token from the local stack's issuer (local mode)
+  slack-click         click Approve/Deny on a request's Slack message, signed (local mode)
   local               run the whole system on this machine (what npm start runs)
 
 Run countersign <command> --help for its flags and examples.
@@ -173,6 +174,15 @@ Example:
   countersign decide --request req_01J2ABCDEF --approve --comment "ok, INC-2291 is real"
 `,
 
+  'slack-click': `Usage: countersign slack-click --request ID --user SLACK_USER_ID [--deny] [--config FILE]
+
+Local mode only: clicks Approve (or Deny) on a request's Slack message as that Slack user would: a
+block_actions payload signed with the local signing secret (SLACK_SIGNING_SECRET, else the
+configuration's local.slackSigningSecret), posted to /v1/slack/interactions. The user is mapped to an
+approver through slack.users, and every rule of a real click applies (self-approval, TooFast, quorum).
+
+Example:
+  countersign slack-click --request req_01J... --user U0ALICE`,
   token: `Usage: countersign token --sub NAME --group GROUP [--group …]
 
 Local mode only: asks the local stack's embedded issuer for a token (POST /local/token, no

@@ -3,7 +3,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../lambdas/core/errors.js';
 
-export const APPROVAL_ASL_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'state-machines', 'approval.asl.json');
+export const APPROVAL_ASL_PATH = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'state-machines',
+  'approval.asl.json',
+);
 
 /**
  * The ASL file with `definitionSubstitutions` applied, as CDK does on AWS. The local assembly takes
@@ -14,6 +20,7 @@ export function loadApprovalDefinition(substitutions: Record<string, string>): o
   let text = readFileSync(APPROVAL_ASL_PATH, 'utf8');
   for (const [name, value] of Object.entries(substitutions)) text = text.replaceAll(`\${${name}}`, value);
   const leftover = /\$\{[A-Za-z]+\}/.exec(text);
-  if (leftover) throw new ConfigError('state-machines/approval.asl.json', `no substitution for ${leftover[0]}`);
+  if (leftover)
+    throw new ConfigError('state-machines/approval.asl.json', `no substitution for ${leftover[0]}`);
   return JSON.parse(text) as object;
 }

@@ -3,15 +3,15 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import type { ApiRouteSpec, GatewayResponseSpec } from './api-gateway.js';
+import { ruleReceives } from './assembly/event-patterns.js';
 import { physicalResources, resolve, resolveDefinition, resolveEnvironment } from './assembly/intrinsics.js';
 import { createLambdaRunner, lambdaEnvironment, type RunnableFunction } from './assembly/lambda-runner.js';
-import { ruleReceives } from './assembly/event-patterns.js';
 import { synthesizeAssembly } from './assembly/synth.js';
 import { type AssemblyModel, readAssemblyModel } from './assembly/template.js';
-import type { LocalAws } from './aws/index.js';
 import { pruneAssemblyCache } from './assembly-cache.js';
-import { lambdaNodeBinary } from './lambda-node.js';
+import type { LocalAws } from './aws/index.js';
 import type { DeliveryRule, EventBridgeEvent } from './cloudtrail-delivery.js';
+import { lambdaNodeBinary } from './lambda-node.js';
 
 /**
  * The synthesized CDK assembly, hosted: what the template says each function, role, route,
@@ -178,12 +178,15 @@ async function startHost(template: Json, model: Model, options: HostOptions): Pr
     }
     return {
       ...entry.spec,
-      env: lambdaEnvironment({ ...entry.spec, runtime: entry.runtime }, {
-        region: options.region,
-        credentials: creds,
-        endpointUrl: aws.url,
-        templateEnv: entry.templateEnv,
-      }),
+      env: lambdaEnvironment(
+        { ...entry.spec, runtime: entry.runtime },
+        {
+          region: options.region,
+          credentials: creds,
+          endpointUrl: aws.url,
+          templateEnv: entry.templateEnv,
+        },
+      ),
     };
   }
   async function invoke(name: string, event: unknown): Promise<InvokeOutcome> {
@@ -266,7 +269,9 @@ async function startHost(template: Json, model: Model, options: HostOptions): Pr
       return async (event: EventBridgeEvent) => {
         if (!name) throw new Error(`target ${arn} is not a function of this template`);
         if (!permitted(name, 'events.amazonaws.com', ruleArn)) {
-          throw new Error(`no AWS::Lambda::Permission lets events.amazonaws.com invoke ${name} from ${ruleArn}`);
+          throw new Error(
+            `no AWS::Lambda::Permission lets events.amazonaws.com invoke ${name} from ${ruleArn}`,
+          );
         }
         const outcome = await invoke(name, event);
         if (!outcome.ok) throw new Error(`${outcome.errorType}: ${outcome.errorMessage}`);
@@ -313,7 +318,8 @@ async function startHost(template: Json, model: Model, options: HostOptions): Pr
       aws = localAws;
       for (const role of model.roles) {
         const inline: Record<string, object> = {};
-        for (const policy of role.policies) inline[String(res(policy.policyName))] = res(policy.policyDocument) as object;
+        for (const policy of role.policies)
+          inline[String(res(policy.policyName))] = res(policy.policyDocument) as object;
         localAws.createRole(arnOf(role.logicalId), {
           inline,
           managed: [],
@@ -327,7 +333,13 @@ async function startHost(template: Json, model: Model, options: HostOptions): Pr
           managed: [provision.targetRolePolicy ?? ALLOW_ALL],
           trust: {
             Version: '2012-10-17',
-            Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${options.account}:root` }, Action: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'] }],
+            Statement: [
+              {
+                Effect: 'Allow',
+                Principal: { AWS: `arn:aws:iam::${options.account}:root` },
+                Action: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'],
+              },
+            ],
           },
         });
         if (target.revokerRoleArn) {
@@ -338,7 +350,12 @@ async function startHost(template: Json, model: Model, options: HostOptions): Pr
                 Statement: [
                   {
                     Effect: 'Allow',
-                    Action: ['iam:GetRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:ListRolePolicies'],
+                    Action: [
+                      'iam:GetRolePolicy',
+                      'iam:PutRolePolicy',
+                      'iam:DeleteRolePolicy',
+                      'iam:ListRolePolicies',
+                    ],
                     Resource: target.roleArn,
                   },
                 ],
@@ -346,7 +363,13 @@ async function startHost(template: Json, model: Model, options: HostOptions): Pr
             },
             trust: {
               Version: '2012-10-17',
-              Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${options.account}:root` }, Action: 'sts:AssumeRole' }],
+              Statement: [
+                {
+                  Effect: 'Allow',
+                  Principal: { AWS: `arn:aws:iam::${options.account}:root` },
+                  Action: 'sts:AssumeRole',
+                },
+              ],
             },
           });
         }
@@ -359,12 +382,23 @@ async function startHost(template: Json, model: Model, options: HostOptions): Pr
     invoke,
     async invokeFromApi(name, event, timeoutMs) {
       if (!permitted(name, 'apigateway.amazonaws.com')) {
-        return { ok: false, status: 500, errorType: 'AccessDenied', errorMessage: `API Gateway may not invoke ${name}` };
+        return {
+          ok: false,
+          status: 500,
+          errorType: 'AccessDenied',
+          errorMessage: `API Gateway may not invoke ${name}`,
+        };
       }
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<InvokeOutcome>((r) => {
         timer = setTimeout(
-          () => r({ ok: false, status: 504, errorType: 'IntegrationTimeout', errorMessage: 'Endpoint request timed out' }),
+          () =>
+            r({
+              ok: false,
+              status: 504,
+              errorType: 'IntegrationTimeout',
+              errorMessage: 'Endpoint request timed out',
+            }),
           timeoutMs,
         );
       });
@@ -385,7 +419,12 @@ function namedError(name: string, message: string): Error {
 }
 
 function globMatch(pattern: string, value: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
   return re.test(value);
 }
 

@@ -31,7 +31,11 @@ export interface EventBridgeEvent {
 }
 
 /** The EventBridge event CloudTrail delivers for one record. */
-export function cloudTrailEvent(record: Record<string, unknown>, account: string, region: string): EventBridgeEvent {
+export function cloudTrailEvent(
+  record: Record<string, unknown>,
+  account: string,
+  region: string,
+): EventBridgeEvent {
   const eventSource = String(record.eventSource ?? 'unknown.amazonaws.com');
   return {
     version: '0',
@@ -70,7 +74,11 @@ export function createDelivery(options: {
   let stopped = false;
   const retries = options.retries ?? 2;
 
-  async function invoke(rule: DeliveryRule, target: DeliveryRule['targets'][number], event: EventBridgeEvent) {
+  async function invoke(
+    rule: DeliveryRule,
+    target: DeliveryRule['targets'][number],
+    event: EventBridgeEvent,
+  ) {
     for (let attempt = 0; ; attempt++) {
       try {
         await target(event);

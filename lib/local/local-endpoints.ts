@@ -92,14 +92,23 @@ function safeParse(text: string): unknown {
  * `POST /local/cloudtrail`: a CloudTrail record, `{"Records":[…]}` or an EventBridge event, handed
  * to the linker function exactly as the CloudTrail rule delivers it; answers the linker's report.
  */
-async function feedCloudTrail(req: IncomingMessage, res: ServerResponse, deps: { host: Host; aws: LocalAws }) {
+async function feedCloudTrail(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: { host: Host; aws: LocalAws },
+) {
   let body: unknown;
   try {
     body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8'));
   } catch {
-    return sendJson(res, 400, error('ValidationError', 'The body must be a JSON CloudTrail record or event.', 'body'));
+    return sendJson(
+      res,
+      400,
+      error('ValidationError', 'The body must be a JSON CloudTrail record or event.', 'body'),
+    );
   }
-  if (!deps.host.linkerName) return sendJson(res, 404, error('NotFound', 'The template has no CloudTrail linker.'));
+  if (!deps.host.linkerName)
+    return sendJson(res, 404, error('NotFound', 'The template has no CloudTrail linker.'));
   const event =
     body && typeof body === 'object' && 'detail' in body
       ? body
@@ -107,10 +116,15 @@ async function feedCloudTrail(req: IncomingMessage, res: ServerResponse, deps: {
         ? cloudTrailEvent(body as Record<string, unknown>, '000000000000', 'us-east-1')
         : body;
   const outcome = await deps.host.invoke(deps.host.linkerName, event);
-  if (!outcome.ok) return sendJson(res, 502, error('LinkerFailed', `${outcome.errorType}: the linker failed.`));
+  if (!outcome.ok)
+    return sendJson(res, 502, error('LinkerFailed', `${outcome.errorType}: the linker failed.`));
   const report = outcome.payload as { received?: number; ignoredBy?: { malformed?: number } };
   if ((report.ignoredBy?.malformed ?? 0) > 0 && report.ignoredBy?.malformed === report.received) {
-    return sendJson(res, 400, error('ValidationError', 'The body is not a CloudTrail record or event.', 'body'));
+    return sendJson(
+      res,
+      400,
+      error('ValidationError', 'The body is not a CloudTrail record or event.', 'body'),
+    );
   }
   return sendJson(res, 200, report);
 }
@@ -139,7 +153,11 @@ async function mintToken(req: IncomingMessage, res: ServerResponse, issuer: Loca
     return sendJson(res, 400, error('ValidationError', 'groups must be a list of strings', 'groups'));
   }
   const expiresInSeconds = input.expiresInSeconds ?? 3600;
-  if (typeof expiresInSeconds !== 'number' || !Number.isInteger(expiresInSeconds) || expiresInSeconds > 86_400) {
+  if (
+    typeof expiresInSeconds !== 'number' ||
+    !Number.isInteger(expiresInSeconds) ||
+    expiresInSeconds > 86_400
+  ) {
     return sendJson(
       res,
       400,

@@ -124,7 +124,11 @@ export function createLocalIssuer(options: LocalIssuerOptions): LocalIssuer {
   const privateKey = options.privateKey ?? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
   const publicKey = createPublicKey(privateKey);
   // The key id is the key's own fingerprint, so a key kept across restarts keeps its kid.
-  const kid = base64url(createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest()).slice(0, 16);
+  const kid = base64url(
+    createHash('sha256')
+      .update(publicKey.export({ type: 'spki', format: 'der' }))
+      .digest(),
+  ).slice(0, 16);
   const jwk = publicKey.export({ format: 'jwk' }) as { n: string; e: string };
   const publicJwk: PublicJwk = { kty: 'RSA', n: jwk.n, e: jwk.e, kid, alg: 'RS256', use: 'sig' };
 

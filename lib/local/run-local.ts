@@ -37,13 +37,17 @@ export async function runLocal(argv: string[]): Promise<void> {
   }
   const portText = values.port ?? process.env.PORT ?? '8787';
   const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65_535) throw new ConfigError('--port', `"${portText}" is not a port number`);
-  process.stderr.write('Starting Countersign locally: synthesizing the CDK app and running its assembly...\n');
+  if (!/^\d+$/.test(portText) || port > 65_535)
+    throw new ConfigError('--port', `"${portText}" is not a port number`);
+  process.stderr.write(
+    'Starting Countersign locally: synthesizing the CDK app and running its assembly...\n',
+  );
 
   // Signals that arrive while starting stop the start too; nothing is left running.
   let stopping: (() => void) | undefined;
   const signalled = new Promise<NodeJS.Signals>((resolve) => {
-    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => resolve(signal));
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+      process.once(signal, () => resolve(signal));
   });
   const stack = await Promise.race([
     startLocalStack({

@@ -3,21 +3,28 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
-import type { CountersignConfig } from '../../lambdas/core/config.js';
 import type { JwtSettings } from '../../lambdas/adapters/jwt-authenticator.js';
 import { jwtSettings } from '../../lambdas/adapters/settings.js';
+import type { CountersignConfig } from '../../lambdas/core/config.js';
 import { ConfigError } from '../../lambdas/core/errors.js';
-import { ApiGateway, API_GATEWAY_MAX_BODY_BYTES, API_GATEWAY_TIMEOUT_MS } from './api-gateway.js';
+import { API_GATEWAY_MAX_BODY_BYTES, API_GATEWAY_TIMEOUT_MS, ApiGateway } from './api-gateway.js';
 import { type Assembly, loadAssembly } from './assembly-host.js';
 import { createLocalAws, type LocalAws } from './aws/index.js';
 import { createDelivery, type Delivery } from './cloudtrail-delivery.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config-file.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { createLocalDynamoDbClient, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
-import { BodyTooLargeError, type LocalServer, listenLocal, readBody, requestPath, sendJson } from './http-server.js';
+import {
+  BodyTooLargeError,
+  type LocalServer,
+  listenLocal,
+  readBody,
+  requestPath,
+  sendJson,
+} from './http-server.js';
+import { loadIssuerKey } from './issuer-key.js';
 import { localEndpoints } from './local-endpoints.js';
 import { createLocalIssuer, type LocalIssuer } from './oidc-issuer.js';
-import { loadIssuerKey } from './issuer-key.js';
 import { createLocalSlack } from './slack-api.js';
 import { createLocalStepFunctions, type LocalStepFunctions } from './step-functions.js';
 import { createTablesFromTemplate, seedDemoTables } from './tables.js';
@@ -113,7 +120,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const slackSigningSecret =
     options.slackSigningSecret ?? process.env.SLACK_SIGNING_SECRET ?? config.local?.slackSigningSecret;
   if (!slackSigningSecret) {
-    throw new ConfigError('local.slackSigningSecret', 'set it, or SLACK_SIGNING_SECRET, for the local Slack endpoint');
+    throw new ConfigError(
+      'local.slackSigningSecret',
+      'set it, or SLACK_SIGNING_SECRET, for the local Slack endpoint',
+    );
   }
   const region = config.local?.region ?? 'us-east-1';
   const account = config.local?.account ?? config.targets[0]!.account;
@@ -121,7 +131,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   const cleanups: Array<() => Promise<unknown> | unknown> = [];
   const stopAll = async () => {
-    for (const cleanup of cleanups.reverse()) await Promise.resolve().then(cleanup).catch(() => undefined);
+    for (const cleanup of cleanups.reverse())
+      await Promise.resolve()
+        .then(cleanup)
+        .catch(() => undefined);
     cleanups.length = 0;
   };
   try {
@@ -241,7 +254,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       delivery,
       host,
       endpoints: () => ({ aws: aws.url, api: front.url, slack: slackServer.url, dynamodb: dynamo.endpoint }),
-      externalRoles: config.targets.flatMap((t) => (t.revokerRoleArn ? [t.roleArn, t.revokerRoleArn] : [t.roleArn])),
+      externalRoles: config.targets.flatMap((t) =>
+        t.revokerRoleArn ? [t.roleArn, t.revokerRoleArn] : [t.roleArn],
+      ),
       onJwks: () => {
         jwksFetches += 1;
       },
@@ -263,13 +278,26 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         const event = gateway.event(req, matched, body);
         const result = await host.invokeFromApi(matched.route.functionName, event, API_GATEWAY_TIMEOUT_MS);
         if (!result.ok) {
-          write(JSON.stringify({ level: 'ERROR', part: 'apigateway', fn: matched.route.functionName, errorType: result.errorType }));
-          return send(res, { ...gateway.gatewayResponse('DEFAULT_5XX', 'Internal server error'), statusCode: result.status });
+          write(
+            JSON.stringify({
+              level: 'ERROR',
+              part: 'apigateway',
+              fn: matched.route.functionName,
+              errorType: result.errorType,
+            }),
+          );
+          return send(res, {
+            ...gateway.gatewayResponse('DEFAULT_5XX', 'Internal server error'),
+            statusCode: result.status,
+          });
         }
         return send(res, gateway.answer(result.payload));
       } catch (error) {
-        if (error instanceof BodyTooLargeError) return send(res, gateway.gatewayResponse('REQUEST_TOO_LARGE'));
-        write(JSON.stringify({ level: 'ERROR', part: 'front-door', path, message: (error as Error).message }));
+        if (error instanceof BodyTooLargeError)
+          return send(res, gateway.gatewayResponse('REQUEST_TOO_LARGE'));
+        write(
+          JSON.stringify({ level: 'ERROR', part: 'front-door', path, message: (error as Error).message }),
+        );
         if (!res.headersSent) send(res, { ...gateway.gatewayResponse('DEFAULT_5XX'), statusCode: 500 });
       }
     };
@@ -307,28 +335,41 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
 }
 
-function send(res: ServerResponse, answer: { statusCode: number; headers: Record<string, string>; body: string }) {
+function send(
+  res: ServerResponse,
+  answer: { statusCode: number; headers: Record<string, string>; body: string },
+) {
   res.writeHead(answer.statusCode, answer.headers);
   res.end(answer.body);
 }
 
 function lowerHeaders(req: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
+  for (const [k, v] of Object.entries(req.headers))
+    if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
   return out;
 }
 
 /** Test-only faults, answered as the AWS endpoint would answer a failing call. */
-function faultAnswer(faults: LocalFaults | undefined, target: string): { status: number; body: unknown } | undefined {
+function faultAnswer(
+  faults: LocalFaults | undefined,
+  target: string,
+): { status: number; body: unknown } | undefined {
   if (!faults) return undefined;
   const operation = target.split('.').pop();
   if (faults.startExecutionFails && operation === 'StartExecution') {
     return { status: 500, body: { __type: 'InternalFailure', message: 'injected fault' } };
   }
-  if ((faults.crashBeforeResume ?? 0) > 0 && (operation === 'SendTaskSuccess' || operation === 'SendTaskFailure')) {
+  if (
+    (faults.crashBeforeResume ?? 0) > 0 &&
+    (operation === 'SendTaskSuccess' || operation === 'SendTaskFailure')
+  ) {
     faults.crashBeforeResume = (faults.crashBeforeResume ?? 0) - 1;
     // Not retryable by the SDK: the call never got through, as when the function died first.
-    return { status: 400, body: { __type: 'InjectedCrash', message: 'injected crash before the workflow was resumed' } };
+    return {
+      status: 400,
+      body: { __type: 'InjectedCrash', message: 'injected crash before the workflow was resumed' },
+    };
   }
   return undefined;
 }

@@ -13,7 +13,9 @@ import {
  */
 export async function createTablesFromTemplate(
   client: DynamoDBClient,
-  tables: ReadonlyArray<CreateTableCommandInput & { TimeToLive?: { AttributeName?: string; Enabled?: boolean } }>,
+  tables: ReadonlyArray<
+    CreateTableCommandInput & { TimeToLive?: { AttributeName?: string; Enabled?: boolean } }
+  >,
 ): Promise<void> {
   for (const { TimeToLive, ...input } of tables) {
     const created = await createIfMissing(client, input);

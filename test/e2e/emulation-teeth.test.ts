@@ -12,6 +12,7 @@ import { eventually, TABLE, TestStack } from '../support/local-stack.js';
  * the template lacks, the function lacks.
  */
 
+// biome-ignore lint/suspicious/noExplicitAny: these tests walk CloudFormation JSON freely
 type Json = Record<string, any>;
 type Resources = Record<string, { Type: string; Properties?: Json; Metadata?: Json }>;
 
@@ -58,7 +59,9 @@ describe('the local assembly fails as AWS would', () => {
           if (!JSON.stringify(r.Properties!.Roles).includes(role)) continue;
           for (const statement of r.Properties!.PolicyDocument.Statement as Json[]) {
             const actions = ([] as string[]).concat(statement.Action);
-            statement.Action = actions.filter((a) => !/^dynamodb:(PutItem|TransactWriteItems|UpdateItem|BatchWriteItem)$/.test(a));
+            statement.Action = actions.filter(
+              (a) => !/^dynamodb:(PutItem|TransactWriteItems|UpdateItem|BatchWriteItem)$/.test(a),
+            );
             if (statement.Action.length === 0) statement.Action = ['dynamodb:DescribeTable'];
           }
         }
@@ -81,7 +84,10 @@ describe('the local assembly fails as AWS would', () => {
           ? {
               assemblyTransform: (template: Json) => {
                 for (const r of Object.values(resourcesOf(template))) {
-                  if (r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties!.EventPattern).includes('AssumeRole')) {
+                  if (
+                    r.Type === 'AWS::Events::Rule' &&
+                    JSON.stringify(r.Properties!.EventPattern).includes('AssumeRole')
+                  ) {
                     r.Properties!.State = 'ENABLED';
                   }
                 }
@@ -137,7 +143,10 @@ describe('the local assembly fails as AWS would', () => {
         },
       });
       const agent = await stack.agentToken();
-      const created = await stack.request(agent, { resource: TABLE('orders'), actions: ['dynamodb:PutItem'] });
+      const created = await stack.request(agent, {
+        resource: TABLE('orders'),
+        actions: ['dynamodb:PutItem'],
+      });
       const id = String(created.body.id);
       const execution = await eventually(
         () => stack!.stack.sfn.executions().find((e) => e.name === id && e.status !== 'RUNNING'),
