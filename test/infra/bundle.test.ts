@@ -29,7 +29,7 @@ beforeAll(() => {
     stack.getLogicalId(probe.function.node.defaultChild as never)
   ].Properties.Code as { S3Key: string };
   bundleDir = join(app.outdir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
-});
+}, 180_000);
 
 describe('bundled handler', () => {
   it('is one minified ESM file with its source map', () => {

@@ -74,7 +74,8 @@ beforeAll(() => {
   ({ stack, template } = synthCountersign());
   synthMillis = Date.now() - started;
   json = template.toJSON() as CfnTemplate;
-});
+  // Synthesis with cdk-nag takes seconds alone and much longer on a busy machine.
+}, 180_000);
 
 const fnId = (name: HandlerName) => logicalId(stack, stack.functions[name].function);
 const roleId = (name: HandlerName) => logicalId(stack, stack.functions[name].role);
@@ -88,7 +89,7 @@ describe('synthesis', () => {
     expect(synthMillis).toBeLessThan(30_000);
   });
 
-  it('passes cdk-nag when the app pins an account and region too', () => {
+  it('passes cdk-nag when the app pins an account and region too', { timeout: 180_000 }, () => {
     // Regression: acknowledgements once named resources with pseudo-parameters only, so a stack
     // with a concrete env failed cdk-nag on findings that were in fact acknowledged.
     expect(() => synthCountersign({ env: { account: '999988887777', region: 'eu-west-1' } })).not.toThrow();
@@ -622,7 +623,9 @@ describe('IAM', () => {
 });
 
 describe('IAM for revocation, by configuration', () => {
-  it('without any revokerRoleArn, revoke-request assumes no role and writes every target directly', () => {
+  it('without any revokerRoleArn, revoke-request assumes no role and writes every target directly', {
+    timeout: 180_000,
+  }, () => {
     // Prepare
     const config = loadSynthConfig(FIXTURE_CONFIG_FILE);
     const plain = {

@@ -41,7 +41,7 @@ beforeAll(() => {
   json = template.toJSON() as CfnTemplate;
   roleId = logicalId(stack, stack.targetRole.role);
   revokerId = logicalId(stack, stack.targetRole.revoker);
-});
+}, 180_000);
 
 describe('CountersignTargetRole', () => {
   it('trusts only the minting role, and only when it sets a SourceIdentity', () => {
