@@ -57,7 +57,7 @@ describe('local AWS endpoint', () => {
     [...records].reverse().find((r) => r.eventName === eventName) as CloudTrailRecord;
 
   beforeAll(async () => {
-    db = await startDynamoDbLocal({ inMemory: true });
+    db = await startDynamoDbLocal({ inMemory: true, startTimeoutMs: 60_000 });
     dataDir = mkdtempSync(join(tmpdir(), 'countersign-aws-'));
     sfn = createLocalStepFunctions({
       account: ACCOUNT,
@@ -265,6 +265,34 @@ describe('local AWS endpoint', () => {
       'InvalidSignatureException',
       'UnrecognizedClientException',
     ]);
+  });
+
+  it('serves exactly what it authorized when a body names the table twice', async () => {
+    // Prepare: an item only in beta, which the reader may not read; a signed body naming beta, then alpha.
+    const admin = dynamo(lambdaCredentials('admin', 'setup'));
+    await admin.send(new PutItemCommand({ TableName: 'beta', Item: { pk: { S: 'only-beta' } } }));
+    const reader = dynamo(lambdaCredentials('reader'));
+    reader.middlewareStack.add(
+      (next: FinalizeHandler<object, MetadataBearer>) => async (args: FinalizeHandlerArguments<object>) => {
+        const request = args.request as { body: string; headers: Record<string, string> };
+        request.body = request.body
+          .replace('{"TableName":"alpha",', '{"TableName":"beta",')
+          .replace(/}$/, ',"TableName":"alpha"}');
+        request.headers['content-length'] = String(Buffer.byteLength(request.body));
+        return next(args);
+      },
+      { step: 'build', name: 'duplicateTableName' },
+    );
+
+    // Act
+    const answer = await reader.send(
+      new GetItemCommand({ TableName: 'alpha', Key: { pk: { S: 'only-beta' } } }),
+    );
+
+    // Assess: authorized as alpha, so served from alpha (where there is no such item), never from beta.
+    expect(answer.Item).toBeUndefined();
+    expect(lastRecord('GetItem')).toMatchObject({ requestParameters: { tableName: 'alpha' } });
+    expect(lastRecord('GetItem').errorCode).toBeUndefined();
   });
 
   it('limits an AssumeRole session to the intersection of its session policy and the role, and records the AssumeRole', async () => {
