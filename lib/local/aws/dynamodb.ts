@@ -131,10 +131,15 @@ export function createDynamoDbService(env: ServiceEnvironment, options: DynamoDb
         );
       }
       const data = DATA_OPERATIONS.has(operation);
-      if (!data && !TABLE_OPERATIONS.has(operation) && !ACCOUNT_OPERATIONS.has(operation)) {
+      const body = jsonBody(request);
+      // Any other operation on one table (CreateBackup, DescribeKinesisStreamingDestination, …) is
+      // authorized as `dynamodb:<Operation>` on that table; one naming no table is refused.
+      const tableLevel =
+        TABLE_OPERATIONS.has(operation) ||
+        (/^[A-Z][A-Za-z]{2,64}$/.test(operation) && typeof body.TableName === 'string');
+      if (!data && !tableLevel && !ACCOUNT_OPERATIONS.has(operation)) {
         throw new AwsError('UnknownOperationException', 400, `Unknown operation ${operation || '(none)'}`);
       }
-      const body = jsonBody(request);
       const action = `dynamodb:${operation}`;
       const authorizations: Authorization[] = [];
       const tables = new Set<string>();

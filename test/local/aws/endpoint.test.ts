@@ -1,7 +1,14 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  ListTablesCommand,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateKeyCommand, GenerateMacCommand, KMSClient, VerifyMacCommand } from '@aws-sdk/client-kms';
 import {
@@ -232,6 +239,29 @@ describe('local AWS endpoint', () => {
     });
     expect(refused?.errorMessage).toContain('because no identity-based policy allows');
     expect(JSON.stringify(records)).not.toContain('item-value');
+  });
+
+  it('authorizes table and account operations as dynamodb:<Operation> on the table, or on * when they name none', async () => {
+    // Prepare
+    const admin = dynamo(lambdaCredentials('admin', 'setup'));
+    const reader = dynamo(lambdaCredentials('reader'));
+
+    // Act
+    const listed = await admin.send(new ListTablesCommand({}));
+    const described = await failure(reader.send(new DescribeTableCommand({ TableName: 'alpha' })));
+    const notListed = await failure(reader.send(new ListTablesCommand({})));
+
+    // Assess
+    expect(listed.TableNames).toEqual(expect.arrayContaining(['alpha', 'beta']));
+    expect((described as Error).message).toContain(
+      `perform: dynamodb:DescribeTable on resource: ${table('alpha')}`,
+    );
+    expect((notListed as Error).message).toContain('perform: dynamodb:ListTables on resource: *');
+    expect(lastRecord('DescribeTable')).toMatchObject({
+      managementEvent: true,
+      eventCategory: 'Management',
+      readOnly: true,
+    });
   });
 
   it('refuses a wrong secret, a body changed after signing, and an unknown key', async () => {
