@@ -272,8 +272,11 @@ describe('local AWS endpoint', () => {
     tampering.middlewareStack.addRelativeTo(
       (next: FinalizeHandler<object, MetadataBearer>) => async (args: FinalizeHandlerArguments<object>) => {
         // Same length, so only the signature can tell.
-        const request = args.request as { body: string };
-        request.body = request.body.replace('"alpha"', '"omega"');
+        const request = args.request as { body: string | Uint8Array };
+        const text =
+          typeof request.body === 'string' ? request.body : Buffer.from(request.body).toString('utf8');
+        expect(text).toContain('"alpha"');
+        request.body = text.replace('"alpha"', '"omega"');
         return next(args);
       },
       { relation: 'after', toMiddleware: 'httpSigningMiddleware', name: 'tamper' },
@@ -304,8 +307,10 @@ describe('local AWS endpoint', () => {
     const reader = dynamo(lambdaCredentials('reader'));
     reader.middlewareStack.add(
       (next: FinalizeHandler<object, MetadataBearer>) => async (args: FinalizeHandlerArguments<object>) => {
-        const request = args.request as { body: string; headers: Record<string, string> };
-        request.body = request.body
+        const request = args.request as { body: string | Uint8Array; headers: Record<string, string> };
+        const text =
+          typeof request.body === 'string' ? request.body : Buffer.from(request.body).toString('utf8');
+        request.body = text
           .replace('{"TableName":"alpha",', '{"TableName":"beta",')
           .replace(/}$/, ',"TableName":"alpha"}');
         request.headers['content-length'] = String(Buffer.byteLength(request.body));
@@ -449,6 +454,23 @@ describe('local AWS endpoint', () => {
     // Assess
     expect(before.Item).toBeDefined();
     expect((after as Error).message).toContain('because no session policy allows');
+  });
+
+  it('refuses a signature made more than 15 minutes away from its clock', async () => {
+    // Prepare
+    const reader = dynamo(lambdaCredentials('reader'));
+    clockOffsetMs = 16 * 60_000;
+
+    // Act
+    const error = await failure(
+      reader.send(new GetItemCommand({ TableName: 'alpha', Key: { pk: { S: 'k' } } })),
+    );
+
+    // Assess
+    expect((error as Error).name).toBe('InvalidSignatureException');
+    expect((error as Error).message).toMatch(
+      /^Signature expired: \d{8}T\d{6}Z is now earlier or later than the allowed 15 minutes$/,
+    );
   });
 
   it('refuses an expired session with ExpiredTokenException', async () => {
