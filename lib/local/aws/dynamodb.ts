@@ -12,7 +12,7 @@ import {
 
 /**
  * DynamoDB (JSON 1.0, `X-Amz-Target: DynamoDB_20120810.*`): authorized here on the table (or index)
- * ARN, then forwarded byte for byte to DynamoDB Local. Item operations are CloudTrail data events.
+ * ARN, then forwarded to DynamoDB Local as the JSON that was authorized. Item operations are CloudTrail data events.
  * PartiQL is refused: its statements would have to be parsed to know which table and action they need.
  */
 
@@ -131,10 +131,15 @@ export function createDynamoDbService(env: ServiceEnvironment, options: DynamoDb
         );
       }
       const data = DATA_OPERATIONS.has(operation);
-      if (!data && !TABLE_OPERATIONS.has(operation) && !ACCOUNT_OPERATIONS.has(operation)) {
+      const body = jsonBody(request);
+      // Any other operation on one table (CreateBackup, DescribeKinesisStreamingDestination, …) is
+      // authorized as `dynamodb:<Operation>` on that table; one naming no table is refused.
+      const tableLevel =
+        TABLE_OPERATIONS.has(operation) ||
+        (/^[A-Z][A-Za-z]{2,64}$/.test(operation) && typeof body.TableName === 'string');
+      if (!data && !tableLevel && !ACCOUNT_OPERATIONS.has(operation)) {
         throw new AwsError('UnknownOperationException', 400, `Unknown operation ${operation || '(none)'}`);
       }
-      const body = jsonBody(request);
       const action = `dynamodb:${operation}`;
       const authorizations: Authorization[] = [];
       const tables = new Set<string>();
@@ -201,7 +206,9 @@ export function createDynamoDbService(env: ServiceEnvironment, options: DynamoDb
         readOnly: /^(Get|List|Describe|Query|Scan|BatchGet|TransactGet)/.test(operation),
         managementEvent: !data,
         resources: [...tables].map((ARN) => ({ type: 'AWS::DynamoDB::Table', ARN })),
-        input: { operation, body: request.body },
+        // What was authorized is what DynamoDB Local gets: the parsed body, serialized again, so a
+        // duplicate key (`"TableName"` twice) cannot be read one way here and another way there.
+        input: { operation, body: Buffer.from(JSON.stringify(body)) },
       };
     },
     async serve(call, ctx): Promise<ServiceAnswer> {

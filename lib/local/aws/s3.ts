@@ -224,6 +224,14 @@ export function createS3Service(env: ServiceEnvironment): AwsService {
       }
     },
     parse(request): ParsedCall {
+      // Path-style only: a bucket in the host name would name another bucket than the path does.
+      if (/^[^.:[\]]+\.(localhost|127\.0\.0\.1)(:\d+)?$/i.test(String(request.headers.host ?? ''))) {
+        throw new AwsError(
+          'NotImplemented',
+          501,
+          'Virtual-hosted-style requests are not emulated; use path-style (forcePathStyle).',
+        );
+      }
       const { operation, bucket, key } = route(request.method, request.path, request.query);
       if (!BUCKET.test(bucket))
         throw new AwsError('InvalidBucketName', 400, 'The specified bucket is not valid.');

@@ -1,7 +1,14 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  ListTablesCommand,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateKeyCommand, GenerateMacCommand, KMSClient, VerifyMacCommand } from '@aws-sdk/client-kms';
 import {
@@ -57,7 +64,7 @@ describe('local AWS endpoint', () => {
     [...records].reverse().find((r) => r.eventName === eventName) as CloudTrailRecord;
 
   beforeAll(async () => {
-    db = await startDynamoDbLocal({ inMemory: true });
+    db = await startDynamoDbLocal({ inMemory: true, startTimeoutMs: 60_000 });
     dataDir = mkdtempSync(join(tmpdir(), 'countersign-aws-'));
     sfn = createLocalStepFunctions({
       account: ACCOUNT,
@@ -234,6 +241,29 @@ describe('local AWS endpoint', () => {
     expect(JSON.stringify(records)).not.toContain('item-value');
   });
 
+  it('authorizes table and account operations as dynamodb:<Operation> on the table, or on * when they name none', async () => {
+    // Prepare
+    const admin = dynamo(lambdaCredentials('admin', 'setup'));
+    const reader = dynamo(lambdaCredentials('reader'));
+
+    // Act
+    const listed = await admin.send(new ListTablesCommand({}));
+    const described = await failure(reader.send(new DescribeTableCommand({ TableName: 'alpha' })));
+    const notListed = await failure(reader.send(new ListTablesCommand({})));
+
+    // Assess
+    expect(listed.TableNames).toEqual(expect.arrayContaining(['alpha', 'beta']));
+    expect((described as Error).message).toContain(
+      `perform: dynamodb:DescribeTable on resource: ${table('alpha')}`,
+    );
+    expect((notListed as Error).message).toContain('perform: dynamodb:ListTables on resource: *');
+    expect(lastRecord('DescribeTable')).toMatchObject({
+      managementEvent: true,
+      eventCategory: 'Management',
+      readOnly: true,
+    });
+  });
+
   it('refuses a wrong secret, a body changed after signing, and an unknown key', async () => {
     // Prepare
     const good = lambdaCredentials('reader');
@@ -242,8 +272,11 @@ describe('local AWS endpoint', () => {
     tampering.middlewareStack.addRelativeTo(
       (next: FinalizeHandler<object, MetadataBearer>) => async (args: FinalizeHandlerArguments<object>) => {
         // Same length, so only the signature can tell.
-        const request = args.request as { body: string };
-        request.body = request.body.replace('"alpha"', '"omega"');
+        const request = args.request as { body: string | Uint8Array };
+        const text =
+          typeof request.body === 'string' ? request.body : Buffer.from(request.body).toString('utf8');
+        expect(text).toContain('"alpha"');
+        request.body = text.replace('"alpha"', '"omega"');
         return next(args);
       },
       { relation: 'after', toMiddleware: 'httpSigningMiddleware', name: 'tamper' },
@@ -265,6 +298,36 @@ describe('local AWS endpoint', () => {
       'InvalidSignatureException',
       'UnrecognizedClientException',
     ]);
+  });
+
+  it('serves exactly what it authorized when a body names the table twice', async () => {
+    // Prepare: an item only in beta, which the reader may not read; a signed body naming beta, then alpha.
+    const admin = dynamo(lambdaCredentials('admin', 'setup'));
+    await admin.send(new PutItemCommand({ TableName: 'beta', Item: { pk: { S: 'only-beta' } } }));
+    const reader = dynamo(lambdaCredentials('reader'));
+    reader.middlewareStack.add(
+      (next: FinalizeHandler<object, MetadataBearer>) => async (args: FinalizeHandlerArguments<object>) => {
+        const request = args.request as { body: string | Uint8Array; headers: Record<string, string> };
+        const text =
+          typeof request.body === 'string' ? request.body : Buffer.from(request.body).toString('utf8');
+        request.body = text
+          .replace('{"TableName":"alpha",', '{"TableName":"beta",')
+          .replace(/}$/, ',"TableName":"alpha"}');
+        request.headers['content-length'] = String(Buffer.byteLength(request.body));
+        return next(args);
+      },
+      { step: 'build', name: 'duplicateTableName' },
+    );
+
+    // Act
+    const answer = await reader.send(
+      new GetItemCommand({ TableName: 'alpha', Key: { pk: { S: 'only-beta' } } }),
+    );
+
+    // Assess: authorized as alpha, so served from alpha (where there is no such item), never from beta.
+    expect(answer.Item).toBeUndefined();
+    expect(lastRecord('GetItem')).toMatchObject({ requestParameters: { tableName: 'alpha' } });
+    expect(lastRecord('GetItem').errorCode).toBeUndefined();
   });
 
   it('limits an AssumeRole session to the intersection of its session policy and the role, and records the AssumeRole', async () => {
@@ -391,6 +454,23 @@ describe('local AWS endpoint', () => {
     // Assess
     expect(before.Item).toBeDefined();
     expect((after as Error).message).toContain('because no session policy allows');
+  });
+
+  it('refuses a signature made more than 15 minutes away from its clock', async () => {
+    // Prepare
+    const reader = dynamo(lambdaCredentials('reader'));
+    clockOffsetMs = 16 * 60_000;
+
+    // Act
+    const error = await failure(
+      reader.send(new GetItemCommand({ TableName: 'alpha', Key: { pk: { S: 'k' } } })),
+    );
+
+    // Assess
+    expect((error as Error).name).toBe('InvalidSignatureException');
+    expect((error as Error).message).toMatch(
+      /^Signature expired: \d{8}T\d{6}Z is now earlier or later than the allowed 15 minutes$/,
+    );
   });
 
   it('refuses an expired session with ExpiredTokenException', async () => {
