@@ -55,6 +55,12 @@ const ruleSchema = z
     match: z
       .object({
         actions: z.array(pattern).min(1).optional(),
+        /**
+         * The rule does not match a request naming any of these actions (allow and approve rules
+         * only: on a deny rule it would narrow the deny). How the example keeps sensitive reads
+         * (secrets, decryption, queue receives) out of its auto-allowed `reads`.
+         */
+        exceptActions: z.array(pattern).min(1).optional(),
         resources: z.array(pattern).min(1).optional(),
         accessLevels: z
           .array(z.enum(['Read', 'List', 'Write', 'Tagging', 'Permissions management']))
@@ -108,7 +114,15 @@ const ruleSchema = z
           });
         }
       }
-    } else {
+    }
+    if (rule.effect === 'deny' && rule.match.exceptActions) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['match', 'exceptActions'],
+        message: 'not allowed on a deny rule: excepting actions from a deny would let them through',
+      });
+    }
+    if (rule.effect !== 'approve') {
       for (const key of [
         'approvers',
         'quorum',

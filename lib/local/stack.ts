@@ -245,6 +245,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       region,
       tableName: TABLE_NAME,
       stateMachineArn: sfn.stateMachineArn(STATE_MACHINE_NAME),
+      // What COUNTERSIGN_OWN_RESOURCES says on AWS (lib/aws/countersign-stack.ts), for the stand-ins.
+      ownResources: [
+        `arn:aws:dynamodb:${region}:${LOCAL_ACCOUNT}:table/${TABLE_NAME}`,
+        `arn:aws:dynamodb:${region}:${LOCAL_ACCOUNT}:table/${TABLE_NAME}/*`,
+        sfn.stateMachineArn(STATE_MACHINE_NAME),
+        `arn:aws:states:${region}:${LOCAL_ACCOUNT}:execution:${STATE_MACHINE_NAME}:*`,
+        functionArn('countersign-*'),
+      ],
       endpoints: { dynamodb: dynamo.endpoint, sfn: sfnServer.url, sts: stsServer.url, iam: stsServer.url },
       credentials: LOCAL_SERVICE_CREDENTIALS,
       jwt: jwtSettings(config, issuer.issuer, issuer.jwksUri),
