@@ -94,8 +94,13 @@ describe('never grantable, whatever the rules say', () => {
       'an access point alias used as a bucket name',
       'arn:aws:s3:::payroll-ap-hvu8vb6gk6xqj6ylgvlbs0iclhd1usw2a-s3alias/salaries.csv',
     ],
-  ])('refuses a resource alias: %s', async (_label, resource) => {
-    const answer = await ask(resource, 's3:GetObject');
+    [
+      'an Object Lambda access point',
+      'arn:aws:s3-object-lambda:us-east-1:111122223333:accesspoint/payroll-ol',
+      's3-object-lambda:GetObject',
+    ],
+  ])('refuses a resource alias: %s', async (_label, resource, action = 's3:GetObject') => {
+    const answer = await ask(resource, action);
     expect(answer.status).toBe(201);
     expect(answer.body).toMatchObject({ status: 'DENIED', policy: { rule: 'resource-alias' } });
     expect((answer.body as { policy: { reason: string } }).policy.reason).toMatch(/access point/);
