@@ -12,7 +12,7 @@ import { DynamoDbEventStore } from './dynamodb-events.js';
 import { DynamoDbRequestStore } from './dynamodb-store.js';
 import { IamSessionRevoker } from './iam-revoker.js';
 import { JwtAuthenticator } from './jwt-authenticator.js';
-import { clientOptions, requireStateMachine, type Settings } from './settings.js';
+import { clientOptions, requireOwnResources, requireStateMachine, type Settings } from './settings.js';
 import { requireBotToken, type SlackSecrets, slackSecretsLoader } from './slack-secrets.js';
 import { SlackWebApi } from './slack-web-api.js';
 import { StepFunctionsWorkflow } from './step-functions-workflow.js';
@@ -128,6 +128,7 @@ export const buildAccessRequests = (s: Settings) =>
         workflow: lazyWorkflow(s),
         clock: systemClock,
         config: s.config,
+        ownResources: requireOwnResources(s),
       }),
   );
 export const buildReader = (s: Settings) =>

@@ -3,6 +3,7 @@ import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import { JwtVerifier } from 'aws-jwt-verify/jwt-verifier';
 import type { CountersignConfig } from '../core/config.js';
 import { UnauthorizedError } from '../core/errors.js';
+import { normalizeIdentity } from '../core/identity.js';
 import type { Caller, Role } from '../core/model.js';
 
 export interface JwtSettings {
@@ -76,8 +77,11 @@ export class JwtAuthenticator {
       throw new UnauthorizedError('The bearer token is not valid.', { cause: error });
     }
     const groups = groupsOf(payload[this.settings.groupsClaim]);
+    // The edge where requester and API-approver identities enter: from here on, one form only.
+    const sub = normalizeIdentity(payload.sub as string);
+    if (sub === '') throw new UnauthorizedError('The bearer token is not valid.');
     return {
-      sub: payload.sub as string,
+      sub,
       issuer: payload.iss as string,
       groups,
       roles: rolesFor(groups, this.settings.roles),

@@ -14,6 +14,12 @@ export interface Settings {
   stateMachineArn?: string;
   /** The account the function runs in, whose roles its own credentials reach; unknown locally. */
   account?: string;
+  /**
+   * ARN patterns of the deployment's own resources (table, state machine, functions, roles, secret,
+   * key), never grantable (lambdas/core/never-grantable.ts). From COUNTERSIGN_OWN_RESOURCES, a JSON
+   * list the CDK stack sets on request-access; request-access refuses to start without it.
+   */
+  ownResources?: string[];
   /** Service endpoints; absent on AWS (the SDK's defaults), loopback URLs locally. */
   endpoints: { dynamodb?: string; sfn?: string; sts?: string; iam?: string };
   /** Static credentials for the local stand-ins only; on AWS the function's role is used. */
@@ -93,6 +99,9 @@ export function settingsFromEnvironment(env: Env = process.env): Settings {
     tableName: required(env, 'TABLE_NAME'),
     ...(env.STATE_MACHINE_ARN ? { stateMachineArn: env.STATE_MACHINE_ARN } : {}),
     ...(env.COUNTERSIGN_ACCOUNT_ID ? { account: env.COUNTERSIGN_ACCOUNT_ID } : {}),
+    ...(env.COUNTERSIGN_OWN_RESOURCES
+      ? { ownResources: ownResourcesFrom(env.COUNTERSIGN_OWN_RESOURCES) }
+      : {}),
     endpoints: {},
     // Read on first use: the workflow functions and the linker verify no tokens and get no issuer.
     get jwt(): JwtSettings {
@@ -129,4 +138,30 @@ export function requireStateMachine(settings: Settings): string {
   if (!settings.stateMachineArn)
     throw new ConfigError('STATE_MACHINE_ARN', 'environment variable is required');
   return settings.stateMachineArn;
+}
+
+/** COUNTERSIGN_OWN_RESOURCES: a JSON list of ARN patterns; anything else stops the function. */
+function ownResourcesFrom(value: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length === 0 ||
+    !parsed.every((p) => typeof p === 'string' && p.startsWith('arn:'))
+  ) {
+    throw new ConfigError('COUNTERSIGN_OWN_RESOURCES', 'must be a JSON list of ARN patterns');
+  }
+  return parsed as string[];
+}
+
+/** The deployment's own resources, for request-access: without them it would grant access to itself. */
+export function requireOwnResources(settings: Settings): string[] {
+  if (!settings.ownResources) {
+    throw new ConfigError('COUNTERSIGN_OWN_RESOURCES', 'environment variable is required');
+  }
+  return settings.ownResources;
 }

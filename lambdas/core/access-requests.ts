@@ -14,7 +14,8 @@ import { computeGrant } from './grants.js';
 import { appendHistory, canonicalJson } from './history.js';
 import { newRequestId } from './ids.js';
 import type { AccessRequest, Caller, Decision, Requester } from './model.js';
-import { evaluatePolicy, grantDurationSeconds } from './policy.js';
+import { decidePolicy } from './never-grantable.js';
+import { grantDurationSeconds } from './policy.js';
 import type { ApprovalWorkflow, Clock, RequestStore } from './ports.js';
 import { parseStrictJson } from './strict-json.js';
 import { changeRequest } from './transitions.js';
@@ -25,6 +26,8 @@ export interface AccessRequestDeps {
   workflow: ApprovalWorkflow;
   clock: Clock;
   config: CountersignConfig;
+  /** ARN patterns of the deployment's own resources (COUNTERSIGN_OWN_RESOURCES): never grantable. */
+  ownResources?: readonly string[];
 }
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -67,12 +70,18 @@ export class AccessRequests {
     }
 
     const requester: Requester = { sub: caller.sub, issuer: caller.issuer, groups: [...caller.groups] };
-    const policy = evaluatePolicy(config, {
-      actions: valid.actions,
-      resource: valid.resource,
-      accessLevels: valid.accessLevels,
-      requester,
-    });
+    // Never-grantable requests (never-grantable.ts) are denied before any rule is read.
+    const policy = decidePolicy(
+      config,
+      {
+        actions: valid.actions,
+        resource: valid.resource,
+        accessLevels: valid.accessLevels,
+        actionAccessLevels: valid.actionAccessLevels,
+        requester,
+      },
+      this.deps.ownResources,
+    );
     const at = now.toISOString();
     let request: AccessRequest = {
       id: newRequestId(),
@@ -126,7 +135,7 @@ export class AccessRequests {
       return {
         ...request,
         status: 'DENIED',
-        outcome: { reason: `Denied by policy rule ${policy.rule}.`, at },
+        outcome: { reason: policy.reason ?? `Denied by policy rule ${policy.rule}.`, at },
       };
     }
     let grant: ReturnType<typeof computeGrant>;

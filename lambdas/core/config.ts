@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { normalizeIdentity } from './identity.js';
 
 /**
  * The one configuration file (DESIGN.md §3), validated once at start. Every refusal names the key
@@ -21,7 +22,30 @@ const pattern = z
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'control characters are not allowed');
 
-const identityList = z.array(z.string().min(1).max(256)).min(1);
+/**
+ * An identity as configured (`slack.users` values, `approvers` entries): stored in its normal form
+ * (identity.ts), the only form identities are compared in.
+ */
+const identity = z
+  .string()
+  .min(1)
+  .max(256)
+  .transform(normalizeIdentity)
+  .refine((s) => s !== '', 'an identity cannot be blank');
+
+/** An approver: an identity, or `group:NAME` (a JWT group, kept exactly as written). */
+const approverEntry = z
+  .string()
+  .min(1)
+  .max(256)
+  .transform((entry) => (entry.startsWith('group:') ? entry : normalizeIdentity(entry)))
+  .refine((s) => s !== '' && s !== 'group:', 'an approver cannot be blank')
+  .refine(
+    (s) => !s.startsWith('group:') || !/\s/.test(s),
+    'a group:NAME entry holds no spaces (write it exactly as the JWT group)',
+  );
+
+const identityList = z.array(approverEntry).min(1);
 
 const ruleSchema = z
   .object({
@@ -31,13 +55,20 @@ const ruleSchema = z
     match: z
       .object({
         actions: z.array(pattern).min(1).optional(),
+        /**
+         * The rule does not match a request naming any of these actions (allow and approve rules
+         * only: on a deny rule it would narrow the deny). How the example keeps sensitive reads
+         * (secrets, decryption, queue receives) out of its auto-allowed `reads`.
+         */
+        exceptActions: z.array(pattern).min(1).optional(),
         resources: z.array(pattern).min(1).optional(),
         accessLevels: z
           .array(z.enum(['Read', 'List', 'Write', 'Tagging', 'Permissions management']))
           .min(1)
           .optional(),
         agentGroups: z.array(z.string().min(1)).min(1).optional(),
-        agents: z.array(z.string().min(1)).min(1).optional(),
+        // Matched against JWT subs, which are normalized: patterns are too (`*`, `?` are unchanged).
+        agents: z.array(z.string().min(1).transform(normalizeIdentity)).min(1).optional(),
       })
       .strict()
       .default({}),
@@ -60,17 +91,38 @@ const ruleSchema = z
           message: 'an approve rule must name its approvers',
         });
       } else {
-        const people = rule.approvers.filter((a) => !a.startsWith('group:')).length;
-        const hasGroups = people < rule.approvers.length;
+        // Entries are already normalized: two that are equal now are one person written twice
+        // (`Alice@example.com`, `alice@example.com`), who would otherwise look like two votes.
+        const seen = new Set<string>();
+        rule.approvers.forEach((entry, i) => {
+          if (seen.has(entry)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['approvers', i],
+              message: `rule ${rule.name} names ${entry} twice (identities are compared case-folded, NFKC, trimmed)`,
+            });
+          }
+          seen.add(entry);
+        });
+        const people = [...seen].filter((a) => !a.startsWith('group:')).length;
+        const hasGroups = people < seen.size;
         if (!hasGroups && (rule.quorum ?? 1) > people) {
           ctx.addIssue({
             code: 'custom',
             path: ['quorum'],
-            message: `quorum ${rule.quorum} cannot be reached by ${people} named approver(s)`,
+            message: `rule ${rule.name}: quorum ${rule.quorum} cannot be reached by ${people} distinct named approver(s)`,
           });
         }
       }
-    } else {
+    }
+    if (rule.effect === 'deny' && rule.match.exceptActions) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['match', 'exceptActions'],
+        message: 'not allowed on a deny rule: excepting actions from a deny would let them through',
+      });
+    }
+    if (rule.effect !== 'approve') {
       for (const key of [
         'approvers',
         'quorum',
@@ -108,7 +160,7 @@ export const configSchema = z
         channel: z.string().regex(SLACK_ID, 'a Slack channel id such as C0123456789'),
         teamId: z.string().regex(SLACK_ID, 'a Slack team id such as T0123456789'),
         appId: z.string().regex(SLACK_ID, 'a Slack app id such as A0123456789'),
-        users: z.record(z.string().regex(SLACK_ID, 'a Slack user id such as U0123456789'), z.string().min(1)),
+        users: z.record(z.string().regex(SLACK_ID, 'a Slack user id such as U0123456789'), identity),
       })
       .strict(),
     targets: z

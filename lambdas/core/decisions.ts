@@ -8,13 +8,17 @@ import {
   SelfApprovalError,
   TimedOutError,
   TooFastError,
-  ValidationError,
 } from './errors.js';
 import { computeGrant } from './grants.js';
+import { normalizeIdentity, sameIdentity } from './identity.js';
 import type { AccessRequest, Channel, Decision } from './model.js';
 import type { ApprovalWorkflow, Clock, RequestStore } from './ports.js';
 import { effectiveStatus } from './status.js';
+import { validateText } from './text-rules.js';
 import { type Change, changeRequest } from './transitions.js';
+
+/** The longest decision comment (DESIGN.md §4 leaves it to us; Slack sections hold 3,000). */
+export const MAX_COMMENT_CHARS = 1_000;
 
 export interface DecisionDeps {
   store: RequestStore;
@@ -49,12 +53,15 @@ export function isNamedApprover(
   groups: readonly string[] = [],
 ): boolean {
   return (request.policy.approvers ?? []).some((entry) =>
-    entry.startsWith('group:') ? groups.includes(entry.slice('group:'.length)) : entry === approver,
+    entry.startsWith('group:')
+      ? groups.includes(entry.slice('group:'.length))
+      : sameIdentity(entry, approver),
   );
 }
 
-const approvalsOf = (request: AccessRequest) =>
-  request.decisions.filter((d) => d.decision === 'approve').length;
+/** Approvals count people, not clicks: distinct approvers in normal form (one vote per approver). */
+const approvalsOf = (decisions: readonly Decision[]) =>
+  new Set(decisions.filter((d) => d.decision === 'approve').map((d) => normalizeIdentity(d.approver))).size;
 
 /**
  * One implementation of "an approver decides", for both channels (Slack buttons and the API).
@@ -65,10 +72,14 @@ const approvalsOf = (request: AccessRequest) =>
 export class Decisions {
   constructor(private readonly deps: DecisionDeps) {}
 
-  async decide(input: DecisionInput): Promise<DecisionResult> {
-    if (input.comment !== undefined && input.comment.length > 1000) {
-      throw new ValidationError('comment', 'comment must be at most 1,000 characters');
+  async decide(given: DecisionInput): Promise<DecisionResult> {
+    if (given.comment !== undefined && given.comment !== '') {
+      validateText('comment', given.comment, MAX_COMMENT_CHARS);
     }
+    // Identities enter in normal form (the JWT and Slack edges normalize); normalizing again is
+    // idempotent and keeps this path safe for any caller that did not.
+    const input: DecisionInput = { ...given, approver: normalizeIdentity(given.approver) };
+    if (input.approver === '') throw new NotAnApproverError('An empty identity approves nothing.');
     // Read the task token while the decision is judged and written: on the click path that takes
     // one round trip off the answer. Only a token that was there is trusted; when none was seen yet,
     // resumeWorkflow reads again after the write (see there for why that order matters).
@@ -104,7 +115,7 @@ export class Decisions {
       request,
       outcome:
         request.status === 'APPROVED' ? 'approved' : request.status === 'DENIED' ? 'denied' : 'recorded',
-      approvals: approvalsOf(request),
+      approvals: approvalsOf(request.decisions),
       quorum,
     };
   }
@@ -116,13 +127,16 @@ export class Decisions {
     if (status !== 'PENDING') {
       return new AlreadyDecidedError(`The request is already ${status}.`, { details: { status } });
     }
-    if (input.approver === current.requester.sub || input.approver === current.context.onBehalfOf) {
+    if (
+      sameIdentity(input.approver, current.requester.sub) ||
+      sameIdentity(input.approver, current.context.onBehalfOf)
+    ) {
       return new SelfApprovalError('An approver cannot decide a request made by or on behalf of themselves.');
     }
     if (!isNamedApprover(current, input.approver, input.groups)) {
       return new NotAnApproverError(`The rule ${current.policy.rule} does not name this approver.`);
     }
-    if (current.decisions.some((d) => d.approver === input.approver)) {
+    if (current.decisions.some((d) => sameIdentity(d.approver, input.approver))) {
       return new AlreadyDecidedError('This approver has already decided this request.');
     }
     const shownAt = Date.parse(current.shownAt ?? current.createdAt);
@@ -164,7 +178,7 @@ export class Decisions {
         event: `decision:${who}; denied`,
       };
     }
-    const approvals = decisions.filter((d) => d.decision === 'approve').length;
+    const approvals = approvalsOf(decisions);
     if (approvals < (current.policy.quorum ?? 1)) return { patch: { decisions }, event: `decision:${who}` };
     return {
       patch: {

@@ -46,9 +46,11 @@ export interface RequestContext {
 
 /** What the policy engine concluded, frozen onto the request when it was made. */
 export interface PolicyOutcome {
-  /** The matching rule's name, or `default`. */
+  /** The matching rule's name, or `default` (or `never-grantable` / `resource-alias`, see never-grantable.ts). */
   rule: string;
   effect: Effect;
+  /** Why, when the rule alone does not say: set for never-grantable refusals. */
+  reason?: string;
   /** Access levels of the requested actions, from the IAM catalog (e.g. `Write`, `Permissions management`). */
   accessLevels: string[];
   quorum?: number;

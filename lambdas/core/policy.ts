@@ -63,6 +63,12 @@ function ruleMatches(rule: Rule, input: PolicyInput): boolean {
     return false;
   }
   const deny = rule.effect === 'deny';
+  // Config refuses exceptActions on deny rules; were one there anyway, ignoring it fails closed.
+  if (!deny && match.exceptActions) {
+    const excepted = match.exceptActions;
+    if (input.actions.some((action) => excepted.some((pattern) => globMatch(pattern, action, true))))
+      return false;
+  }
   if (match.accessLevels) {
     const named = (level: string) => (match.accessLevels as readonly string[]).includes(level);
     const levels = input.accessLevels;

@@ -23,6 +23,7 @@ export function presentRequest(request: AccessRequest, now: Date) {
       rule: request.policy.rule,
       effect: request.policy.effect,
       accessLevels: request.policy.accessLevels,
+      ...(request.policy.reason ? { reason: request.policy.reason } : {}),
       ...(request.policy.effect === 'approve'
         ? {
             quorum: request.policy.quorum ?? 1,

@@ -10,6 +10,7 @@ import {
   type EvidenceSummary,
   findingsFor,
 } from './evidence.js';
+import { normalizeIdentity } from './identity.js';
 import {
   type AccessRequest,
   type Caller,
@@ -197,7 +198,7 @@ export function parseListQuery(params: Params, now: Date, issuer: string): ListQ
     .digest('base64url')
     .slice(0, 16);
   const base = {
-    ...(agent !== undefined ? { agent: { issuer, sub: agent } } : {}),
+    ...(agent !== undefined ? { agent: { issuer, sub: normalizeIdentity(agent) } } : {}),
     ...(status !== undefined ? { status: status as RequestStatus } : {}),
     limit: rawLimit === undefined ? DEFAULT_LIMIT : Number(rawLimit),
   };

@@ -1,8 +1,10 @@
 import { parseArn, wildcardProblem } from './arn.js';
 import { FailClosedError, ValidationError } from './errors.js';
 import { ACCESS_LEVELS, type AccessLevel, type IamCatalog, iamCatalog } from './iam-catalog.js';
+import { claimedIdentityProblem } from './identity.js';
 import type { RequestContext } from './model.js';
 import { buildSessionPolicy, MAX_GRANT_ACTIONS } from './session-policy.js';
+import { CONTROL, checkText, codePoints, validateText } from './text-rules.js';
 
 /**
  * Validates the body of `POST /v1/requests` (DESIGN.md §4). Everything an agent sends is refused
@@ -38,15 +40,6 @@ export interface ValidatedAccessRequest {
   context: RequestContext;
 }
 
-// C0 and C1 control characters and DEL. Newline and tab are carved out where text may hold them.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
-const CONTROL_EXCEPT_NEWLINE_TAB = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
-// Characters that change how the rest of a line is displayed (bidi overrides, "Trojan Source") or
-// break lines outside the control range. An approver must read what the agent wrote, not a reordering.
-const DISPLAY_TRICKS = /[\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const ACTION_NAME = /^[A-Za-z0-9-]+:[A-Za-z0-9-]+$/;
 const SAFE_FIELD_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -111,13 +104,7 @@ export function validateAccessRequest(
   const levels = new Set(Object.values(actionAccessLevels).flat());
   const accessLevels = ACCESS_LEVELS.filter((level) => levels.has(level));
 
-  const reason = body.reason;
-  if (typeof reason !== 'string') throw new ValidationError('reason', 'reason must be a string');
-  const reasonChars = codePoints(reason);
-  if (reason.trim() === '' || reasonChars > MAX_REASON_CHARS) {
-    throw new ValidationError('reason', `reason must be 1 to ${MAX_REASON_CHARS} characters and not blank`);
-  }
-  checkText('reason', reason, CONTROL_EXCEPT_NEWLINE_TAB);
+  const reason = validateText('reason', body.reason, MAX_REASON_CHARS);
 
   const duration = body.durationSeconds;
   let durationSeconds = DEFAULT_DURATION_SECONDS;
@@ -185,24 +172,14 @@ function validateContext(value: unknown): RequestContext {
       throw new ValidationError(field, `${field} must be 1 to ${MAX_CONTEXT_VALUE_CHARS} characters`);
     }
     checkText(field, text, CONTROL);
+    if (key === 'onBehalfOf') {
+      // A claimed identity is compared with approvers' identities: it must be one, in normal form.
+      const problem = claimedIdentityProblem(text);
+      if (problem) throw new ValidationError(field, `${field} ${problem}`);
+    }
     context[key] = text;
   }
   return context;
-}
-
-/** Refuses text a reviewer could be misled by: control characters, bidi tricks, broken UTF-16. */
-function checkText(field: string, text: string, control: RegExp): void {
-  if (control.test(text)) throw new ValidationError(field, `${field} contains control characters`);
-  if (DISPLAY_TRICKS.test(text)) {
-    throw new ValidationError(field, `${field} contains characters that reorder or break displayed text`);
-  }
-  if (LONE_SURROGATE.test(text)) throw new ValidationError(field, `${field} is not valid Unicode text`);
-}
-
-function codePoints(text: string): number {
-  let count = 0;
-  for (const _ of text) count++;
-  return count;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -11,6 +11,9 @@ import { systemClock } from '../core/ports.js';
 import { presentRequest } from '../core/present.js';
 import { buildOutcomeMessage } from '../core/slack-message.js';
 import { parseStrictJson } from '../core/strict-json.js';
+import { validateText } from '../core/text-rules.js';
+
+const MAX_REVOKE_REASON_CHARS = 1_000;
 
 export interface RevokeRequestDeps {
   revocations: Revocations;
@@ -30,10 +33,9 @@ export const createRevokeRequestHandler = (deps: RevokeRequestDeps) =>
       for (const key of Object.keys(parsed)) {
         if (key !== 'reason') throw new ValidationError(key, `unknown field ${key}`);
       }
-      if (parsed.reason !== undefined && (typeof parsed.reason !== 'string' || parsed.reason.length > 1000)) {
-        throw new ValidationError('reason', 'reason must be a string of at most 1,000 characters');
-      }
-      reason = parsed.reason as string | undefined;
+      // The same text rules as a request's reason: reviewers read this one too.
+      if (parsed.reason !== undefined)
+        reason = validateText('reason', parsed.reason, MAX_REVOKE_REASON_CHARS);
     }
     const request = await deps.revocations.revoke(caller, id, reason);
     deps.logger.info('request revoked', { requestId: id, by: caller.sub });

@@ -381,5 +381,31 @@ export class CountersignStack extends Stack {
     });
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName });
     new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });
+
+    // --- What request-access must never grant: Countersign itself (lambdas/core/never-grantable.ts) --
+    // Its own function ARN would be a self-reference, so functions are also named by the stack-name
+    // prefix CloudFormation gives them. Target and revoker roles come from the configuration.
+    const arn = (service: string, resource: string, region: string = Aws.REGION) =>
+      `arn:${Aws.PARTITION}:${service}:${region}:${Aws.ACCOUNT_ID}:${resource}`;
+    const ownResources = [
+      this.table.table.tableArn,
+      `${this.table.table.tableArn}/*`,
+      stateMachine.stateMachineArn,
+      arn('states', `execution:${stateMachine.stateMachineName}:*`),
+      stateMachine.role.roleArn,
+      arn('lambda', `function:${Aws.STACK_NAME}-*`),
+      // `ARN*` covers versions and aliases too; kept short: Lambda allows 4 KB of environment.
+      ...Object.entries(fns).flatMap(([name, fn]) => [
+        ...(name === 'requestAccess' ? [] : [`${fn.function.functionArn}*`]),
+        fn.role.roleArn,
+      ]),
+      secret.secretArn,
+      arn('secretsmanager', `secret:${secret.secretName}*`),
+      `arn:${Aws.PARTITION}:apigateway:${Aws.REGION}::/restapis/${this.api.api.restApiId}*`,
+      ...this.linkage.rules.map((rule) => rule.ruleArn),
+      this.linkage.deadLetterQueue.queueArn,
+      ...(props.tableEncryptionKey ? [props.tableEncryptionKey.keyArn] : []),
+    ];
+    fns.requestAccess.function.addEnvironment('COUNTERSIGN_OWN_RESOURCES', this.toJsonString(ownResources));
   }
 }

@@ -7,21 +7,58 @@ import { type CliIo, sanitize } from './output.js';
 import { REQUEST_OPTIONS, reportOutcome, requestBody, submitAndWait } from './request.js';
 
 /**
- * Variables removed from the command's environment. A profile would make the AWS SDKs skip the
- * environment credentials (the JS SDK v3 ignores AWS_ACCESS_KEY_ID when AWS_PROFILE is set), and
- * the legacy token variable could pair an old token with the new keys. COUNTERSIGN_TOKEN is removed
- * so the command that was granted one action cannot quietly ask for more in the agent's name.
+ * What the command must not inherit: anything that lets it act as the agent, or as anyone but the
+ * granted session (DESIGN.md §5). A command granted one action must not be able to ask for more in
+ * the agent's name, nor fall back to the parent's own AWS identity.
+ *
+ * - Every `COUNTERSIGN_*` variable except the endpoint: the token and the token file's path
+ *   (an OIDC token file, e.g. a projected Kubernetes token, is the agent's identity), and any
+ *   credential a later version adds. Matched by prefix, so new ones are covered by default.
+ * - The parent's AWS identity in every form the SDKs and CLI read: profiles (the JS SDK v3 ignores
+ *   AWS_ACCESS_KEY_ID when AWS_PROFILE is set), the shared credentials and config files (profiles
+ *   with keys, `credential_process`, SSO), web identity (EKS IRSA: AWS_ROLE_ARN +
+ *   AWS_WEB_IDENTITY_TOKEN_FILE), container credentials (ECS task roles), legacy key names, the
+ *   legacy session token variable, and bearer tokens (Bedrock API keys).
+ * The session's own keys are then set. The instance metadata service cannot be removed from a
+ * process; AWS_EC2_METADATA_DISABLED keeps the SDKs from falling back to it (docs/security.md).
  */
-const STRIPPED = ['AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_SECURITY_TOKEN', 'COUNTERSIGN_TOKEN'];
+const KEPT_COUNTERSIGN = new Set(['COUNTERSIGN_ENDPOINT']);
+const STRIPPED_AWS = new Set([
+  'AWS_PROFILE',
+  'AWS_DEFAULT_PROFILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_CONFIG_FILE',
+  'AWS_SECURITY_TOKEN',
+  'AWS_ACCESS_KEY',
+  'AWS_SECRET_KEY',
+  'AWS_ROLE_ARN',
+  'AWS_ROLE_SESSION_NAME',
+  'AWS_WEB_IDENTITY_TOKEN_FILE',
+  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+  'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+  'AWS_CONTAINER_AUTHORIZATION_TOKEN',
+  'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
+  'AWS_SESSION_EXPIRATION',
+]);
+/** Bearer-token style credentials (AWS_BEARER_TOKEN_BEDROCK, …), by pattern. */
+const AWS_BEARER = /^AWS_BEARER_TOKEN_/i;
 
-/** The child's environment: the caller's, minus STRIPPED, plus the session. Exported for its test. */
+function stripped(name: string): boolean {
+  const upper = name.toUpperCase();
+  if (upper.startsWith('COUNTERSIGN_')) return !KEPT_COUNTERSIGN.has(upper);
+  return STRIPPED_AWS.has(upper) || AWS_BEARER.test(upper);
+}
+
+/** The child's environment: the caller's, minus what `stripped` names, plus the session. Exported for its test. */
 export function commandEnv(
   base: NodeJS.ProcessEnv,
   credentials: ProcessCredentials,
   resource: string,
 ): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base };
-  for (const name of STRIPPED) delete env[name];
+  const env: NodeJS.ProcessEnv = {};
+  // Names compared case-insensitively: Windows environments are, and a lower-case copy must not slip through.
+  for (const [name, value] of Object.entries(base)) if (!stripped(name)) env[name] = value;
+  env.AWS_EC2_METADATA_DISABLED = 'true';
   env.AWS_ACCESS_KEY_ID = credentials.AccessKeyId;
   env.AWS_SECRET_ACCESS_KEY = credentials.SecretAccessKey;
   env.AWS_SESSION_TOKEN = credentials.SessionToken;

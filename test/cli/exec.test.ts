@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { approved, CREDENTIALS, type FakeApi, requestObject, runCli, startFakeApi } from './fake-api.js';
 
@@ -129,5 +132,56 @@ describe('countersign exec', () => {
     // Assess
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('give the command to run after --');
+  });
+
+  it('gives the command nothing that lets it act as the agent or as the parent (issue 12 item 11)', async () => {
+    // Prepare: the agent's token comes from a file (as in CI or Kubernetes), and the parent holds
+    // AWS identities of its own in every form the SDKs read.
+    const server = await serve(requestObject());
+    const dir = mkdtempSync(join(tmpdir(), 'countersign-exec-'));
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, 'agent-token-from-file\n');
+    const parent = {
+      COUNTERSIGN_ENDPOINT: server.url,
+      COUNTERSIGN_TOKEN_FILE: tokenFile,
+      COUNTERSIGN_REFRESH_TOKEN: 'a-future-credential',
+      AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'),
+      AWS_CONFIG_FILE: join(dir, 'config'),
+      AWS_DEFAULT_PROFILE: 'admin',
+      AWS_ROLE_ARN: 'arn:aws:iam::111122223333:role/agent-own-role',
+      AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+      AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/v2/credentials/agent',
+      AWS_CONTAINER_AUTHORIZATION_TOKEN: 'container-token',
+      AWS_BEARER_TOKEN_BEDROCK: 'bedrock-api-key',
+      AWS_SECRET_KEY: 'legacy-secret-name',
+      KEEP_ME: 'yes',
+    };
+    const probe = `
+      const names = Object.keys(process.env).filter((n) => /^(AWS|COUNTERSIGN)_/i.test(n)).sort();
+      console.log(JSON.stringify({ names, metadata: process.env.AWS_EC2_METADATA_DISABLED, kept: process.env.KEEP_ME }));`;
+
+    try {
+      // Act
+      const result = await runCli([...REQUEST, '--', process.execPath, '-e', probe], { env: parent });
+
+      // Assess: the request was made with the file's token, and the child sees only the session.
+      expect(result.code).toBe(0);
+      expect(server.calls[0]?.headers.authorization).toBe('Bearer agent-token-from-file');
+      expect(JSON.parse(result.stdout)).toEqual({
+        names: [
+          'AWS_ACCESS_KEY_ID',
+          'AWS_CREDENTIAL_EXPIRATION',
+          'AWS_EC2_METADATA_DISABLED',
+          'AWS_REGION',
+          'AWS_SECRET_ACCESS_KEY',
+          'AWS_SESSION_TOKEN',
+          'COUNTERSIGN_ENDPOINT',
+        ],
+        metadata: 'true',
+        kept: 'yes',
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

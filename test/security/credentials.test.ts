@@ -139,7 +139,8 @@ describe('credentials: who may mint a session, and when', () => {
       'repo:acme/payments:ref:refs/heads/main',
       'agent+tag@example.com',
       'a',
-      `${'long agent name '.repeat(16)}`.slice(0, 256),
+      // 256 characters; no trailing space, which the identity's normal form would trim (identity.ts).
+      `${'long agent name '.repeat(17)}`.slice(0, 255).concat('x'),
       '"quoted"\\back\\slash',
     ];
 
