@@ -21,7 +21,7 @@ import {
 import { effectiveStatus } from './status.js';
 
 /**
- * The reports API for auditors (DESIGN.md §4, Reports): query parsing with clear 400s, the opaque
+ * The reports API for auditors (docs/openapi.yaml, Reports): query parsing with clear 400s, the opaque
  * cursor, and the access review. Storage walks the indexes (ReportReader); this decides what the
  * parameters mean and what comes back.
  */
@@ -54,6 +54,17 @@ export interface ListFilter {
   limit: number;
 }
 
+export interface NewestListing {
+  source: { statuses: readonly RequestStatus[] } | { agent: { issuer: string; sub: string } };
+  /** Inclusive bound on the sort key `<createdAt>#<id>`. */
+  from: string;
+  /** Exclusive bound on the sort key. */
+  to: string;
+  after?: string;
+  limit: number;
+  accept: (request: StoredRequest) => boolean;
+}
+
 /** A REQUEST item as stored: the request and the linker's counters beside it. */
 export interface StoredRequest {
   request: AccessRequest;
@@ -81,6 +92,11 @@ export interface ReportReader {
     position: ListPosition | undefined,
     options: { storedStatuses?: readonly RequestStatus[]; accept: (request: StoredRequest) => boolean },
   ): Promise<{ items: StoredRequest[]; next?: ListPosition }>;
+  /**
+   * Requests of one agent, or in any of some stored statuses, created in [from, to), newest first,
+   * strictly older than `after` (a sort key `<createdAt>#<id>` from a previous `next`).
+   */
+  listNewest(listing: NewestListing): Promise<{ items: StoredRequest[]; next?: string }>;
   getEvidence(id: string): Promise<EvidenceParts | undefined>;
   /** Every request created in [from, to); throws TooManyError past `max`. */
   reviewRows(from: string, to: string, max: number): Promise<ReviewRow[]>;
@@ -97,9 +113,9 @@ export function requireAuditor(caller: Caller): void {
   if (!caller.roles.has('auditor')) throw new ForbiddenError('Reports are for auditors.');
 }
 
-type Params = Record<string, string | undefined> | null | undefined;
+export type Params = Record<string, string | undefined> | null | undefined;
 
-function refuseUnknown(params: Params, allowed: readonly string[]): void {
+export function refuseUnknown(params: Params, allowed: readonly string[]): void {
   for (const name of Object.keys(params ?? {})) {
     if (!allowed.includes(name)) {
       // A misspelt filter silently ignored would show an auditor the wrong population.
@@ -184,13 +200,6 @@ export function parseListQuery(params: Params, now: Date, issuer: string): ListQ
   if (status !== undefined && !(REQUEST_STATUSES as readonly string[]).includes(status)) {
     throw new ValidationError('status', `status must be one of ${REQUEST_STATUSES.join(', ')}.`);
   }
-  const rawLimit = params?.limit;
-  if (
-    rawLimit !== undefined &&
-    (!/^\d{1,3}$/.test(rawLimit) || Number(rawLimit) < 1 || Number(rawLimit) > MAX_LIMIT)
-  ) {
-    throw new ValidationError('limit', `limit must be a whole number from 1 to ${MAX_LIMIT}.`);
-  }
   const fingerprint = createHash('sha256')
     .update(JSON.stringify([agent ?? null, status ?? null, params?.from ?? null, params?.to ?? null]))
     .digest('base64url')
@@ -198,7 +207,7 @@ export function parseListQuery(params: Params, now: Date, issuer: string): ListQ
   const base = {
     ...(agent !== undefined ? { agent: { issuer, sub: agent } } : {}),
     ...(status !== undefined ? { status: status as RequestStatus } : {}),
-    limit: rawLimit === undefined ? DEFAULT_LIMIT : Number(rawLimit),
+    limit: parseLimit(params?.limit),
   };
   if (params?.cursor === undefined) return { filter: { ...base, ...parseRange(params, now) }, fingerprint };
 
@@ -217,6 +226,15 @@ export function parseListQuery(params: Params, now: Date, issuer: string): ListQ
   return { filter, position, fingerprint };
 }
 
+/** `limit`: 1 to MAX_LIMIT, DEFAULT_LIMIT when absent. */
+export function parseLimit(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_LIMIT;
+  if (!/^\d{1,3}$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_LIMIT) {
+    throw new ValidationError('limit', `limit must be a whole number from 1 to ${MAX_LIMIT}.`);
+  }
+  return Number(raw);
+}
+
 interface CursorBody {
   v: 1;
   q: string;
@@ -228,7 +246,7 @@ interface CursorBody {
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
-const SORT_KEY = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)#(req_[A-Za-z0-9]{20})$/;
+export const SORT_KEY = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)#(req_[A-Za-z0-9]{20})$/;
 
 export function encodeCursor(query: ListQuery, next: ListPosition): string {
   const body: CursorBody = {
@@ -242,7 +260,7 @@ export function encodeCursor(query: ListQuery, next: ListPosition): string {
   return Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
 }
 
-const badCursor = (why: string) =>
+export const badCursor = (why: string) =>
   new ValidationError('cursor', `The cursor is not valid (${why}); start again without it.`);
 
 /** Decodes a cursor, refusing anything this service did not write for this query. */
@@ -269,7 +287,9 @@ function decodeCursor(raw: string, fingerprint: string): CursorBody {
 /** The cursor's position must lie inside its own range, or the database would refuse the start key. */
 function checkPosition(cursor: CursorBody, filter: ListFilter): ListPosition {
   const days = daysOf(filter.from, filter.to);
-  if (filter.agent ? cursor.d !== undefined : cursor.d === undefined || !days.includes(cursor.d)) {
+  // Only a listing over everyone without a status filter walks the byDay partitions.
+  const byDay = !filter.agent && !filter.status;
+  if (byDay ? cursor.d === undefined || !days.includes(cursor.d) : cursor.d !== undefined) {
     throw badCursor('position outside the range');
   }
   if (cursor.k !== undefined) {
@@ -309,7 +329,7 @@ export async function listEvidence(reader: ReportReader, query: ListQuery, now: 
   };
 }
 
-function safeStatus(request: AccessRequest, now: Date): RequestStatus | undefined {
+export function safeStatus(request: AccessRequest, now: Date): RequestStatus | undefined {
   try {
     return effectiveStatus(request, now);
   } catch {

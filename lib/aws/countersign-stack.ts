@@ -34,6 +34,12 @@ export const HANDLERS = {
   requestAccess: { file: 'request-access', memorySize: 512, timeout: 15, description: 'POST /v1/requests' },
   // Long-polls up to 20 s (DESIGN.md §4) inside API Gateway's 29 s integration limit.
   getRequest: { file: 'get-request', memorySize: 256, timeout: 28, description: 'GET /v1/requests/{id}' },
+  listRequests: {
+    file: 'list-requests',
+    memorySize: 256,
+    timeout: 15,
+    description: "GET /v1/requests: the caller's requests, the approvers' inbox",
+  },
   claimCredentials: {
     file: 'claim-credentials',
     memorySize: 512,
@@ -168,6 +174,7 @@ export class CountersignStack extends Stack {
       settleRequest,
       requestAccess: make('requestAccess', workflowEnv),
       getRequest: make('getRequest'),
+      listRequests: make('listRequests'),
       claimCredentials: make('claimCredentials'),
       // Its own credentials reach only this account's roles: knowing the account, it refuses to
       // write a member-account target's revocation (by role name) here instead.
@@ -197,6 +204,7 @@ export class CountersignStack extends Stack {
       this.table.grantReadWrite(fns[name].role);
     }
     this.table.grantRead(fns.getRequest.role);
+    this.table.grantRead(fns.listRequests.role);
     this.table.grantRead(fns.reports.role);
 
     for (const name of [
@@ -284,6 +292,7 @@ export class CountersignStack extends Stack {
     // --- Front door ----------------------------------------------------------------------------
     const routes: ApiRoute[] = [
       { method: 'POST', path: '/v1/requests', handler: fns.requestAccess.function, requireContentType: true },
+      { method: 'GET', path: '/v1/requests', handler: fns.listRequests.function },
       { method: 'GET', path: '/v1/requests/{id}', handler: fns.getRequest.function },
       { method: 'POST', path: '/v1/requests/{id}/credentials', handler: fns.claimCredentials.function },
       { method: 'POST', path: '/v1/requests/{id}/revoke', handler: fns.revokeRequest.function },

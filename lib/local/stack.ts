@@ -26,6 +26,7 @@ import { createClaimCredentialsHandler } from '../../lambdas/handlers/claim-cred
 import { createDecideRequestHandler } from '../../lambdas/handlers/decide-request.js';
 import { createGetRequestHandler } from '../../lambdas/handlers/get-request.js';
 import { buildLinker, createLocalCloudTrailEndpoint } from '../../lambdas/handlers/link-cloudtrail.js';
+import { createListRequestsHandler } from '../../lambdas/handlers/list-requests.js';
 import {
   createNotifyApproversHandler,
   type NotifyApproversEvent,
@@ -326,6 +327,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           signingSecret: slackSigningSecret,
           config,
           logger: fnLogger('slack-interactions'),
+        }),
+      ),
+      route(
+        'GET',
+        '/v1/requests',
+        createListRequestsHandler({
+          reports: buildReports(settings),
+          authenticator,
+          logger: fnLogger('list-requests'),
         }),
       ),
       ...['/v1/reports/requests', '/v1/reports/requests/{id}', '/v1/reports/access-review'].map((resource) =>

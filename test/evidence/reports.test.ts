@@ -9,6 +9,7 @@ import { JwtAuthenticator } from '../../lambdas/adapters/jwt-authenticator.js';
 import type { Logger } from '../../lambdas/adapters/logger.js';
 import { CloudTrailLinker } from '../../lambdas/core/linker.js';
 import { sanitizeSourceIdentity } from '../../lambdas/core/session-policy.js';
+import { createListRequestsHandler } from '../../lambdas/handlers/list-requests.js';
 import { createReportsHandler } from '../../lambdas/handlers/reports.js';
 import { createLocalDynamoDbClient, type DynamoDbLocal } from '../../lib/local/dynamodb-local.js';
 import { type LocalServer, listenLocal, sendJson } from '../../lib/local/http-server.js';
@@ -36,6 +37,9 @@ let handler: ReturnType<typeof createReportsHandler>;
 const clock = new TestClock(Date.parse(NOW));
 /** Every DynamoDB command the reports sent, by name. */
 const commands: string[] = [];
+/** Items DynamoDB read for those commands (its own ScannedCount). */
+let itemsRead = 0;
+let listHandler: ReturnType<typeof createListRequestsHandler>;
 const silent: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** Ids of the requests made in beforeAll, by what they are. */
@@ -56,6 +60,14 @@ beforeAll(async () => {
     },
     { step: 'initialize', name: 'recordCommandNames' },
   );
+  reportsClient.middlewareStack.add(
+    (next) => async (args) => {
+      const out = await next(args);
+      itemsRead += Number((out.output as { ScannedCount?: number }).ScannedCount ?? 0);
+      return out;
+    },
+    { step: 'initialize', name: 'countItemsRead' },
+  );
   handler = createReportsHandler({
     reports: new DynamoDbReports(reportsClient, table),
     authenticator: new JwtAuthenticator({
@@ -67,6 +79,18 @@ beforeAll(async () => {
     }),
     logger: silent,
     issuer: issuer.issuer,
+    clock,
+  });
+  listHandler = createListRequestsHandler({
+    reports: new DynamoDbReports(reportsClient, table),
+    authenticator: new JwtAuthenticator({
+      issuer: issuer.issuer,
+      audience: 'countersign',
+      jwksUri: `${jwks.url}/.well-known/jwks.json`,
+      groupsClaim: 'groups',
+      roles: CONFIG.roles,
+    }),
+    logger: silent,
     clock,
   });
   await seed();
@@ -81,6 +105,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   commands.length = 0;
+  itemsRead = 0;
 });
 
 /**
@@ -532,6 +557,50 @@ describe('GET /v1/reports/access-review', () => {
 
     expect(wide.status).toBe(400);
     expect(unknown.status).toBe(400);
+  });
+});
+
+describe('status filters read the byStatus index', () => {
+  it('reads at most 1.2 items per item returned for status= over every agent', async () => {
+    for (const [status, limit] of [
+      ['DENIED', '25'],
+      ['DENIED', '1'],
+      ['EXPIRED', '25'],
+    ] as const) {
+      itemsRead = 0;
+      const { ids } = await listAll({ ...RANGE, status, limit });
+      expect(ids.length).toBeGreaterThan(0);
+      expect(itemsRead / ids.length, `${status} limit ${limit}`).toBeLessThanOrEqual(1.2);
+    }
+    const denied = await listAll({ ...RANGE, status: 'DENIED', limit: '1' });
+    expect(denied.ids).toEqual([made.humanDenied, made.policyDenied]);
+  });
+});
+
+describe('GET /v1/requests reads with Query only', () => {
+  const listAs = async (sub: string, groups: string[], query: Record<string, string>) => {
+    const event: ApiEvent = {
+      httpMethod: 'GET',
+      path: '/v1/requests',
+      headers: { Authorization: `Bearer ${issuer.sign({ sub, groups })}` },
+      queryStringParameters: query,
+      pathParameters: null,
+      body: null,
+    };
+    const result = (await listHandler(event, {} as never)) as ApiResult;
+    expect(result.statusCode).toBe(200);
+    return JSON.parse(result.body) as { items: Array<{ id: string }>; nextCursor: string | null };
+  };
+
+  it('lists for auditors, approvers and agents without a Scan', async () => {
+    const all = await listAs('carol-auditor', ['auditors'], { limit: '3' });
+    expect(all.items).toHaveLength(3);
+    await listAs('carol-auditor', ['auditors'], { limit: '3', cursor: String(all.nextCursor) });
+    await listAs('bob@example.com', ['approvers'], { status: 'PENDING' });
+    const own = await listAs('etl-bot', ['agents'], { status: 'TIMED_OUT' });
+    expect(own.items.map((i) => i.id)).toEqual([made.timedOut]);
+
+    expect(new Set(commands)).toEqual(new Set(['QueryCommand']));
   });
 });
 

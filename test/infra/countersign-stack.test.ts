@@ -124,6 +124,7 @@ describe('synthesis', () => {
 describe('API', () => {
   const routes: Array<[string, string, HandlerName]> = [
     ['POST', '/v1/requests', 'requestAccess'],
+    ['GET', '/v1/requests', 'listRequests'],
     ['GET', '/v1/requests/{id}', 'getRequest'],
     ['POST', '/v1/requests/{id}/credentials', 'claimCredentials'],
     ['POST', '/v1/requests/{id}/revoke', 'revokeRequest'],
@@ -510,12 +511,14 @@ describe('IAM', () => {
       const writers = rolesAllowing(write);
       expect(writers.has(roleId('reports')), write).toBe(false);
       expect(writers.has(roleId('getRequest')), write).toBe(false);
+      expect(writers.has(roleId('listRequests')), write).toBe(false);
     }
     const reportsQueries = statementsAllowing(json, 'dynamodb:Query').filter((s) =>
       s.roles.includes(roleId('reports')),
     );
     expect(JSON.stringify(reportsQueries)).toContain('/index/byAgent');
     expect(JSON.stringify(reportsQueries)).toContain('/index/byDay');
+    expect(JSON.stringify(reportsQueries)).toContain('/index/byStatus');
     expect(JSON.stringify(identityStatements(json))).not.toContain('/index/*');
   });
 
