@@ -123,6 +123,19 @@ export const configSchema = z
              * the function's own credentials are used, which reach only roles of its own account.
              */
             revokerRoleArn: z.string().regex(ROLE_ARN, 'an IAM role ARN').optional(),
+            /**
+             * ARNs that carry no account (S3 buckets and objects, …) living in this account: such
+             * an ARN goes to the first target whose patterns match it (lambdas/core/targets.ts).
+             */
+            resources: z
+              .array(
+                pattern.refine(
+                  (p) => /^arn:[^:]*:[^:]*:[^:]*::/.test(p),
+                  'an ARN pattern without an account, such as arn:aws:s3:::acme-prod-* (ARNs with an account go to the target of that account)',
+                ),
+              )
+              .min(1)
+              .optional(),
           })
           .strict()
           .refine((t) => t.roleArn.split(':')[4] === t.account, {

@@ -17,6 +17,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { CountersignConfig } from '../../lambdas/core/config.js';
+import { configWarnings } from '../../lambdas/core/targets.js';
 import { BUNDLE_FILES } from '../bundling.js';
 import { ApprovalStateMachine } from './approval-state-machine.js';
 import { CloudTrailLinkage } from './cloudtrail-linkage.js';
@@ -132,6 +133,10 @@ export class CountersignStack extends Stack {
         '@countersign/identity-issuer',
         'identity.issuer is not set: the deployed handlers will refuse every request until the configuration names your OIDC issuer',
       );
+    }
+
+    for (const [i, warning] of configWarnings(props.config).entries()) {
+      Annotations.of(this).addWarningV2(`@countersign/config-${i}`, warning);
     }
 
     this.table = new CountersignTable(this, 'Table', {

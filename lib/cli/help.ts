@@ -43,8 +43,8 @@ Run countersign <command> --help for its flags and examples.
 Examples:
   countersign request --resource arn:aws:dynamodb:us-east-1:111122223333:table/orders \\
     --action dynamodb:PutItem --reason "Backfill order 8812 (INC-2291)" --wait
-  countersign exec --resource arn:aws:s3:::reports --action s3:GetObject --reason "Monthly report" \\
-    -- aws s3 cp s3://reports/2024-05.csv .
+  countersign exec --resource arn:aws:s3:::acme-reports/2024-05.csv --action s3:GetObject \\
+    --reason "Monthly report" -- aws s3 cp s3://acme-reports/2024-05.csv .
 
 Environment:
   COUNTERSIGN_ENDPOINT, COUNTERSIGN_TOKEN, COUNTERSIGN_TOKEN_FILE (see any command's --help)
