@@ -13,7 +13,7 @@ const CONNECTION = `Connection:
 const EXIT_CODES = `Exit codes:
   0    success; for request/exec: APPROVED (or PENDING without --wait)
   1    the service refused or failed (its error code and message are printed)
-  2    bad arguments
+  2    bad arguments or a bad configuration file
   3    the endpoint could not be reached
   4    no token, or 401 Unauthorized
   10   DENIED
