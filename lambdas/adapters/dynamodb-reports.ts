@@ -264,6 +264,8 @@ export class DynamoDbReports implements ReportReader {
       'status',
       'requester',
       'createdAt',
+      'resource',
+      'actions',
       'policy',
       'decisions',
       'grant',

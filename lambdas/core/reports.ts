@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { ForbiddenError, ValidationError } from './errors.js';
-import { toCsvRow } from './escape.js';
 import {
   type ActivityCounters,
   type AssessedRequest,
@@ -8,7 +7,6 @@ import {
   buildEvidenceSummary,
   type EvidenceRecord,
   type EvidenceSummary,
-  findingsFor,
 } from './evidence.js';
 import {
   type AccessRequest,
@@ -28,7 +26,7 @@ import { effectiveStatus } from './status.js';
 
 export const DEFAULT_LIMIT = 25;
 export const MAX_LIMIT = 100;
-/** The widest time range one call may cover: bounds the byDay partitions a call walks. */
+/** The widest time range one listing call may cover: bounds the byDay partitions a call walks. */
 export const MAX_RANGE_DAYS = 90;
 /** Without `from`, a report covers this many days up to `to`. */
 export const DEFAULT_RANGE_DAYS = 7;
@@ -129,9 +127,14 @@ export function refuseUnknown(params: Params, allowed: readonly string[]): void 
 
 const INSTANT = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
 
+/**
+ * A bound: an ISO-8601 instant, or a date. A date `from` is that day's first instant; a date `to`
+ * (exclusive) is the next day's, so `to=2026-11-30` includes the whole of November 30th.
+ */
 function parseInstant(name: 'from' | 'to', value: string): number {
+  const dateOnly = value.length === 10;
   const time = INSTANT.test(value)
-    ? Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value)
+    ? Date.parse(dateOnly ? `${value}T00:00:00Z` : value) + (dateOnly && name === 'to' ? DAY_MS : 0)
     : Number.NaN;
   if (Number.isNaN(time) || time < Date.UTC(2000, 0, 1) || time >= Date.UTC(10000, 0, 1)) {
     throw new ValidationError(
@@ -142,19 +145,23 @@ function parseInstant(name: 'from' | 'to', value: string): number {
   return time;
 }
 
-/** `from`/`to`: defaults (the last 7 days up to now), order and the 90-day bound. */
-export function parseRange(params: Params, now: Date): { from: string; to: string } {
+/** `from`/`to`: defaults (the last 7 days up to now), order and the bound (90 days for a listing). */
+export function parseRange(
+  params: Params,
+  now: Date,
+  maxDays = MAX_RANGE_DAYS,
+): { from: string; to: string } {
   const to = params?.to !== undefined ? parseInstant('to', params.to) : now.getTime();
   const from =
     params?.from !== undefined ? parseInstant('from', params.from) : to - DEFAULT_RANGE_DAYS * DAY_MS;
-  return checkRange(from, to);
+  return checkRange(from, to, maxDays);
 }
 
-function checkRange(from: number, to: number): { from: string; to: string } {
+function checkRange(from: number, to: number, maxDays = MAX_RANGE_DAYS): { from: string; to: string } {
   if (from >= to) throw new ValidationError('from', 'from must be earlier than to.');
-  if (to - from > MAX_RANGE_DAYS * DAY_MS) {
-    throw new ValidationError('from', `The range may span at most ${MAX_RANGE_DAYS} days.`, {
-      maxDays: MAX_RANGE_DAYS,
+  if (to - from > maxDays * DAY_MS) {
+    throw new ValidationError('from', `The range may span at most ${maxDays} days.`, {
+      maxDays,
     });
   }
   return { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
@@ -176,7 +183,7 @@ export function daysOf(from: string, to: string): string[] {
 
 const LIST_PARAMS = ['agent', 'status', 'from', 'to', 'limit', 'cursor'] as const;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f]/;
+export const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export interface ListQuery {
   filter: ListFilter;
@@ -380,125 +387,4 @@ export function evidenceRecordOf(parts: EvidenceParts, now: Date): EvidenceRecor
   } catch {
     return malformed(parts.request.id);
   }
-}
-
-export function parseReviewQuery(params: Params, now: Date): { from: string; to: string } {
-  refuseUnknown(params, ['from', 'to']);
-  return parseRange(params, now);
-}
-
-export interface AgentReview {
-  agent: string;
-  issuer: string;
-  requests: number;
-  /** Requests that became a grant (APPROVED, EXPIRED, or REVOKED after approval). */
-  approved: number;
-  denied: number;
-  timedOut: number;
-  /** Median `reviewSeconds` of human decisions (approve or deny) on the agent's requests; null without any. */
-  medianDecisionSeconds: number | null;
-  /** Requests with a RUBBER_STAMP finding. */
-  rubberStamps: number;
-  /** Requests with an UNUSED_GRANT finding. */
-  unusedGrants: number;
-  /** Resources the agent's successful calls named. */
-  resourcesTouched: string[];
-}
-
-function median(values: number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const value = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return Math.round(value * 10) / 10;
-}
-
-/** `GET /v1/reports/access-review`: per agent, sorted by agent then issuer. */
-export function buildAccessReview(rows: readonly ReviewRow[], now: Date): AgentReview[] {
-  const agents = new Map<string, AgentReview & { seconds: number[]; touched: Set<string> }>();
-  for (const { request, activity } of rows) {
-    const sub = String(request.requester?.sub ?? '(unknown)');
-    const issuer = String(request.requester?.issuer ?? '(unknown)');
-    const key = JSON.stringify([issuer, sub]);
-    let entry = agents.get(key);
-    if (!entry) {
-      entry = {
-        agent: sub,
-        issuer,
-        requests: 0,
-        approved: 0,
-        denied: 0,
-        timedOut: 0,
-        medianDecisionSeconds: null,
-        rubberStamps: 0,
-        unusedGrants: 0,
-        resourcesTouched: [],
-        seconds: [],
-        touched: new Set(),
-      };
-      agents.set(key, entry);
-    }
-    entry.requests += 1;
-    const status = safeStatus(request as AccessRequest, now);
-    if (request.grant) entry.approved += 1;
-    if (status === 'DENIED') entry.denied += 1;
-    if (status === 'TIMED_OUT') entry.timedOut += 1;
-    for (const d of Array.isArray(request.decisions) ? request.decisions : []) {
-      if (d.channel !== 'policy' && typeof d.reviewSeconds === 'number') entry.seconds.push(d.reviewSeconds);
-    }
-    let findings: ReturnType<typeof findingsFor> = [];
-    try {
-      findings = findingsFor(request, activity, now);
-    } catch {
-      // A malformed item counts as a request; the evidence listing names it.
-    }
-    if (findings.some((f) => f.type === 'RUBBER_STAMP')) entry.rubberStamps += 1;
-    if (findings.some((f) => f.type === 'UNUSED_GRANT')) entry.unusedGrants += 1;
-    for (const resource of activity.resources) entry.touched.add(resource);
-  }
-  return [...agents.values()]
-    .map(({ seconds, touched, ...review }) => ({
-      ...review,
-      medianDecisionSeconds: median(seconds),
-      resourcesTouched: [...touched].sort(),
-    }))
-    .sort((a, b) => (a.agent < b.agent ? -1 : a.agent > b.agent ? 1 : a.issuer < b.issuer ? -1 : 1));
-}
-
-const CSV_COLUMNS = [
-  'agent',
-  'issuer',
-  'requests',
-  'approved',
-  'denied',
-  'timedOut',
-  'medianDecisionSeconds',
-  'rubberStamps',
-  'unusedGrants',
-  'resourcesTouched',
-] as const;
-
-/**
- * The access review as RFC 4180 CSV. Agent names and resources are someone else's text: every cell
- * goes through the CSV-injection-safe escaper, so `=HYPERLINK(…)` arrives in a spreadsheet as text.
- */
-export function accessReviewCsv(review: readonly AgentReview[]): string {
-  const lines = [toCsvRow([...CSV_COLUMNS])];
-  for (const row of review) {
-    lines.push(
-      toCsvRow([
-        row.agent,
-        row.issuer,
-        row.requests,
-        row.approved,
-        row.denied,
-        row.timedOut,
-        row.medianDecisionSeconds,
-        row.rubberStamps,
-        row.unusedGrants,
-        row.resourcesTouched.join(' '),
-      ]),
-    );
-  }
-  return `${lines.join('\r\n')}\r\n`;
 }
