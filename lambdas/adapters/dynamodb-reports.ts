@@ -6,6 +6,7 @@ import {
   type EvidenceParts,
   type ListFilter,
   type ListPosition,
+  type NewestListing,
   type ReportReader,
   type ReviewRow,
   type StoredRequest,
@@ -13,10 +14,10 @@ import {
 } from '../core/reports.js';
 import { ACTIVITY_ATTRIBUTES, countersOf, fromEventItem } from './dynamodb-events.js';
 import { agentPartition, dependencyFailure, fromRequestItem, keys } from './dynamodb-store.js';
-import { TABLE_DESIGN } from './table-design.js';
+import { type IndexName, TABLE_DESIGN } from './table-design.js';
 
 /**
- * The reports' reads (DESIGN.md §4): Query on the byAgent and byDay indexes and on one request's
+ * The reports' and the request list's reads (docs/openapi.yaml): Query on the byAgent, byDay and byStatus indexes and on one request's
  * partition — never Scan — each paginated and bounded, so no report can turn into a table walk.
  */
 
@@ -40,7 +41,7 @@ export function toStoredRequest(raw: Record<string, unknown>): StoredRequest {
 }
 
 interface Partition {
-  index: 'byAgent' | 'byDay';
+  index: IndexName;
   pk: string;
   day?: string;
 }
@@ -56,6 +57,20 @@ export class DynamoDbReports implements ReportReader {
     position: ListPosition | undefined,
     options: { storedStatuses?: readonly RequestStatus[]; accept: (request: StoredRequest) => boolean },
   ): Promise<{ items: StoredRequest[]; next?: ListPosition }> {
+    const statuses = options.storedStatuses ?? [];
+    if (!filter.agent && statuses.length > 0) {
+      // A status filter over everyone reads the byStatus partitions of the statuses that can
+      // read as the one asked for: only those items, not the whole range.
+      const page = await this.listNewest({
+        source: { statuses },
+        from: filter.from,
+        to: filter.to,
+        ...(position?.after ? { after: position.after } : {}),
+        limit: filter.limit,
+        accept: options.accept,
+      });
+      return { items: page.items, ...(page.next ? { next: { after: page.next } } : {}) };
+    }
     const partitions: Partition[] = filter.agent
       ? [{ index: 'byAgent', pk: agentPartition(filter.agent) }]
       : daysOf(filter.from, filter.to).map((day) => ({ index: 'byDay', pk: `DAY#${day}`, day }));
@@ -76,7 +91,6 @@ export class DynamoDbReports implements ReportReader {
       for (;;) {
         if (queries >= MAX_QUERIES_PER_CALL || examined >= MAX_EXAMINED_PER_CALL)
           return { items, next: here(after) };
-        const statuses = options.storedStatuses ?? [];
         const out = await this.query({
           TableName: this.tableName,
           IndexName: partition.index,
@@ -119,8 +133,84 @@ export class DynamoDbReports implements ReportReader {
     return { items };
   }
 
+  /**
+   * Several index partitions that share one sort key (`<createdAt>#<id>`) read as one list, newest
+   * first: a k-way merge that reads each partition a page at a time, only as far as the page needs.
+   * Because the sort key is unique across partitions, one sort key (`after`) is the whole position.
+   */
+  async listNewest(listing: NewestListing): Promise<{ items: StoredRequest[]; next?: string }> {
+    const partitions: Array<{ index: IndexName; pk: string }> =
+      'agent' in listing.source
+        ? [{ index: 'byAgent', pk: agentPartition(listing.source.agent) }]
+        : listing.source.statuses.map((status) => ({ index: 'byStatus', pk: status }));
+    const streams = partitions.map((partition) => ({
+      partition,
+      buffer: [] as Array<{ sk: string; raw: Record<string, unknown> }>,
+      // Resuming: the position just past `after` in each partition. A key position need not be an
+      // item of that partition (the request may sit in another status by now), and the sort key
+      // is unique, so each partition resumes exactly where the merged list stopped.
+      startKey: listing.after ? this.startKey(partition, listing.after) : undefined,
+      done: false,
+    }));
+    const items: StoredRequest[] = [];
+    let queries = 0;
+    let examined = 0;
+    let after = listing.after;
+    for (;;) {
+      for (const stream of streams) {
+        while (stream.buffer.length === 0 && !stream.done) {
+          if (queries >= MAX_QUERIES_PER_CALL || examined >= MAX_EXAMINED_PER_CALL) {
+            return { items, ...(after ? { next: after } : {}) };
+          }
+          const { partitionKey, sortKey } = TABLE_DESIGN.indexes[stream.partition.index];
+          const need = listing.limit - items.length;
+          const out = await this.query({
+            TableName: this.tableName,
+            IndexName: stream.partition.index,
+            KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+            ScanIndexForward: false,
+            // Each partition is asked for what the page still needs (spread over the partitions on
+            // the first read), so a page reads little more than it returns.
+            Limit: Math.max(
+              1,
+              Math.min(100, listing.after || queries > 0 ? need : Math.ceil(need / streams.length)),
+            ),
+            ExpressionAttributeNames: { '#pk': partitionKey, '#sk': sortKey },
+            ExpressionAttributeValues: marshall({
+              ':pk': stream.partition.pk,
+              ':from': listing.from,
+              ':to': listing.to,
+            }),
+            ...(stream.startKey ? { ExclusiveStartKey: stream.startKey } : {}),
+          });
+          queries += 1;
+          examined += out.ScannedCount ?? out.Items?.length ?? 0;
+          for (const item of out.Items ?? []) {
+            const raw = unmarshall(item);
+            // Only REQUEST items belong in these indexes; anything else is skipped, never shown.
+            if (raw.SK === 'REQUEST') stream.buffer.push({ sk: String(raw[sortKey]), raw });
+          }
+          stream.startKey = out.LastEvaluatedKey;
+          if (!out.LastEvaluatedKey) stream.done = true;
+        }
+      }
+      let newest: (typeof streams)[number] | undefined;
+      for (const stream of streams) {
+        const head = stream.buffer[0];
+        if (head && (!newest || head.sk > newest.buffer[0]!.sk)) newest = stream;
+      }
+      if (!newest) return { items };
+      const { sk, raw } = newest.buffer.shift()!;
+      after = sk;
+      const stored = toStoredRequest(raw);
+      if (!listing.accept(stored)) continue;
+      items.push(stored);
+      if (items.length >= listing.limit) return { items, next: after };
+    }
+  }
+
   /** The index position just after `after` (`<createdAt>#<id>`): index keys plus the table's keys. */
-  private startKey(partition: Partition, after: string): Item {
+  private startKey(partition: { index: IndexName; pk: string }, after: string): Item {
     const { partitionKey, sortKey } = TABLE_DESIGN.indexes[partition.index];
     const id = after.slice(after.lastIndexOf('#') + 1);
     return marshall({ [partitionKey]: partition.pk, [sortKey]: after, ...keys.request(id) });
@@ -174,6 +264,8 @@ export class DynamoDbReports implements ReportReader {
       'status',
       'requester',
       'createdAt',
+      'resource',
+      'actions',
       'policy',
       'decisions',
       'grant',

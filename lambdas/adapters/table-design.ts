@@ -14,8 +14,14 @@
  * - `RATE#<agent>#<minute>` / `RATE`  per-agent request counter (TTL)
  *
  * Indexes (sparse: only REQUEST items carry their keys):
- * - `byAgent`: GSI1PK `AGENT#<issuer>#<sub>`, GSI1SK `<createdAt>#<id>` — one agent over time
- * - `byDay`:   GSI2PK `DAY#<yyyy-mm-dd>`,      GSI2SK `<createdAt>#<id>` — everyone, by time
+ * - `byAgent`:  GSI1PK `AGENT#<issuer>#<sub>`, GSI1SK `<createdAt>#<id>` — one agent over time
+ * - `byDay`:    GSI2PK `DAY#<yyyy-mm-dd>`,      GSI2SK `<createdAt>#<id>` — everyone, by time
+ * - `byStatus`: `status` (`PENDING`, …),        GSI2SK `<createdAt>#<id>` — everyone in one status,
+ *   by time: the approvers' inbox and the status filters. Keyed on the request's own `status`, so
+ *   every state change moves the item between partitions with no extra write, and requests stored
+ *   before the index existed are in it once DynamoDB backfills it. Only REQUEST items may carry a
+ *   top-level `status` attribute (and only as a string): any other item with one would enter the
+ *   index, and a non-string one would be refused by DynamoDB.
  */
 export const TABLE_DESIGN = {
   partitionKey: 'PK',
@@ -24,6 +30,7 @@ export const TABLE_DESIGN = {
   indexes: {
     byAgent: { partitionKey: 'GSI1PK', sortKey: 'GSI1SK' },
     byDay: { partitionKey: 'GSI2PK', sortKey: 'GSI2SK' },
+    byStatus: { partitionKey: 'status', sortKey: 'GSI2SK' },
   },
 } as const;
 

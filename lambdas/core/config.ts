@@ -139,15 +139,18 @@ const ruleSchema = z
 
 export const configSchema = z
   .object({
+    // Optional in local mode, where the embedded issuer is used (a deployment without an issuer
+    // refuses every token and says so at synth); the defaults are what the embedded issuer signs.
     identity: z
       .object({
         issuer: z.string().url().optional(),
-        audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+        audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('countersign'),
         groupsClaim: z.string().min(1).default('groups'),
         /** Defaults to `${issuer}/.well-known/jwks.json`; GitHub Actions, for one, serves it elsewhere. */
         jwksUri: z.string().url().optional(),
       })
-      .strict(),
+      .strict()
+      .default({ audience: 'countersign', groupsClaim: 'groups' }),
     roles: z
       .object({
         agents: z.array(z.string().min(1)).min(1),
@@ -167,7 +170,15 @@ export const configSchema = z
       .array(
         z
           .object({
-            account: z.string().regex(ACCOUNT, 'a 12-digit AWS account id (quote it in YAML)'),
+            account: z
+              .string({
+                // YAML reads 111122223333 as a number (and 012345678901 loses its zero): say how to fix it.
+                error: (issue) =>
+                  typeof issue.input === 'number'
+                    ? `a 12-digit AWS account id as text: quote it in YAML ("${String(issue.input).padStart(12, '0')}"), or leading zeros are lost`
+                    : 'a 12-digit AWS account id (quote it in YAML)',
+              })
+              .regex(ACCOUNT, 'a 12-digit AWS account id (quote it in YAML)'),
             roleArn: z.string().regex(ROLE_ARN, 'an IAM role ARN'),
             /**
              * A role in the target's account that revoke-request assumes to write the revocation
@@ -175,6 +186,19 @@ export const configSchema = z
              * the function's own credentials are used, which reach only roles of its own account.
              */
             revokerRoleArn: z.string().regex(ROLE_ARN, 'an IAM role ARN').optional(),
+            /**
+             * ARNs that carry no account (S3 buckets and objects, …) living in this account: such
+             * an ARN goes to the first target whose patterns match it (lambdas/core/targets.ts).
+             */
+            resources: z
+              .array(
+                pattern.refine(
+                  (p) => /^arn:[^:]*:[^:]*:[^:]*::/.test(p),
+                  'an ARN pattern without an account, such as arn:aws:s3:::acme-prod-* (ARNs with an account go to the target of that account)',
+                ),
+              )
+              .min(1)
+              .optional(),
           })
           .strict()
           .refine((t) => t.roleArn.split(':')[4] === t.account, {
@@ -245,22 +269,67 @@ export const configSchema = z
 export type CountersignConfig = z.infer<typeof configSchema>;
 export type Rule = CountersignConfig['rules'][number];
 
-/** Formats a zod path as the key an operator would look for: `rules[2].match.actions[0]`. */
-export function formatKey(path: ReadonlyArray<PropertyKey>): string {
+/**
+ * Formats a zod path as the key an operator would look for: `rules[writes].match.actions[0]`. An
+ * array element with a `name` (a rule) is named by it, when `raw` (the parsed file) is given.
+ */
+export function formatKey(path: ReadonlyArray<PropertyKey>, raw?: unknown): string {
   let out = '';
+  let node: unknown = raw;
   for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out ? `.${String(part)}` : String(part);
+    const child =
+      node !== null && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[part] : undefined;
+    if (typeof part === 'number') {
+      const name =
+        child !== null && typeof child === 'object' ? (child as { name?: unknown }).name : undefined;
+      out +=
+        typeof name === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)
+          ? `[${name}]`
+          : `[${part}]`;
+    } else out += out ? `.${String(part)}` : String(part);
+    node = child;
   }
   return out || '(root)';
 }
 
-/** Validates a parsed configuration object, throwing ConfigError that names the first bad key. */
+export interface ConfigIssue {
+  key: string;
+  message: string;
+}
+
+/** Every problem of a configuration at once, one `key: message` a line, so one edit fixes them all. */
+export class ConfigInvalidError extends ConfigError {
+  constructor(
+    readonly issues: readonly ConfigIssue[],
+    source?: string,
+  ) {
+    const first = issues[0] ?? { key: '(root)', message: 'invalid' };
+    super(source ? `${source}: ${first.key}` : first.key, first.message);
+    this.name = 'ConfigInvalidError';
+    const prefix = source ? `${source}: ` : '';
+    // An issue without a key (the YAML itself) is its message alone.
+    const line = (i: ConfigIssue) => `${i.key ? `${i.key}: ` : ''}${indent(i.message)}`;
+    this.message =
+      issues.length === 1
+        ? `${prefix}${line(first)}`
+        : `${prefix}${issues.length} problems:\n${issues.map((i) => `  ${line(i)}`).join('\n')}`;
+  }
+
+  /** The same problems, reported against a file. */
+  in(source: string): ConfigInvalidError {
+    return new ConfigInvalidError(this.issues, source);
+  }
+}
+
+const indent = (text: string) => text.replace(/\n/g, '\n    ');
+
+/** Validates a parsed configuration object, throwing ConfigInvalidError naming every bad key. */
 export function parseConfig(raw: unknown): CountersignConfig {
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw new ConfigError(formatKey(issue.path), issue.message);
+    throw new ConfigInvalidError(
+      result.error.issues.map((issue) => ({ key: formatKey(issue.path, raw), message: issue.message })),
+    );
   }
   return result.data;
 }

@@ -1,23 +1,11 @@
 import type { CountersignConfig } from './config.js';
-import { FailClosedError } from './errors.js';
 import type { AccessRequest, Grant } from './model.js';
 import { buildSessionPolicy } from './session-policy.js';
+import { targetFor } from './targets.js';
 
-/**
- * The target role for the account that owns the resource, in the resource's partition; refuse
- * rather than guess. Account ids are per partition: a role in `aws` can never reach a resource in
- * `aws-cn`, so such a grant would record an approval for access that cannot exist.
- */
+/** The target role for the resource (lambdas/core/targets.ts); refuses rather than guess. */
 export function targetRoleFor(config: CountersignConfig, resource: string): string {
-  const [, partition = '', , , account = ''] = resource.split(':');
-  const target = config.targets.find((t) => t.account === account && t.roleArn.split(':')[1] === partition);
-  if (!target) {
-    throw new FailClosedError(
-      `No target role is configured for account ${account || '(none in the ARN)'} in partition ${partition || '(none)'}.`,
-      { details: { account, partition } },
-    );
-  }
-  return target.roleArn;
+  return targetFor(config, resource).roleArn;
 }
 
 /**

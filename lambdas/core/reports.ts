@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { ForbiddenError, ValidationError } from './errors.js';
-import { toCsvRow } from './escape.js';
 import {
   type ActivityCounters,
   type AssessedRequest,
@@ -8,7 +7,6 @@ import {
   buildEvidenceSummary,
   type EvidenceRecord,
   type EvidenceSummary,
-  findingsFor,
 } from './evidence.js';
 import { normalizeIdentity } from './identity.js';
 import {
@@ -22,14 +20,14 @@ import {
 import { effectiveStatus } from './status.js';
 
 /**
- * The reports API for auditors (DESIGN.md §4, Reports): query parsing with clear 400s, the opaque
+ * The reports API for auditors (docs/openapi.yaml, Reports): query parsing with clear 400s, the opaque
  * cursor, and the access review. Storage walks the indexes (ReportReader); this decides what the
  * parameters mean and what comes back.
  */
 
 export const DEFAULT_LIMIT = 25;
 export const MAX_LIMIT = 100;
-/** The widest time range one call may cover: bounds the byDay partitions a call walks. */
+/** The widest time range one listing call may cover: bounds the byDay partitions a call walks. */
 export const MAX_RANGE_DAYS = 90;
 /** Without `from`, a report covers this many days up to `to`. */
 export const DEFAULT_RANGE_DAYS = 7;
@@ -53,6 +51,17 @@ export interface ListFilter {
   /** Exclusive. */
   to: string;
   limit: number;
+}
+
+export interface NewestListing {
+  source: { statuses: readonly RequestStatus[] } | { agent: { issuer: string; sub: string } };
+  /** Inclusive bound on the sort key `<createdAt>#<id>`. */
+  from: string;
+  /** Exclusive bound on the sort key. */
+  to: string;
+  after?: string;
+  limit: number;
+  accept: (request: StoredRequest) => boolean;
 }
 
 /** A REQUEST item as stored: the request and the linker's counters beside it. */
@@ -82,6 +91,11 @@ export interface ReportReader {
     position: ListPosition | undefined,
     options: { storedStatuses?: readonly RequestStatus[]; accept: (request: StoredRequest) => boolean },
   ): Promise<{ items: StoredRequest[]; next?: ListPosition }>;
+  /**
+   * Requests of one agent, or in any of some stored statuses, created in [from, to), newest first,
+   * strictly older than `after` (a sort key `<createdAt>#<id>` from a previous `next`).
+   */
+  listNewest(listing: NewestListing): Promise<{ items: StoredRequest[]; next?: string }>;
   getEvidence(id: string): Promise<EvidenceParts | undefined>;
   /** Every request created in [from, to); throws TooManyError past `max`. */
   reviewRows(from: string, to: string, max: number): Promise<ReviewRow[]>;
@@ -99,9 +113,9 @@ export function requireAuditor(caller: Caller): void {
   if (!caller.roles.has('auditor')) throw new ForbiddenError('Reports are for auditors.');
 }
 
-type Params = Record<string, string | undefined> | null | undefined;
+export type Params = Record<string, string | undefined> | null | undefined;
 
-function refuseUnknown(params: Params, allowed: readonly string[]): void {
+export function refuseUnknown(params: Params, allowed: readonly string[]): void {
   for (const name of Object.keys(params ?? {})) {
     if (!allowed.includes(name)) {
       // A misspelt filter silently ignored would show an auditor the wrong population.
@@ -115,9 +129,14 @@ function refuseUnknown(params: Params, allowed: readonly string[]): void {
 
 const INSTANT = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
 
+/**
+ * A bound: an ISO-8601 instant, or a date. A date `from` is that day's first instant; a date `to`
+ * (exclusive) is the next day's, so `to=2026-11-30` includes the whole of November 30th.
+ */
 function parseInstant(name: 'from' | 'to', value: string): number {
+  const dateOnly = value.length === 10;
   const time = INSTANT.test(value)
-    ? Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value)
+    ? Date.parse(dateOnly ? `${value}T00:00:00Z` : value) + (dateOnly && name === 'to' ? DAY_MS : 0)
     : Number.NaN;
   if (Number.isNaN(time) || time < Date.UTC(2000, 0, 1) || time >= Date.UTC(10000, 0, 1)) {
     throw new ValidationError(
@@ -128,19 +147,23 @@ function parseInstant(name: 'from' | 'to', value: string): number {
   return time;
 }
 
-/** `from`/`to`: defaults (the last 7 days up to now), order and the 90-day bound. */
-export function parseRange(params: Params, now: Date): { from: string; to: string } {
+/** `from`/`to`: defaults (the last 7 days up to now), order and the bound (90 days for a listing). */
+export function parseRange(
+  params: Params,
+  now: Date,
+  maxDays = MAX_RANGE_DAYS,
+): { from: string; to: string } {
   const to = params?.to !== undefined ? parseInstant('to', params.to) : now.getTime();
   const from =
     params?.from !== undefined ? parseInstant('from', params.from) : to - DEFAULT_RANGE_DAYS * DAY_MS;
-  return checkRange(from, to);
+  return checkRange(from, to, maxDays);
 }
 
-function checkRange(from: number, to: number): { from: string; to: string } {
+function checkRange(from: number, to: number, maxDays = MAX_RANGE_DAYS): { from: string; to: string } {
   if (from >= to) throw new ValidationError('from', 'from must be earlier than to.');
-  if (to - from > MAX_RANGE_DAYS * DAY_MS) {
-    throw new ValidationError('from', `The range may span at most ${MAX_RANGE_DAYS} days.`, {
-      maxDays: MAX_RANGE_DAYS,
+  if (to - from > maxDays * DAY_MS) {
+    throw new ValidationError('from', `The range may span at most ${maxDays} days.`, {
+      maxDays,
     });
   }
   return { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
@@ -162,7 +185,7 @@ export function daysOf(from: string, to: string): string[] {
 
 const LIST_PARAMS = ['agent', 'status', 'from', 'to', 'limit', 'cursor'] as const;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f]/;
+export const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export interface ListQuery {
   filter: ListFilter;
@@ -186,13 +209,6 @@ export function parseListQuery(params: Params, now: Date, issuer: string): ListQ
   if (status !== undefined && !(REQUEST_STATUSES as readonly string[]).includes(status)) {
     throw new ValidationError('status', `status must be one of ${REQUEST_STATUSES.join(', ')}.`);
   }
-  const rawLimit = params?.limit;
-  if (
-    rawLimit !== undefined &&
-    (!/^\d{1,3}$/.test(rawLimit) || Number(rawLimit) < 1 || Number(rawLimit) > MAX_LIMIT)
-  ) {
-    throw new ValidationError('limit', `limit must be a whole number from 1 to ${MAX_LIMIT}.`);
-  }
   const fingerprint = createHash('sha256')
     .update(JSON.stringify([agent ?? null, status ?? null, params?.from ?? null, params?.to ?? null]))
     .digest('base64url')
@@ -200,7 +216,7 @@ export function parseListQuery(params: Params, now: Date, issuer: string): ListQ
   const base = {
     ...(agent !== undefined ? { agent: { issuer, sub: normalizeIdentity(agent) } } : {}),
     ...(status !== undefined ? { status: status as RequestStatus } : {}),
-    limit: rawLimit === undefined ? DEFAULT_LIMIT : Number(rawLimit),
+    limit: parseLimit(params?.limit),
   };
   if (params?.cursor === undefined) return { filter: { ...base, ...parseRange(params, now) }, fingerprint };
 
@@ -219,6 +235,15 @@ export function parseListQuery(params: Params, now: Date, issuer: string): ListQ
   return { filter, position, fingerprint };
 }
 
+/** `limit`: 1 to MAX_LIMIT, DEFAULT_LIMIT when absent. */
+export function parseLimit(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_LIMIT;
+  if (!/^\d{1,3}$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_LIMIT) {
+    throw new ValidationError('limit', `limit must be a whole number from 1 to ${MAX_LIMIT}.`);
+  }
+  return Number(raw);
+}
+
 interface CursorBody {
   v: 1;
   q: string;
@@ -230,7 +255,7 @@ interface CursorBody {
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
-const SORT_KEY = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)#(req_[A-Za-z0-9]{20})$/;
+export const SORT_KEY = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)#(req_[A-Za-z0-9]{20})$/;
 
 export function encodeCursor(query: ListQuery, next: ListPosition): string {
   const body: CursorBody = {
@@ -244,7 +269,7 @@ export function encodeCursor(query: ListQuery, next: ListPosition): string {
   return Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
 }
 
-const badCursor = (why: string) =>
+export const badCursor = (why: string) =>
   new ValidationError('cursor', `The cursor is not valid (${why}); start again without it.`);
 
 /** Decodes a cursor, refusing anything this service did not write for this query. */
@@ -271,7 +296,9 @@ function decodeCursor(raw: string, fingerprint: string): CursorBody {
 /** The cursor's position must lie inside its own range, or the database would refuse the start key. */
 function checkPosition(cursor: CursorBody, filter: ListFilter): ListPosition {
   const days = daysOf(filter.from, filter.to);
-  if (filter.agent ? cursor.d !== undefined : cursor.d === undefined || !days.includes(cursor.d)) {
+  // Only a listing over everyone without a status filter walks the byDay partitions.
+  const byDay = !filter.agent && !filter.status;
+  if (byDay ? cursor.d === undefined || !days.includes(cursor.d) : cursor.d !== undefined) {
     throw badCursor('position outside the range');
   }
   if (cursor.k !== undefined) {
@@ -311,7 +338,7 @@ export async function listEvidence(reader: ReportReader, query: ListQuery, now: 
   };
 }
 
-function safeStatus(request: AccessRequest, now: Date): RequestStatus | undefined {
+export function safeStatus(request: AccessRequest, now: Date): RequestStatus | undefined {
   try {
     return effectiveStatus(request, now);
   } catch {
@@ -362,125 +389,4 @@ export function evidenceRecordOf(parts: EvidenceParts, now: Date): EvidenceRecor
   } catch {
     return malformed(parts.request.id);
   }
-}
-
-export function parseReviewQuery(params: Params, now: Date): { from: string; to: string } {
-  refuseUnknown(params, ['from', 'to']);
-  return parseRange(params, now);
-}
-
-export interface AgentReview {
-  agent: string;
-  issuer: string;
-  requests: number;
-  /** Requests that became a grant (APPROVED, EXPIRED, or REVOKED after approval). */
-  approved: number;
-  denied: number;
-  timedOut: number;
-  /** Median `reviewSeconds` of human decisions (approve or deny) on the agent's requests; null without any. */
-  medianDecisionSeconds: number | null;
-  /** Requests with a RUBBER_STAMP finding. */
-  rubberStamps: number;
-  /** Requests with an UNUSED_GRANT finding. */
-  unusedGrants: number;
-  /** Resources the agent's successful calls named. */
-  resourcesTouched: string[];
-}
-
-function median(values: number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const value = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return Math.round(value * 10) / 10;
-}
-
-/** `GET /v1/reports/access-review`: per agent, sorted by agent then issuer. */
-export function buildAccessReview(rows: readonly ReviewRow[], now: Date): AgentReview[] {
-  const agents = new Map<string, AgentReview & { seconds: number[]; touched: Set<string> }>();
-  for (const { request, activity } of rows) {
-    const sub = String(request.requester?.sub ?? '(unknown)');
-    const issuer = String(request.requester?.issuer ?? '(unknown)');
-    const key = JSON.stringify([issuer, sub]);
-    let entry = agents.get(key);
-    if (!entry) {
-      entry = {
-        agent: sub,
-        issuer,
-        requests: 0,
-        approved: 0,
-        denied: 0,
-        timedOut: 0,
-        medianDecisionSeconds: null,
-        rubberStamps: 0,
-        unusedGrants: 0,
-        resourcesTouched: [],
-        seconds: [],
-        touched: new Set(),
-      };
-      agents.set(key, entry);
-    }
-    entry.requests += 1;
-    const status = safeStatus(request as AccessRequest, now);
-    if (request.grant) entry.approved += 1;
-    if (status === 'DENIED') entry.denied += 1;
-    if (status === 'TIMED_OUT') entry.timedOut += 1;
-    for (const d of Array.isArray(request.decisions) ? request.decisions : []) {
-      if (d.channel !== 'policy' && typeof d.reviewSeconds === 'number') entry.seconds.push(d.reviewSeconds);
-    }
-    let findings: ReturnType<typeof findingsFor> = [];
-    try {
-      findings = findingsFor(request, activity, now);
-    } catch {
-      // A malformed item counts as a request; the evidence listing names it.
-    }
-    if (findings.some((f) => f.type === 'RUBBER_STAMP')) entry.rubberStamps += 1;
-    if (findings.some((f) => f.type === 'UNUSED_GRANT')) entry.unusedGrants += 1;
-    for (const resource of activity.resources) entry.touched.add(resource);
-  }
-  return [...agents.values()]
-    .map(({ seconds, touched, ...review }) => ({
-      ...review,
-      medianDecisionSeconds: median(seconds),
-      resourcesTouched: [...touched].sort(),
-    }))
-    .sort((a, b) => (a.agent < b.agent ? -1 : a.agent > b.agent ? 1 : a.issuer < b.issuer ? -1 : 1));
-}
-
-const CSV_COLUMNS = [
-  'agent',
-  'issuer',
-  'requests',
-  'approved',
-  'denied',
-  'timedOut',
-  'medianDecisionSeconds',
-  'rubberStamps',
-  'unusedGrants',
-  'resourcesTouched',
-] as const;
-
-/**
- * The access review as RFC 4180 CSV. Agent names and resources are someone else's text: every cell
- * goes through the CSV-injection-safe escaper, so `=HYPERLINK(…)` arrives in a spreadsheet as text.
- */
-export function accessReviewCsv(review: readonly AgentReview[]): string {
-  const lines = [toCsvRow([...CSV_COLUMNS])];
-  for (const row of review) {
-    lines.push(
-      toCsvRow([
-        row.agent,
-        row.issuer,
-        row.requests,
-        row.approved,
-        row.denied,
-        row.timedOut,
-        row.medianDecisionSeconds,
-        row.rubberStamps,
-        row.unusedGrants,
-        row.resourcesTouched.join(' '),
-      ]),
-    );
-  }
-  return `${lines.join('\r\n')}\r\n`;
 }

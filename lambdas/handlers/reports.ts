@@ -4,18 +4,16 @@ import { type ApiEvent, type ApiResult, apiHandler, header, json } from '../adap
 import { lazyHandler } from '../adapters/lambda.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
 import { type Settings, settingsFromEnvironment } from '../adapters/settings.js';
+import { accessReviewCsv, buildAccessReview, parseReviewQuery } from '../core/access-review.js';
 import { NotFoundError } from '../core/errors.js';
 import { REQUEST_ID } from '../core/ids.js';
 import type { Caller } from '../core/model.js';
 import { type Clock, systemClock } from '../core/ports.js';
 import {
-  accessReviewCsv,
-  buildAccessReview,
   evidenceRecordOf,
   listEvidence,
   MAX_REVIEW_REQUESTS,
   parseListQuery,
-  parseReviewQuery,
   type ReportReader,
   requireAuditor,
 } from '../core/reports.js';
@@ -74,7 +72,8 @@ function csv(body: string, filename: string): ApiResult {
  * The reports API, one Lambda for three routes (DESIGN.md §4, Reports); auditors only:
  * - `GET /v1/reports/requests?agent=&status=&from=&to=&limit=&cursor=` → `{items, nextCursor}`
  * - `GET /v1/reports/requests/{id}` → the evidence record
- * - `GET /v1/reports/access-review?from=&to=` → per agent, JSON or CSV (`Accept: text/csv`)
+ * - `GET /v1/reports/access-review?from=&to=&resource=&view=` → per agent and per approver, JSON or
+ *   CSV (`Accept: text/csv`; `view=approvers` for the approvers' table)
  */
 export const createReportsHandler = (deps: ReportsDeps) =>
   apiHandler(deps.logger, async (event) => {
@@ -95,18 +94,19 @@ export const createReportsHandler = (deps: ReportsDeps) =>
         return json(200, evidenceRecordOf(parts, now));
       }
       case 'review': {
-        const range = parseReviewQuery(event.queryStringParameters, now);
-        const agents = buildAccessReview(
-          await deps.reports.reviewRows(range.from, range.to, MAX_REVIEW_REQUESTS),
+        const query = parseReviewQuery(event.queryStringParameters, now);
+        const review = buildAccessReview(
+          await deps.reports.reviewRows(query.from, query.to, MAX_REVIEW_REQUESTS),
+          query,
           now,
         );
         if (wantsCsv(event)) {
           return csv(
-            accessReviewCsv(agents),
-            `access-review-${range.from.slice(0, 10)}-${range.to.slice(0, 10)}.csv`,
+            accessReviewCsv(review, query.view),
+            `access-review-${query.view}-${query.from.slice(0, 10)}-${query.to.slice(0, 10)}.csv`,
           );
         }
-        return json(200, { from: range.from, to: range.to, agents });
+        return json(200, review);
       }
     }
   });

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   ArnFormat,
+  Annotations,
   Aws,
   type CfnElement,
   CfnOutput,
@@ -17,6 +18,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { CountersignConfig } from '../../lambdas/core/config.js';
+import { configWarnings } from '../../lambdas/core/targets.js';
 import { BUNDLE_FILES } from '../bundling.js';
 import { ApprovalStateMachine } from './approval-state-machine.js';
 import { CloudTrailLinkage } from './cloudtrail-linkage.js';
@@ -34,6 +36,12 @@ export const HANDLERS = {
   requestAccess: { file: 'request-access', memorySize: 512, timeout: 15, description: 'POST /v1/requests' },
   // Long-polls up to 20 s (DESIGN.md §4) inside API Gateway's 29 s integration limit.
   getRequest: { file: 'get-request', memorySize: 256, timeout: 28, description: 'GET /v1/requests/{id}' },
+  listRequests: {
+    file: 'list-requests',
+    memorySize: 256,
+    timeout: 15,
+    description: "GET /v1/requests: the caller's requests, the approvers' inbox",
+  },
   claimCredentials: {
     file: 'claim-credentials',
     memorySize: 512,
@@ -117,7 +125,15 @@ export interface CountersignStackProps extends StackProps {
 /** What each function's code calls, so the template grants exactly that (test/infra asserts it). */
 const USES = {
   /** Verifies callers' JWTs: gets OIDC_ISSUER. */
-  jwt: ['requestAccess', 'getRequest', 'claimCredentials', 'revokeRequest', 'decideRequest', 'reports'],
+  jwt: [
+    'requestAccess',
+    'getRequest',
+    'listRequests',
+    'claimCredentials',
+    'revokeRequest',
+    'decideRequest',
+    'reports',
+  ],
   /** Calls Slack: gets SLACK_SECRET_ARN (read access) and SLACK_API_URL. */
   slack: ['revokeRequest', 'slackInteractions', 'notifyApprovers', 'settleRequest'],
   /** Answers task tokens (states:SendTaskSuccess/SendTaskFailure). */
@@ -149,6 +165,9 @@ export class CountersignStack extends Stack {
       );
     }
 
+    for (const [i, warning] of configWarnings(props.config).entries()) {
+      Annotations.of(this).addWarningV2(`@countersign/config-${i}`, warning);
+    }
     // Deploy-time values the functions read from their environment; the local assembly's runner
     // gives its own (its issuer, its Slack stand-in).
     const oidcIssuer = new CfnParameter(this, 'OidcIssuer', {
@@ -213,6 +232,7 @@ export class CountersignStack extends Stack {
       settleRequest,
       requestAccess: make('requestAccess', workflowEnv),
       getRequest: make('getRequest'),
+      listRequests: make('listRequests'),
       claimCredentials: make('claimCredentials'),
       // Its own credentials reach only this account's roles: knowing the account, it refuses to
       // write a member-account target's revocation (by role name) here instead.
@@ -239,6 +259,7 @@ export class CountersignStack extends Stack {
       this.table.grantReadWrite(fns[name].role);
     }
     this.table.grantRead(fns.getRequest.role);
+    this.table.grantRead(fns.listRequests.role);
     this.table.grantRead(fns.reports.role);
 
     // Only the functions that call Slack read its secret (decide-request never does).
@@ -320,6 +341,7 @@ export class CountersignStack extends Stack {
     // --- Front door ----------------------------------------------------------------------------
     const routes: ApiRoute[] = [
       { method: 'POST', path: '/v1/requests', handler: fns.requestAccess.function, requireContentType: true },
+      { method: 'GET', path: '/v1/requests', handler: fns.listRequests.function },
       { method: 'GET', path: '/v1/requests/{id}', handler: fns.getRequest.function },
       { method: 'POST', path: '/v1/requests/{id}/credentials', handler: fns.claimCredentials.function },
       { method: 'POST', path: '/v1/requests/{id}/revoke', handler: fns.revokeRequest.function },

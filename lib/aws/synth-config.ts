@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
-import { type CountersignConfig, parseConfig } from '../../lambdas/core/config.js';
+import { parseDocument } from 'yaml';
+import { ConfigInvalidError, type CountersignConfig, parseConfig } from '../../lambdas/core/config.js';
 import { ConfigError } from '../../lambdas/core/errors.js';
 
 /**
@@ -19,6 +19,37 @@ export const CONFIG_DEFINE_KEY = 'process.env.COUNTERSIGN_CONFIG_INLINE';
  */
 export const MAX_INLINE_CONFIG_BYTES = 120 * 1024;
 
+/**
+ * Parses and validates the text of a configuration file, for both assemblies. Every problem is
+ * reported at once (ConfigInvalidError, each line naming its key, rules by name); YAML syntax
+ * errors keep the parser's whole message: line, column and the offending line with a caret.
+ */
+export function parseConfigText(text: string, source: string): CountersignConfig {
+  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (document.errors.length > 0) {
+    throw new ConfigInvalidError(
+      document.errors.map((error) => ({ key: '', message: `not valid YAML: ${error.message.trimEnd()}` })),
+      source,
+    );
+  }
+  let raw: unknown;
+  try {
+    // Bounded alias expansion: a few lines of anchors must not become gigabytes ("billion laughs").
+    raw = document.toJS({ maxAliasCount: 50 });
+  } catch (error) {
+    throw new ConfigInvalidError(
+      [{ key: '', message: `not valid YAML: ${(error as Error).message}` }],
+      source,
+    );
+  }
+  try {
+    return parseConfig(raw);
+  } catch (error) {
+    if (error instanceof ConfigInvalidError) throw error.in(source);
+    throw error;
+  }
+}
+
 /** Reads, parses and validates a YAML configuration file; every error names the file, and the key when it is one. */
 export function loadSynthConfig(file: string): CountersignConfig {
   let text: string;
@@ -29,23 +60,13 @@ export function loadSynthConfig(file: string): CountersignConfig {
       cause,
     });
   }
-  let raw: unknown;
   try {
-    raw = parse(text, { prettyErrors: true });
-  } catch (cause) {
-    throw new Error(`Countersign configuration ${file} is not valid YAML: ${(cause as Error).message}`, {
-      cause,
-    });
-  }
-  let config: CountersignConfig;
-  try {
-    config = parseConfig(raw);
+    return parseConfigText(text, file);
   } catch (cause) {
     if (cause instanceof ConfigError)
-      throw new Error(`Countersign configuration ${file}: ${cause.message}`, { cause });
+      throw new Error(`Countersign configuration ${cause.message}`, { cause });
     throw cause;
   }
-  return config;
 }
 
 /**

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { constants } from 'node:os';
+import { delimiter, join } from 'node:path';
 import type { ProcessCredentials } from '../../lambdas/core/model.js';
 import { clientFor, idempotencyKey, parseFlags, positiveSeconds } from './args.js';
 import { EXIT, UsageError } from './exit-codes.js';
@@ -63,9 +65,13 @@ export function commandEnv(
   env.AWS_SECRET_ACCESS_KEY = credentials.SecretAccessKey;
   env.AWS_SESSION_TOKEN = credentials.SessionToken;
   env.AWS_CREDENTIAL_EXPIRATION = credentials.Expiration;
-  // The ARN names the resource's region; use it unless the caller already chose one.
-  const region = resource.split(':')[3];
-  if (region && !env.AWS_REGION && !env.AWS_DEFAULT_REGION) env.AWS_REGION = region;
+  // The region the caller chose, else the ARN's. Both names: the SDKs and AWS CLI v2 read
+  // AWS_REGION, AWS CLI v1 (and boto3 before 1.28) read only AWS_DEFAULT_REGION.
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || resource.split(':')[3];
+  if (region) {
+    env.AWS_REGION ||= region;
+    env.AWS_DEFAULT_REGION ||= region;
+  }
   return env;
 }
 
@@ -81,6 +87,11 @@ export async function runExec(argv: string[], io: CliIo): Promise<number> {
   const flags = parseFlags('exec', argv.slice(0, split), REQUEST_OPTIONS);
   const [command, ...args] = argv.slice(split + 1) as [string, ...string[]];
   const body = requestBody('exec', flags);
+  // Before asking anyone for anything: a typo in the command must not cost an approval.
+  if (!findExecutable(command, io.env)) {
+    io.err(`countersign: cannot run ${sanitize(command, 200)}: command not found (nothing was requested)\n`);
+    return EXIT.commandNotFound;
+  }
   const timeoutSeconds = positiveSeconds('exec', 'timeout', flags.timeout);
   const client = clientFor(flags, io);
 
@@ -97,10 +108,41 @@ export async function runExec(argv: string[], io: CliIo): Promise<number> {
   if (gaveUp || request.status !== 'APPROVED') return reportOutcome(request, io, gaveUp, timeoutSeconds);
 
   const credentials = await client.claimCredentials(request.id);
+  // The grant's end, not the STS session's Expiration (at least 900 s): the session policy ends
+  // access at notAfter, whatever the session's own lifetime.
+  const until = request.grant?.notAfter ?? credentials.Expiration;
   io.err(
-    `countersign: running ${sanitize(command, 200)} as ${sanitize(request.id, 200)} until ${sanitize(credentials.Expiration, 40)}\n`,
+    `countersign: running ${sanitize(command, 200)} as ${sanitize(request.id, 200)} until ${sanitize(until, 40)}\n`,
   );
   return runCommand(command, args, commandEnv(io.env, credentials, body.resource), io);
+}
+
+/**
+ * Where `command` would be found as spawn finds it: a name containing a slash is a path; a bare
+ * name is looked up on PATH. Only an executable regular file counts.
+ */
+export function findExecutable(command: string, env: NodeJS.ProcessEnv): string | undefined {
+  const runnable = (file: string) => {
+    try {
+      if (!statSync(file).isFile()) return false;
+      accessSync(file, fsConstants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (command.includes('/') || (process.platform === 'win32' && command.includes('\\'))) {
+    return runnable(command) ? command : undefined;
+  }
+  const extensions =
+    process.platform === 'win32' ? ['', ...(env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';')] : [''];
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    for (const ext of extensions) {
+      const file = join(dir || '.', command + ext);
+      if (runnable(file)) return file;
+    }
+  }
+  return undefined;
 }
 
 /** Runs the command with inherited stdio and resolves with its exit code (128 + signal if killed). */

@@ -10,7 +10,7 @@ export const EXIT = {
   ok: 0,
   /** The service refused or failed (any contract error other than 401), or its answer was unusable. */
   error: 1,
-  /** Bad arguments: unknown flag, missing value. Nothing was sent. */
+  /** Bad arguments (unknown flag, missing value) or a bad configuration file. Nothing was sent. */
   usage: 2,
   /** The endpoint could not be reached (connection refused, DNS, timeout) after retries. */
   unreachable: 3,

@@ -11,9 +11,9 @@ const CONNECTION = `Connection:
                      Prefer the variables: a --token value is visible to other local users in ps.`;
 
 const EXIT_CODES = `Exit codes:
-  0    success; for request/exec: APPROVED (or PENDING without --wait)
+  0    success; for request/exec/status --wait: APPROVED (or PENDING without --wait)
   1    the service refused or failed (its error code and message are printed)
-  2    bad arguments
+  2    bad arguments or a bad configuration file
   3    the endpoint could not be reached
   4    no token, or 401 Unauthorized
   10   DENIED
@@ -44,8 +44,8 @@ Run countersign <command> --help for its flags and examples.
 Examples:
   countersign request --resource arn:aws:dynamodb:us-east-1:111122223333:table/orders \\
     --action dynamodb:PutItem --reason "Backfill order 8812 (INC-2291)" --wait
-  countersign exec --resource arn:aws:s3:::reports --action s3:GetObject --reason "Monthly report" \\
-    -- aws s3 cp s3://reports/2024-05.csv .
+  countersign exec --resource arn:aws:s3:::acme-reports/2024-05.csv --action s3:GetObject \\
+    --reason "Monthly report" -- aws s3 cp s3://acme-reports/2024-05.csv .
 
 Environment:
   COUNTERSIGN_ENDPOINT, COUNTERSIGN_TOKEN, COUNTERSIGN_TOKEN_FILE (see any command's --help)
@@ -110,8 +110,10 @@ ${EXIT_CODES}
   exec: `Usage: countersign exec --resource ARN --action ACTION --reason TEXT [flags] -- COMMAND [ARGS…]
 
 Requests access, waits for the decision, mints a session and runs COMMAND with AWS_ACCESS_KEY_ID,
-AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION in its environment (and
-AWS_REGION from the ARN when no region is set). AWS_PROFILE, AWS_DEFAULT_PROFILE and
+AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION in its environment, and
+AWS_REGION and AWS_DEFAULT_REGION (AWS CLI v1 reads only the latter): the one already set, else the
+ARN's region. COMMAND must be on PATH (or a path to an executable): it is checked before anything
+is requested. AWS_PROFILE, AWS_DEFAULT_PROFILE and
 COUNTERSIGN_TOKEN are removed from it. The command inherits stdin/stdout/stderr; the credentials
 are never printed. Progress goes to stderr. The exit code is the command's own.
 
@@ -128,18 +130,25 @@ Example:
 ${EXIT_CODES}
 `,
 
-  status: `Usage: countersign status --request ID [--json]
+  status: `Usage: countersign status --request ID [--wait [--timeout SECONDS]] [--json]
 
-Shows a request as it is now (GET /v1/requests/{id}). Exits 0 whatever its status.
+Shows a request as it is now (GET /v1/requests/{id}). Exits 0 whatever its status. With --wait,
+resumes waiting on a request that is still PENDING (after Ctrl-C, or a --timeout that ran out) and
+exits as request --wait does.
 
 Flags:
   --request ID           the request (required)
+  --wait                 wait until the request is decided (progress on stderr)
+  --timeout SECONDS      with --wait: stop waiting after this long (exit 14; the request stays open)
   --json                 print the request object as JSON
 
 ${CONNECTION}
 
-Example:
+Examples:
   countersign status --request req_01J2ABCDEF
+  countersign status --request req_01J2ABCDEF --wait --timeout 600
+
+${EXIT_CODES}
 `,
 
   revoke: `Usage: countersign revoke --request ID [--json]

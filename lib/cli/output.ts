@@ -1,3 +1,4 @@
+import { ConfigError } from '../../lambdas/core/errors.js';
 import { CliError, EXIT, UsageError } from './exit-codes.js';
 import { ApiError, NetworkError, type RequestView } from './http-client.js';
 
@@ -28,9 +29,11 @@ const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-
  * control characters would let that text move the cursor, rewrite earlier lines or retitle the
  * terminal, so each one is shown as a visible escape instead.
  */
-export function sanitize(text: unknown, maxLength = 500): string {
+export function sanitize(text: unknown, maxLength = 500, options: { keepNewlines?: boolean } = {}): string {
   const value = typeof text === 'string' ? text : String(text);
-  const escaped = value.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const escaped = value.replace(UNPRINTABLE, (c) =>
+    options.keepNewlines && c === '\n' ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   return escaped.length > maxLength ? `${escaped.slice(0, maxLength)}…` : escaped;
 }
 
@@ -108,14 +111,19 @@ export function describeFailure(error: unknown): { message: string; exitCode: nu
     return { message, exitCode: error.exitCode };
   }
   if (error instanceof NetworkError) return { message: sanitize(error.message), exitCode: error.exitCode };
+  // Our own messages may span lines (usage, a configuration's problems): those print as lines.
+  const lines = (text: string, max = 500) => sanitize(text, max, { keepNewlines: true });
   if (error instanceof UsageError) {
     const hint = `run: countersign ${error.command ? `${error.command} ` : ''}--help`;
-    return { message: `${sanitize(error.message)} (${hint})`, exitCode: error.exitCode };
+    return { message: `${lines(error.message)} (${hint})`, exitCode: error.exitCode };
+  }
+  if (error instanceof ConfigError) {
+    return { message: `bad configuration: ${lines(error.message, 8000)}`, exitCode: EXIT.usage };
   }
   if (error instanceof CliError) return { message: sanitize(error.message), exitCode: error.exitCode };
   // node:util parseArgs errors from code that parses its own flags (the local stack).
   if (error instanceof Error && String((error as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) {
-    return { message: sanitize(error.message), exitCode: EXIT.usage };
+    return { message: lines(error.message), exitCode: EXIT.usage };
   }
   const message = error instanceof Error ? error.message : String(error);
   return { message: `unexpected error: ${sanitize(message)}`, exitCode: EXIT.error };

@@ -46,7 +46,7 @@ export function reportOutcome(
   const id = sanitize(request.id, 200);
   if (gaveUp) {
     io.err(
-      `countersign: ${id} is still PENDING after ${timeoutSeconds}s; it stays open (countersign status --request ${id})\n`,
+      `countersign: ${id} is still PENDING after ${timeoutSeconds}s; it stays open (resume: countersign status --request ${id} --wait)\n`,
     );
     return EXIT.stillPending;
   }

@@ -150,7 +150,7 @@ function onInterrupt(id: string, io: CliIo, progress: Progress): () => void {
     progress.end();
     const safe = sanitize(id, 200);
     io.err(
-      `countersign: stopped waiting; ${safe} is still PENDING (countersign status --request ${safe}, countersign revoke --request ${safe})\n`,
+      `countersign: stopped waiting; ${safe} is still PENDING (resume: countersign status --request ${safe} --wait; give it back: countersign revoke --request ${safe})\n`,
     );
     process.exit(EXIT.interrupted);
   };

@@ -8,7 +8,9 @@ import type { ApiEvent, ApiResult } from '../../lambdas/adapters/http.js';
 import { JwtAuthenticator } from '../../lambdas/adapters/jwt-authenticator.js';
 import type { Logger } from '../../lambdas/adapters/logger.js';
 import { CloudTrailLinker } from '../../lambdas/core/linker.js';
+import { REQUEST_STATUSES } from '../../lambdas/core/model.js';
 import { sanitizeSourceIdentity } from '../../lambdas/core/session-policy.js';
+import { createListRequestsHandler } from '../../lambdas/handlers/list-requests.js';
 import { createReportsHandler } from '../../lambdas/handlers/reports.js';
 import { createLocalDynamoDbClient, type DynamoDbLocal } from '../../lib/local/dynamodb-local.js';
 import { type LocalServer, listenLocal, sendJson } from '../../lib/local/http-server.js';
@@ -36,6 +38,9 @@ let handler: ReturnType<typeof createReportsHandler>;
 const clock = new TestClock(Date.parse(NOW));
 /** Every DynamoDB command the reports sent, by name. */
 const commands: string[] = [];
+/** Items DynamoDB read for those commands (its own ScannedCount). */
+let itemsRead = 0;
+let listHandler: ReturnType<typeof createListRequestsHandler>;
 const silent: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** Ids of the requests made in beforeAll, by what they are. */
@@ -56,6 +61,14 @@ beforeAll(async () => {
     },
     { step: 'initialize', name: 'recordCommandNames' },
   );
+  reportsClient.middlewareStack.add(
+    (next) => async (args) => {
+      const out = await next(args);
+      itemsRead += Number((out.output as { ScannedCount?: number }).ScannedCount ?? 0);
+      return out;
+    },
+    { step: 'initialize', name: 'countItemsRead' },
+  );
   handler = createReportsHandler({
     reports: new DynamoDbReports(reportsClient, table),
     authenticator: new JwtAuthenticator({
@@ -67,6 +80,18 @@ beforeAll(async () => {
     }),
     logger: silent,
     issuer: issuer.issuer,
+    clock,
+  });
+  listHandler = createListRequestsHandler({
+    reports: new DynamoDbReports(reportsClient, table),
+    authenticator: new JwtAuthenticator({
+      issuer: issuer.issuer,
+      audience: 'countersign',
+      jwksUri: `${jwks.url}/.well-known/jwks.json`,
+      groupsClaim: 'groups',
+      roles: CONFIG.roles,
+    }),
+    logger: silent,
     clock,
   });
   await seed();
@@ -81,6 +106,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   commands.length = 0;
+  itemsRead = 0;
 });
 
 /**
@@ -466,72 +492,214 @@ describe('tamper evidence', () => {
 });
 
 describe('GET /v1/reports/access-review', () => {
-  it('counts per agent in JSON', async () => {
+  const statuses = (counts: Record<string, number>) =>
+    Object.fromEntries(REQUEST_STATUSES.map((s) => [s, counts[s] ?? 0]));
+
+  it('counts per agent in JSON: a column per status, grants and denials by who decided', async () => {
     const answer = await get('/v1/reports/access-review', { query: RANGE });
 
     expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ from: '2025-03-01T00:00:00.000Z', to: '2025-03-07T00:00:00.000Z' });
     expect(answer.body.agents).toEqual([
       {
         agent: INJECTION,
         issuer: issuer.issuer,
         requests: 1,
+        statuses: statuses({ EXPIRED: 1 }),
         approved: 1,
+        approvedByHumans: 0,
+        allowedByPolicy: 1,
         denied: 0,
+        deniedByPolicy: 0,
+        deniedByApprovers: 0,
+        refused: 0,
         timedOut: 0,
         medianDecisionSeconds: null,
         rubberStamps: 0,
         unusedGrants: 1,
+        approvers: [],
+        granted: [{ resource: TABLE_ARN('orders'), actions: ['dynamodb:GetItem'] }],
         resourcesTouched: [],
       },
       {
         agent: 'deploy-bot',
         issuer: issuer.issuer,
         requests: 3,
+        statuses: statuses({ EXPIRED: 1, DENIED: 2 }),
         approved: 1,
+        approvedByHumans: 1,
+        allowedByPolicy: 0,
         denied: 2,
+        deniedByPolicy: 1,
+        deniedByApprovers: 1,
+        refused: 0,
         timedOut: 0,
         medianDecisionSeconds: 35,
         rubberStamps: 0,
         unusedGrants: 0,
+        approvers: ['alice@example.com'],
+        granted: [{ resource: TABLE_ARN('orders'), actions: ['dynamodb:PutItem'] }],
         resourcesTouched: [TABLE_ARN('orders')],
       },
       {
         agent: 'etl-bot',
         issuer: issuer.issuer,
         requests: 3,
+        statuses: statuses({ EXPIRED: 2, TIMED_OUT: 1 }),
         approved: 2,
+        approvedByHumans: 2,
+        allowedByPolicy: 0,
         denied: 0,
+        deniedByPolicy: 0,
+        deniedByApprovers: 0,
+        refused: 0,
         timedOut: 1,
         medianDecisionSeconds: 15.5,
         rubberStamps: 1,
         unusedGrants: 1,
+        approvers: ['alice@example.com'],
+        granted: [
+          { resource: TABLE_ARN('flagged-ledger'), actions: ['dynamodb:PutItem'] },
+          { resource: TABLE_ARN('orders'), actions: ['dynamodb:PutItem'] },
+        ],
         resourcesTouched: [TABLE_ARN('flagged-ledger')],
       },
     ]);
   });
 
-  it('answers CSV for Accept: text/csv, with a formula in an agent name neutralised', async () => {
+  it('has a per-approver view: decided, approvals, denials, median review, rubber stamps', async () => {
+    const answer = await get('/v1/reports/access-review', { query: RANGE });
+
+    expect(answer.body.approvers).toEqual([
+      {
+        approver: 'alice@example.com',
+        decided: 4,
+        approvals: 3,
+        denials: 1,
+        medianReviewSeconds: 30,
+        rubberStamps: 1,
+        agents: ['deploy-bot', 'etl-bot'],
+      },
+    ]);
+  });
+
+  it('filters by resource, an ARN or a pattern', async () => {
+    const answer = await get('/v1/reports/access-review', {
+      query: { ...RANGE, resource: TABLE_ARN('flagged-*') },
+    });
+    const agents = answer.body.agents as Array<{ agent: string; requests: number }>;
+    expect(agents.map((a) => [a.agent, a.requests])).toEqual([['etl-bot', 1]]);
+    expect(answer.body.resource).toBe(TABLE_ARN('flagged-*'));
+  });
+
+  it('reads a date to as the whole of that day', async () => {
+    const through4th = await get('/v1/reports/access-review', {
+      query: { from: '2025-03-04', to: '2025-03-04' },
+    });
+    expect(through4th.status).toBe(200);
+    expect((through4th.body.agents as Array<{ agent: string }>).map((a) => a.agent)).toEqual(['etl-bot']);
+  });
+
+  it('answers CSV for Accept: text/csv with a header naming each column, a formula neutralised', async () => {
     const answer = await get('/v1/reports/access-review', { query: RANGE, accept: 'text/csv' });
 
     expect(answer.status).toBe(200);
     expect(answer.headers['content-type']).toBe('text/csv; charset=utf-8');
     const lines = answer.text.trimEnd().split('\r\n');
-    expect(lines[0]).toBe(
-      '"agent","issuer","requests","approved","denied","timedOut","medianDecisionSeconds","rubberStamps","unusedGrants","resourcesTouched"',
+    const header = JSON.parse(`[${lines[0]}]`) as string[];
+    expect(header.slice(0, 3)).toEqual(['agent', 'issuer', 'requests']);
+    expect(header).toEqual(
+      expect.arrayContaining([
+        ...REQUEST_STATUSES,
+        'approvedByHumans',
+        'allowedByPolicy',
+        'deniedByApprovers',
+        'deniedByPolicy',
+        'refused',
+        'approvers',
+        'granted',
+        'resourcesTouched',
+      ]),
     );
     expect(lines).toHaveLength(4);
     // The cell starts with a quote mark, so a spreadsheet shows the text instead of evaluating it.
     expect(lines[1]!.startsWith(`"'=HYPERLINK(""http://evil.example/steal"",""Click"")",`)).toBe(true);
-    expect(lines[2]).toBe(`"deploy-bot","${issuer.issuer}",3,1,2,0,35,0,0,"${TABLE_ARN('orders')}"`);
+    const deployBot = JSON.parse(`[${lines[2]}]`) as Array<string | number>;
+    const cell = (name: string) => deployBot[header.indexOf(name)];
+    expect(cell('agent')).toBe('deploy-bot');
+    // The status columns add up to the requests, and DENIED to its three causes.
+    const byStatus = REQUEST_STATUSES.map((s) => Number(cell(s)));
+    expect(byStatus.reduce((a, b) => a + b, 0)).toBe(cell('requests'));
+    expect(cell('DENIED')).toBe(
+      Number(cell('deniedByPolicy')) + Number(cell('deniedByApprovers')) + Number(cell('refused')),
+    );
+    expect(cell('granted')).toBe(`${TABLE_ARN('orders')} dynamodb:PutItem`);
     expect(answer.text).not.toMatch(/(^|,)=/m);
+
+    const approvers = await get('/v1/reports/access-review', {
+      query: { ...RANGE, view: 'approvers' },
+      accept: 'text/csv',
+    });
+    expect(approvers.text.split('\r\n').slice(0, 2)).toEqual([
+      '"approver","decided","approvals","denials","medianReviewSeconds","rubberStamps","agents"',
+      '"alice@example.com",4,3,1,30,1,"deploy-bot etl-bot"',
+    ]);
   });
 
-  it('refuses a range over 90 days and unknown parameters', async () => {
-    const wide = await get('/v1/reports/access-review', { query: { from: '2024-01-01', to: '2025-01-01' } });
+  it('covers up to 366 days (a year, or a quarter, in one call), refuses more and unknown parameters', async () => {
+    const year = await get('/v1/reports/access-review', { query: { from: '2024-03-05', to: '2025-03-05' } });
+    const wide = await get('/v1/reports/access-review', { query: { from: '2024-03-04', to: '2025-03-05' } });
     const unknown = await get('/v1/reports/access-review', { query: { ...RANGE, agent: 'etl-bot' } });
+    const badView = await get('/v1/reports/access-review', { query: { ...RANGE, view: 'resources' } });
 
+    expect(year.status).toBe(200);
     expect(wide.status).toBe(400);
     expect(unknown.status).toBe(400);
+    expect(badView.status).toBe(400);
+  });
+});
+
+describe('status filters read the byStatus index', () => {
+  it('reads at most 1.2 items per item returned for status= over every agent', async () => {
+    for (const [status, limit] of [
+      ['DENIED', '25'],
+      ['DENIED', '1'],
+      ['EXPIRED', '25'],
+    ] as const) {
+      itemsRead = 0;
+      const { ids } = await listAll({ ...RANGE, status, limit });
+      expect(ids.length).toBeGreaterThan(0);
+      expect(itemsRead / ids.length, `${status} limit ${limit}`).toBeLessThanOrEqual(1.2);
+    }
+    const denied = await listAll({ ...RANGE, status: 'DENIED', limit: '1' });
+    expect(denied.ids).toEqual([made.humanDenied, made.policyDenied]);
+  });
+});
+
+describe('GET /v1/requests reads with Query only', () => {
+  const listAs = async (sub: string, groups: string[], query: Record<string, string>) => {
+    const event: ApiEvent = {
+      httpMethod: 'GET',
+      path: '/v1/requests',
+      headers: { Authorization: `Bearer ${issuer.sign({ sub, groups })}` },
+      queryStringParameters: query,
+      pathParameters: null,
+      body: null,
+    };
+    const result = (await listHandler(event, {} as never)) as ApiResult;
+    expect(result.statusCode).toBe(200);
+    return JSON.parse(result.body) as { items: Array<{ id: string }>; nextCursor: string | null };
+  };
+
+  it('lists for auditors, approvers and agents without a Scan', async () => {
+    const all = await listAs('carol-auditor', ['auditors'], { limit: '3' });
+    expect(all.items).toHaveLength(3);
+    await listAs('carol-auditor', ['auditors'], { limit: '3', cursor: String(all.nextCursor) });
+    await listAs('bob@example.com', ['approvers'], { status: 'PENDING' });
+    const own = await listAs('etl-bot', ['agents'], { status: 'TIMED_OUT' });
+    expect(own.items.map((i) => i.id)).toEqual([made.timedOut]);
+
+    expect(new Set(commands)).toEqual(new Set(['QueryCommand']));
   });
 });
 

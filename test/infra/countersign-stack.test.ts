@@ -125,6 +125,7 @@ describe('synthesis', () => {
 describe('API', () => {
   const routes: Array<[string, string, HandlerName]> = [
     ['POST', '/v1/requests', 'requestAccess'],
+    ['GET', '/v1/requests', 'listRequests'],
     ['GET', '/v1/requests/{id}', 'getRequest'],
     ['POST', '/v1/requests/{id}/credentials', 'claimCredentials'],
     ['POST', '/v1/requests/{id}/revoke', 'revokeRequest'],
@@ -251,8 +252,14 @@ describe('functions', () => {
     };
     const base = { TABLE_NAME: table, NODE_OPTIONS: '--enable-source-maps' };
     const expected: Record<HandlerName, Record<string, unknown>> = {
-      requestAccess: { ...base, OIDC_ISSUER: issuer, STATE_MACHINE_ARN: stateMachine },
+      requestAccess: {
+        ...base,
+        OIDC_ISSUER: issuer,
+        STATE_MACHINE_ARN: stateMachine,
+        COUNTERSIGN_OWN_RESOURCES: expect.anything(),
+      },
       getRequest: { ...base, OIDC_ISSUER: issuer },
+      listRequests: { ...base, OIDC_ISSUER: issuer },
       claimCredentials: { ...base, OIDC_ISSUER: issuer },
       revokeRequest: {
         ...base,
@@ -548,12 +555,14 @@ describe('IAM', () => {
       const writers = rolesAllowing(write);
       expect(writers.has(roleId('reports')), write).toBe(false);
       expect(writers.has(roleId('getRequest')), write).toBe(false);
+      expect(writers.has(roleId('listRequests')), write).toBe(false);
     }
     const reportsQueries = statementsAllowing(json, 'dynamodb:Query').filter((s) =>
       s.roles.includes(roleId('reports')),
     );
     expect(JSON.stringify(reportsQueries)).toContain('/index/byAgent');
     expect(JSON.stringify(reportsQueries)).toContain('/index/byDay');
+    expect(JSON.stringify(reportsQueries)).toContain('/index/byStatus');
     expect(JSON.stringify(identityStatements(json))).not.toContain('/index/*');
   });
 
@@ -573,6 +582,7 @@ describe('IAM', () => {
     const expected: Record<HandlerName, string[]> = {
       requestAccess: [...readWrite, 'states:StartExecution'],
       getRequest: read,
+      listRequests: read,
       claimCredentials: [...readWrite, 'sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'],
       revokeRequest: [
         ...readWrite,

@@ -57,12 +57,12 @@ describe('loadSynthConfig', () => {
       'quorum.yaml',
       fixtureText.replace('approvers: [alice@example.com]', 'approvers: [alice@example.com]\n    quorum: 2'),
     );
-    expect(() => loadSynthConfig(file)).toThrow(/rules\[0\]\.quorum: quorum 2 cannot be reached/);
+    expect(() => loadSynthConfig(file)).toThrow(/rules\[writes\]\.quorum: quorum 2 cannot be reached/);
   });
 
   it('fails on YAML that does not parse, and on a missing file', () => {
     const broken = writeConfig('broken.yaml', 'identity: [unclosed\n');
-    expect(() => loadSynthConfig(broken)).toThrow(`Countersign configuration ${broken} is not valid YAML`);
+    expect(() => loadSynthConfig(broken)).toThrow(`Countersign configuration ${broken}: not valid YAML`);
     expect(() => loadSynthConfig(join(dir, 'absent.yaml'))).toThrow(/cannot be read/);
   });
 });
