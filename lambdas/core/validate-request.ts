@@ -1,7 +1,8 @@
 import { parseArn, wildcardProblem } from './arn.js';
 import { FailClosedError, ValidationError } from './errors.js';
+import { validateCall } from './exact-call.js';
 import { ACCESS_LEVELS, type AccessLevel, type IamCatalog, iamCatalog } from './iam-catalog.js';
-import type { RequestContext } from './model.js';
+import type { ExactCall, RequestContext } from './model.js';
 import { buildSessionPolicy, MAX_GRANT_ACTIONS } from './session-policy.js';
 
 /**
@@ -18,7 +19,7 @@ export const MAX_DURATION_SECONDS = 43_200;
 export const DEFAULT_DURATION_SECONDS = 900;
 export const MAX_CONTEXT_VALUE_CHARS = 256;
 export const CONTEXT_KEYS = ['task', 'runId', 'toolCallId', 'model', 'onBehalfOf'] as const;
-const BODY_KEYS = ['resource', 'actions', 'reason', 'durationSeconds', 'context'] as const;
+const BODY_KEYS = ['resource', 'actions', 'reason', 'durationSeconds', 'context', 'call'] as const;
 /** Longer than any real action name (the longest is ~90 characters); keeps error messages short. */
 const MAX_ACTION_CHARS = 200;
 
@@ -36,6 +37,8 @@ export interface ValidatedAccessRequest {
   reason: string;
   durationSeconds: number;
   context: RequestContext;
+  /** One exact API call instead of a session (lambdas/core/exact-call.ts). */
+  call?: ExactCall;
 }
 
 // C0 and C1 control characters and DEL. Newline and tab are carved out where text may hold them.
@@ -136,6 +139,7 @@ export function validateAccessRequest(
     durationSeconds = duration;
   }
 
+  const context = validateContext(body.context);
   return {
     resource: arn.arn,
     resourceTypes: arnTypes.map((type) => type.id),
@@ -144,7 +148,8 @@ export function validateAccessRequest(
     accessLevels,
     reason,
     durationSeconds,
-    context: validateContext(body.context),
+    context,
+    ...(body.call !== undefined ? { call: validateCall(body.call, arn.arn, actions) } : {}),
   };
 }
 

@@ -24,6 +24,7 @@ import { ConfigError } from '../../lambdas/core/errors.js';
 import type { ApprovalWorkflow } from '../../lambdas/core/ports.js';
 import { createClaimCredentialsHandler } from '../../lambdas/handlers/claim-credentials.js';
 import { createDecideRequestHandler } from '../../lambdas/handlers/decide-request.js';
+import { buildExactCalls, createExecuteCallHandler } from '../../lambdas/handlers/execute-call.js';
 import { createGetRequestHandler } from '../../lambdas/handlers/get-request.js';
 import { buildLinker, createLocalCloudTrailEndpoint } from '../../lambdas/handlers/link-cloudtrail.js';
 import {
@@ -301,6 +302,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ),
       route(
         'POST',
+        '/v1/requests/{id}/execute',
+        createExecuteCallHandler({
+          calls: buildExactCalls(settings),
+          authenticator,
+          logger: fnLogger('execute-call'),
+        }),
+      ),
+      route(
+        'POST',
         '/v1/requests/{id}/revoke',
         createRevokeRequestHandler({
           revocations: buildRevocations(settings, updateMessageOnRevoke(buildNotifier(settings, secrets))),
@@ -354,6 +364,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         }
         if (method === 'GET' && path === '/local/slack/messages') return sendJson(res, 200, slack.messages());
         if (method === 'GET' && path === '/local/sts/sessions') return sendJson(res, 200, sts.sessions());
+        if (method === 'GET' && path === '/local/endpoints') {
+          return sendJson(res, 200, { dynamodb: dynamo.endpoint, sts: stsServer.url, sfn: sfnServer.url });
+        }
         if (method === 'POST' && path === '/local/token') return await mintToken(req, res, issuer);
         const matched = routes.filter((r) => r.pattern.test(path));
         if (matched.length === 0) return sendJson(res, 404, errorOf('NotFound', `No route for ${path}.`));

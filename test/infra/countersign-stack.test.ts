@@ -126,6 +126,7 @@ describe('API', () => {
     ['POST', '/v1/requests', 'requestAccess'],
     ['GET', '/v1/requests/{id}', 'getRequest'],
     ['POST', '/v1/requests/{id}/credentials', 'claimCredentials'],
+    ['POST', '/v1/requests/{id}/execute', 'executeCall'],
     ['POST', '/v1/requests/{id}/revoke', 'revokeRequest'],
     ['POST', '/v1/requests/{id}/decisions', 'decideRequest'],
     ['POST', '/v1/slack/interactions', 'slackInteractions'],
@@ -427,7 +428,7 @@ describe('IAM', () => {
     }
   });
 
-  it('lets only claim-credentials assume target roles, and revoke-request only revoker roles', () => {
+  it('lets only claim-credentials and execute-call assume target roles, and revoke-request only revoker roles', () => {
     // Prepare
     const assumers = statementsAllowing(json, 'sts:AssumeRole');
     const onTargets = assumers.filter((s) =>
@@ -436,10 +437,14 @@ describe('IAM', () => {
     const byRevokeRequest = assumers.filter((s) => s.roles.includes(roleId('revokeRequest')));
     // Assess
     expect(new Set(assumers.flatMap((s) => s.roles))).toEqual(
-      new Set([roleId('claimCredentials'), roleId('revokeRequest')]),
+      new Set([roleId('claimCredentials'), roleId('executeCall'), roleId('revokeRequest')]),
     );
-    expect(new Set(onTargets.flatMap((s) => s.roles))).toEqual(new Set([roleId('claimCredentials')]));
-    for (const s of assumers.filter((s) => s.roles.includes(roleId('claimCredentials')))) {
+    expect(new Set(onTargets.flatMap((s) => s.roles))).toEqual(
+      new Set([roleId('claimCredentials'), roleId('executeCall')]),
+    );
+    for (const s of assumers.filter(
+      (s) => s.roles.includes(roleId('claimCredentials')) || s.roles.includes(roleId('executeCall')),
+    )) {
       expect(s.statement.Resource).toEqual(TARGET_ROLES);
     }
     expect(byRevokeRequest.map((s) => s.roles)).toEqual([[roleId('revokeRequest')]]);
@@ -449,7 +454,7 @@ describe('IAM', () => {
     for (const action of ['sts:SetSourceIdentity', 'sts:TagSession']) {
       const statements = statementsAllowing(json, action);
       expect(new Set(statements.flatMap((s) => s.roles)), action).toEqual(
-        new Set([roleId('claimCredentials')]),
+        new Set([roleId('claimCredentials'), roleId('executeCall')]),
       );
       for (const s of statements) expect(s.statement.Resource).toEqual(TARGET_ROLES);
     }
@@ -550,7 +555,10 @@ describe('IAM for revocation, by configuration', () => {
     const revokeRole = logicalId(other, other.functions.revokeRequest.role);
     // Assess
     expect(new Set(statementsAllowing(otherJson, 'sts:AssumeRole').flatMap((s) => s.roles))).toEqual(
-      new Set([logicalId(other, other.functions.claimCredentials.role)]),
+      new Set([
+        logicalId(other, other.functions.claimCredentials.role),
+        logicalId(other, other.functions.executeCall.role),
+      ]),
     );
     const writes = statementsAllowing(otherJson, 'iam:PutRolePolicy');
     expect(writes.map((s) => s.roles)).toEqual([[revokeRole]]);
