@@ -282,12 +282,12 @@ function maskCards(text: string): string {
       }
       break;
     }
-    const digitsOf = (a: number, b: number) => text.slice(groups[a]![0], groups[b]![1]).replace(/[ -]/g, '');
     let a = 0;
     while (a < groups.length) {
       let next = a + 1;
+      let digits = '';
       for (let b = a; b < groups.length; b++) {
-        const digits = digitsOf(a, b);
+        digits += text.slice(groups[b]![0], groups[b]![1]);
         if (digits.length > 19) break;
         if (digits.length >= 13 && luhn(digits)) {
           spans.push([groups[a]![0], groups[b]![1]]);
