@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   decide: async () => (await import('../lib/cli/decide.js')).runDecide,
   token: async () => (await import('../lib/cli/token.js')).runToken,
   local: async () => runLocalCommand,
+  mcp: async () => (await import('../lib/cli/mcp.js')).runMcp,
 };
 
 /**
