@@ -1,7 +1,7 @@
 import { isRequester } from './access.js';
 import { assertClaimable, MIN_SESSION_SECONDS } from './credentials.js';
 import { AlreadyExecutedError, FailClosedError, NotACallError, NotFoundError } from './errors.js';
-import { sha256Hex } from './exact-call.js';
+import { inputSha256, sha256Hex } from './exact-call.js';
 import { canonicalJson } from './history.js';
 import { type MaskingRules, maskText, maskValue } from './masking.js';
 import type { AccessRequest, Caller, Execution, MintedSession, ProcessCredentials } from './model.js';
@@ -106,6 +106,19 @@ export class ExactCalls {
     const notAfter = new Date(
       Math.min(Date.parse(grant.notAfter), now.getTime() + CALL_WINDOW_SECONDS * 1000),
     );
+    // What runs must be what was approved: the stored input must still hash to the approved hash.
+    if (inputSha256(call.input) !== call.inputSha256) {
+      return {
+        status: 'failed',
+        awsError: {
+          code: 'InputChanged',
+          message: 'The stored input no longer matches the approved input hash; the call was not made.',
+        },
+        masked: [],
+        startedAt,
+        at: clock.now().toISOString(),
+      };
+    }
     const [action] = grant.actions;
     const policy = buildSessionPolicy({ actions: [action!], resource: grant.resource, notAfter });
     const sourceIdentity = sanitizeSourceIdentity(request.requester.sub);
@@ -186,10 +199,26 @@ export class ExactCalls {
   }
 }
 
-/** The masked output, or — larger than MAX_OUTPUT_CHARS — the start of its JSON text, flagged. */
+/**
+ * The masked output; larger than MAX_OUTPUT_CHARS, the start of its JSON text, flagged; nested
+ * deeper than MAX_OUTPUT_DEPTH (the store keeps maps at most 32 levels deep, inside the request),
+ * its JSON text whole.
+ */
 function boundOutput(value: unknown, json: string): { output: unknown; outputTruncated?: true } {
-  if (json.length <= MAX_OUTPUT_CHARS) return { output: value };
-  return { output: json.slice(0, MAX_OUTPUT_CHARS), outputTruncated: true };
+  if (json.length > MAX_OUTPUT_CHARS)
+    return { output: json.slice(0, MAX_OUTPUT_CHARS), outputTruncated: true };
+  if (depth(value) > MAX_OUTPUT_DEPTH) return { output: json };
+  return { output: value };
+}
+
+/** Outputs nested deeper than this are stored and returned as their JSON text. */
+export const MAX_OUTPUT_DEPTH = 16;
+
+function depth(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 0;
+  let deepest = 0;
+  for (const item of Object.values(value)) deepest = Math.max(deepest, depth(item));
+  return deepest + 1;
 }
 
 function assertExecutable(request: AccessRequest, now: Date): void {

@@ -68,7 +68,11 @@ export function validateCall(value: unknown, resource: string, actions: readonly
   };
 }
 
-/** Strings (keys too) must be well-formed Unicode: a hash of broken text is not what anyone saw. */
+/**
+ * Strings (keys too) must be well-formed Unicode: a hash of broken text is not what anyone saw. A
+ * `__proto__` key is refused: some JSON readers (a store's unmarshaller) turn it into a prototype, so
+ * the input read back would no longer be the input approved.
+ */
 function assertText(value: unknown): void {
   if (typeof value === 'string') {
     if (LONE_SURROGATE.test(value)) throw callError('call.input holds text that is not valid Unicode');
@@ -80,6 +84,7 @@ function assertText(value: unknown): void {
   }
   if (value !== null && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
+      if (key === '__proto__') throw callError('call.input may not hold a key named __proto__');
       assertText(key);
       assertText(item);
     }
