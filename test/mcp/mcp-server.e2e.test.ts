@@ -210,9 +210,9 @@ describe('countersign mcp over stdio', () => {
       actions: ['dynamodb:GetItem'],
       reason: 'After rotation',
     });
-    expect((result.structuredContent?.request as { requester: { sub: string } }).requester.sub).toBe(
-      'rotated-agent',
-    );
+    expect(
+      (result.structuredContent as { request: { requester: { sub: string } } }).request.requester.sub,
+    ).toBe('rotated-agent');
     writeFileSync(tokenFile, 'not-a-jwt');
     const refused = await call('get_request', { requestId: 'req_doesnotmatter' });
     expect(refused.isError).toBe(true);
