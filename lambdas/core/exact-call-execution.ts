@@ -88,7 +88,22 @@ export class ExactCalls {
       };
     });
 
-    const execution = await this.run(request);
+    let execution: Execution;
+    try {
+      execution = await this.run(request);
+    } catch {
+      // Recording the session failed (the store): the call was not sent, and is not offered again.
+      execution = {
+        status: 'failed',
+        awsError: {
+          code: 'ExecutionFailed',
+          message: 'Countersign failed before making the call; the call was not made.',
+        },
+        masked: [],
+        startedAt,
+        at: clock.now().toISOString(),
+      };
+    }
     await changeRequest(this.deps, requestId, (current) =>
       current.execution?.status !== 'running' || current.execution.startedAt !== startedAt
         ? undefined
