@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   token: async () => (await import('../lib/cli/token.js')).runToken,
   'slack-click': async () => (await import('../lib/cli/slack-click.js')).runSlackClick,
   local: async () => runLocalCommand,
+  mcp: async () => (await import('../lib/cli/mcp.js')).runMcp,
 };
 
 /**

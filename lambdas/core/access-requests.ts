@@ -97,6 +97,7 @@ export class AccessRequests {
       policy,
       decisions: [],
       version: 1,
+      ...(valid.call ? { call: valid.call } : {}),
     };
     request = this.decideByPolicy(request, now);
     request = { ...request, history: appendHistory([], request, `created:${request.status}`, at) };
@@ -136,6 +137,17 @@ export class AccessRequests {
         ...request,
         status: 'DENIED',
         outcome: { reason: policy.reason ?? `Denied by policy rule ${policy.rule}.`, at },
+      };
+    }
+    if (policy.mode === 'call' && !request.call) {
+      // For these rules no agent ever holds AWS credentials: Countersign makes the one call itself.
+      return {
+        ...request,
+        status: 'DENIED',
+        outcome: {
+          reason: `Policy rule ${policy.rule} grants only exact calls (mode: call); send the call's input as "call".`,
+          at,
+        },
       };
     }
     let grant: ReturnType<typeof computeGrant>;

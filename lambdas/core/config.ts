@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { normalizeIdentity } from './identity.js';
+import { DETECTORS } from './masking.js';
 
 /**
  * The one configuration file (DESIGN.md §3), validated once at start. Every refusal names the key
@@ -80,6 +81,8 @@ const ruleSchema = z
     maxDurationSeconds: z.number().int().min(60).max(43_200).optional(),
     minReviewSeconds: z.number().int().min(0).max(3_600).optional(),
     minReviewMode: z.enum(['refuse', 'flag']).optional(),
+    /** `call`: only exact calls are granted under this rule (DESIGN.md §4 "Exact calls"). @default any */
+    mode: z.enum(['any', 'call']).optional(),
   })
   .strict()
   .superRefine((rule, ctx) => {
@@ -212,6 +215,15 @@ export const configSchema = z
       )
       .min(1),
     rules: z.array(ruleSchema).min(1),
+    /** Applied to every exact call's output (lambdas/core/masking.ts). @default DEFAULT_MASKING */
+    masking: z
+      .array(
+        z.union([
+          z.object({ fields: z.array(pattern.and(z.string().max(256))).min(1) }).strict(),
+          z.object({ detect: z.array(z.enum(DETECTORS)).min(1) }).strict(),
+        ]),
+      )
+      .optional(),
     default: z.literal('deny', { message: 'only "deny" is allowed: anything no rule names is refused' }),
     limits: z
       .object({

@@ -1,5 +1,6 @@
 import { canSeeAll, isRequester } from './access.js';
 import {
+  CallOnlyError,
   ConflictError,
   FailClosedError,
   ForbiddenError,
@@ -46,6 +47,11 @@ export class CredentialClaims {
     const request = await store.get(requestId, { consistent: true });
     // Only the requester may claim; to anyone else the request does not exist.
     if (!request || !isRequester(caller, request)) throw new NotFoundError(`No request ${requestId}.`);
+    if (request.call) {
+      throw new CallOnlyError(
+        'This request is for one exact call: Countersign makes it (POST /v1/requests/{id}/execute); no credentials are handed out.',
+      );
+    }
     const now = clock.now();
     assertClaimable(request, now);
     const grant = request.grant!;

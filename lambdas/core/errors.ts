@@ -94,6 +94,18 @@ export class RevokedError extends ConflictError {
   override name = 'RevokedError';
   override readonly code = 'Revoked';
 }
+/** An exact call runs once; a second execute (or one racing the first) gets this. */
+export class AlreadyExecutedError extends ConflictError {
+  override readonly code = 'AlreadyExecuted';
+}
+/** A call-mode request never hands out credentials: the call is made by Countersign. */
+export class CallOnlyError extends ConflictError {
+  override readonly code = 'CallOnly';
+}
+/** `execute` on a request that asked for a session, not for one exact call. */
+export class NotACallError extends ConflictError {
+  override readonly code = 'NotACall';
+}
 
 /** 413: the body is larger than the API accepts. */
 export class PayloadTooLargeError extends CountersignError {

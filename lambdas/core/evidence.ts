@@ -1,6 +1,6 @@
 import { type ChainVerdict, verifyHistory } from './history.js';
 import type { AccessRequest, Decision, LinkedEvent, MintedSession } from './model.js';
-import { presentRequest } from './present.js';
+import { presentExecution, presentRequest } from './present.js';
 import { effectiveStatus } from './status.js';
 
 /**
@@ -118,6 +118,7 @@ export type AssessedRequest = Pick<
   | 'grant'
   | 'outcome'
   | 'refusals'
+  | 'execution'
 >;
 
 const isHumanApproval = (d: Decision) => d.decision === 'approve' && d.channel !== 'policy';
@@ -147,7 +148,12 @@ export function assessFacts(request: AssessedRequest, now: Date): Record<FactNam
         ? 'missing'
         : status === 'APPROVED'
           ? 'pending'
-          : 'present',
+          : status === 'EXECUTED'
+            ? // An exact call's fact 6 is its execution, written once the call ended.
+              request.execution?.at
+              ? 'present'
+              : 'missing'
+            : 'present',
   };
 }
 
@@ -342,6 +348,7 @@ export function buildEvidenceRecord(input: EvidenceInput) {
         cloudTrailConfirmed: confirmed.has(s.accessKeyId),
       })),
       activity: events.map(({ requestId: _r, ...event }) => event),
+      ...(request.call ? { execution: executionFact(request, events) } : {}),
       activityTotals: totals,
       ...(input.truncated ? { activityTruncated: true } : {}),
     },
@@ -353,6 +360,25 @@ export function buildEvidenceRecord(input: EvidenceInput) {
 }
 
 export type EvidenceRecord = ReturnType<typeof buildEvidenceRecord>;
+
+/**
+ * Fact 6 of an exact call: what was asked (operation, input hash), what happened (status, masked
+ * output and its hash, the AWS error), and the CloudTrail events made with the call's session.
+ */
+function executionFact(request: AccessRequest, events: readonly LinkedEvent[]) {
+  const call = request.call!;
+  const execution = request.execution;
+  return {
+    operation: call.operation,
+    inputSha256: call.inputSha256,
+    ...(execution ? presentExecution(execution) : { status: 'not-executed' }),
+    cloudTrail: execution?.accessKeyId
+      ? events
+          .filter((e) => e.accessKeyId === execution.accessKeyId && !isAssumeRole(e))
+          .map(({ requestId: _r, ...event }) => event)
+      : [],
+  };
+}
 
 /** One item of `GET /v1/reports/requests`: built from the REQUEST item alone (no extra read). */
 export function buildEvidenceSummary(request: AccessRequest, counters: ActivityCounters, now: Date) {

@@ -49,6 +49,8 @@ export function snapshotOf(request: AccessRequest): string {
       decisions: request.decisions,
       grant: request.grant,
       outcome: request.outcome,
+      call: request.call,
+      execution: request.execution,
     }),
   );
 }

@@ -5,7 +5,15 @@
 
 import type { HistoryEntry } from './history.js';
 
-export const REQUEST_STATUSES = ['PENDING', 'APPROVED', 'DENIED', 'TIMED_OUT', 'EXPIRED', 'REVOKED'] as const;
+export const REQUEST_STATUSES = [
+  'PENDING',
+  'APPROVED',
+  'DENIED',
+  'TIMED_OUT',
+  'EXPIRED',
+  'REVOKED',
+  'EXECUTED',
+] as const;
 export type RequestStatus = (typeof REQUEST_STATUSES)[number];
 
 /** Statuses a request never leaves. */
@@ -14,6 +22,7 @@ export const FINAL_STATUSES: ReadonlySet<RequestStatus> = new Set([
   'TIMED_OUT',
   'EXPIRED',
   'REVOKED',
+  'EXECUTED',
 ]);
 
 export type Effect = 'deny' | 'allow' | 'approve';
@@ -61,6 +70,8 @@ export interface PolicyOutcome {
   minReviewSeconds?: number;
   /** `refuse` answers a too-fast approval with 422 TooFast; `flag` records it as a RUBBER_STAMP finding. */
   minReviewMode?: 'refuse' | 'flag';
+  /** `call`: the rule grants only exact calls. */
+  mode?: 'call';
 }
 
 export interface Decision {
@@ -128,6 +139,40 @@ export interface AccessRequest {
   refusals?: Array<{ approver: string; code: string; channel: Channel; at: string }>;
   /** Hash-chained record of every state change (tamper evidence); kept out of API answers. */
   history?: HistoryEntry[];
+  /** An exact-call request (DESIGN.md §4 "Exact calls"): the one call an approval allows. */
+  call?: ExactCall;
+  /** What executing the exact call did; written once (claimed before the call is made). */
+  execution?: Execution;
+}
+
+/** The exact API call an agent asked to have made, as validated (lambdas/core/calls). */
+export interface ExactCall {
+  /** The operation, e.g. `dynamodb:PutItem` (the request's one action). */
+  operation: string;
+  /** The input exactly as the agent sent it and approvers saw it. */
+  input: Record<string, unknown>;
+  /** SHA-256 (hex) of the input's canonical JSON: what an approver can compare. */
+  inputSha256: string;
+}
+
+/** The result of executing an exact call (`POST /v1/requests/{id}/execute`). */
+export interface Execution {
+  /** `running` between the claim and the call's end; a crash in between leaves it so (fail closed). */
+  status: 'running' | 'succeeded' | 'failed';
+  /** The masked output (size-limited, see lambdas/core/masking.ts). */
+  output?: unknown;
+  /** True when the masked output was larger than the stored limit and was cut. */
+  outputTruncated?: boolean;
+  awsError?: { code: string; message: string };
+  /** JSON paths (`$.Item.password`) whose values were masked. */
+  masked: string[];
+  /** SHA-256 (hex) of the masked output's canonical JSON, before any truncation. */
+  outputSha256?: string;
+  /** The access key id of the session the call was made with (links its CloudTrail event). */
+  accessKeyId?: string;
+  /** When the execution was claimed, and when it ended. */
+  startedAt: string;
+  at?: string;
 }
 
 /** One AssumeRole made for a request. Never holds the secret key or session token. */

@@ -84,6 +84,7 @@ function ruleMatches(rule: Rule, input: PolicyInput): boolean {
 function outcomeOf(rule: Rule, accessLevels: string[]): PolicyOutcome {
   const outcome: PolicyOutcome = { rule: rule.name, effect: rule.effect, accessLevels };
   if (rule.effect === 'deny') return outcome;
+  if (rule.mode === 'call') outcome.mode = 'call';
   if (rule.maxDurationSeconds !== undefined) outcome.maxDurationSeconds = rule.maxDurationSeconds;
   if (rule.effect === 'approve') {
     // The config refuses an approve rule without approvers; an empty list here still approves nothing.

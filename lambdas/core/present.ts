@@ -1,4 +1,4 @@
-import type { AccessRequest } from './model.js';
+import type { AccessRequest, Execution } from './model.js';
 import { effectiveStatus } from './status.js';
 
 /**
@@ -43,5 +43,22 @@ export function presentRequest(request: AccessRequest, now: Date) {
     })),
     ...(request.grant ? { grant: request.grant } : {}),
     ...(request.outcome ? { outcome: request.outcome } : {}),
+    ...(request.call ? { call: request.call } : {}),
+    ...(request.execution ? { execution: presentExecution(request.execution) } : {}),
+  };
+}
+
+/** The execution as the contract shows it (DESIGN.md §4): the masked output, never more. */
+export function presentExecution(execution: Execution) {
+  return {
+    status: execution.status,
+    ...(execution.output !== undefined ? { output: execution.output } : {}),
+    ...(execution.outputTruncated ? { outputTruncated: true } : {}),
+    ...(execution.awsError ? { awsError: execution.awsError } : {}),
+    masked: execution.masked,
+    ...(execution.outputSha256 ? { outputSha256: execution.outputSha256 } : {}),
+    ...(execution.accessKeyId ? { accessKeyId: execution.accessKeyId } : {}),
+    startedAt: execution.startedAt,
+    ...(execution.at ? { at: execution.at } : {}),
   };
 }

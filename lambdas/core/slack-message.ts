@@ -184,6 +184,34 @@ function agentWordsBlocks(request: AccessRequest): Block[] {
 }
 
 const POLICY_DISPLAY_BUDGET = 2600;
+const CALL_DISPLAY_BUDGET = 2400;
+
+/**
+ * An exact call's input, as approvers must see it: the operation, the input's JSON escaped as code
+ * (cut to fit a section, and saying so), and the SHA-256 of its canonical JSON, which the API and
+ * the evidence record carry too.
+ */
+function callBlocks(request: AccessRequest): Block[] {
+  const call = request.call;
+  if (!call) return [];
+  const json = JSON.stringify(call.input, null, 2);
+  const whole = escapeMrkdwn(json, { code: true });
+  const shown =
+    whole.length <= CALL_DISPLAY_BUDGET
+      ? whole
+      : escapeMrkdwn(json, { code: true, maxLength: CALL_DISPLAY_BUDGET });
+  const blocks: Block[] = [
+    section(`*Exact call* ${code(call.operation, 80)} — only this call is made, once:\n\`\`\`${shown}\`\`\``),
+    context(
+      `Input SHA-256 (canonical JSON): ${code(call.inputSha256, 80)}${
+        shown !== whole
+          ? `  ·  shortened for display (${json.length} characters); the full input is in the request`
+          : ''
+      }`,
+    ),
+  ];
+  return blocks;
+}
 
 /** The session policy as a code block; a policy too long for one block is cut, and says so. */
 function policyBlocks(policy: PolicyDocument, title: string): Block[] {
@@ -306,6 +334,7 @@ export function buildApprovalMessage(input: ApprovalMessageInput): SlackMessage 
     { type: 'divider' },
     ...agentWordsBlocks(request),
     { type: 'divider' },
+    ...callBlocks(request),
     ...policyBlocks(input.sessionPolicy, `Session policy this approval would grant${roleNote}:`),
     ...decisionsBlocks(decisions, quorum),
     buttons,
@@ -332,6 +361,7 @@ const OUTCOME_TITLES: Readonly<Record<Exclude<RequestStatus, 'PENDING'>, [string
   TIMED_OUT: [':hourglass:', 'Timed out'],
   EXPIRED: [':clock4:', 'Expired'],
   REVOKED: [':no_entry_sign:', 'Revoked'],
+  EXECUTED: [':gear:', 'Executed'],
 };
 
 function outcomeLine(request: AccessRequest, decisions: readonly Decision[]): string {
@@ -388,6 +418,7 @@ export function buildOutcomeMessage(input: OutcomeMessageInput): SlackMessage {
     ...factsBlocks(request, input.history),
     { type: 'divider' },
     ...agentWordsBlocks(request),
+    ...callBlocks(request),
   ];
   if (
     policy &&
@@ -463,6 +494,7 @@ const STATUS_WORDS: Readonly<Record<RequestStatus, string>> = {
   TIMED_OUT: 'timed out',
   EXPIRED: 'expired',
   REVOKED: 'revoked',
+  EXECUTED: 'executed',
 };
 
 /** Short plain-text answers for the clicker (no markup: they contain nothing Slack would parse). */

@@ -1,8 +1,9 @@
 import { parseArn, wildcardProblem } from './arn.js';
 import { FailClosedError, ValidationError } from './errors.js';
+import { validateCall } from './exact-call.js';
 import { ACCESS_LEVELS, type AccessLevel, type IamCatalog, iamCatalog } from './iam-catalog.js';
 import { claimedIdentityProblem } from './identity.js';
-import type { RequestContext } from './model.js';
+import type { ExactCall, RequestContext } from './model.js';
 import { buildSessionPolicy, MAX_GRANT_ACTIONS } from './session-policy.js';
 import { CONTROL, checkText, codePoints, validateText } from './text-rules.js';
 
@@ -20,7 +21,7 @@ export const MAX_DURATION_SECONDS = 43_200;
 export const DEFAULT_DURATION_SECONDS = 900;
 export const MAX_CONTEXT_VALUE_CHARS = 256;
 export const CONTEXT_KEYS = ['task', 'runId', 'toolCallId', 'model', 'onBehalfOf'] as const;
-const BODY_KEYS = ['resource', 'actions', 'reason', 'durationSeconds', 'context'] as const;
+const BODY_KEYS = ['resource', 'actions', 'reason', 'durationSeconds', 'context', 'call'] as const;
 /** Longer than any real action name (the longest is ~90 characters); keeps error messages short. */
 const MAX_ACTION_CHARS = 200;
 
@@ -38,6 +39,8 @@ export interface ValidatedAccessRequest {
   reason: string;
   durationSeconds: number;
   context: RequestContext;
+  /** One exact API call instead of a session (lambdas/core/exact-call.ts). */
+  call?: ExactCall;
 }
 
 const ACTION_NAME = /^[A-Za-z0-9-]+:[A-Za-z0-9-]+$/;
@@ -123,6 +126,7 @@ export function validateAccessRequest(
     durationSeconds = duration;
   }
 
+  const context = validateContext(body.context);
   return {
     resource: arn.arn,
     resourceTypes: arnTypes.map((type) => type.id),
@@ -131,7 +135,8 @@ export function validateAccessRequest(
     accessLevels,
     reason,
     durationSeconds,
-    context: validateContext(body.context),
+    context,
+    ...(body.call !== undefined ? { call: validateCall(body.call, arn.arn, actions) } : {}),
   };
 }
 

@@ -129,7 +129,8 @@ export class ApprovalSteps {
         break;
     }
     if (request.slack) await this.deps.notifier.update(request.slack, buildOutcomeMessage({ request }));
-    if (step === 'grant' && request.status !== 'APPROVED')
+    // An exact call may already have run between the approval and this step: still granted.
+    if (step === 'grant' && request.status !== 'APPROVED' && request.status !== 'EXECUTED')
       throw new NotGrantedError(requestId, request.status);
     return result(request);
   }

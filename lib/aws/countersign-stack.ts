@@ -48,6 +48,13 @@ export const HANDLERS = {
     timeout: 15,
     description: 'POST /v1/requests/{id}/credentials: mints STS sessions',
   },
+  // Mints the call's session and makes the call: AWS answers within seconds, inside API Gateway's 29 s.
+  executeCall: {
+    file: 'execute-call',
+    memorySize: 512,
+    timeout: 28,
+    description: 'POST /v1/requests/{id}/execute: makes an approved exact call, once',
+  },
   revokeRequest: {
     file: 'revoke-request',
     memorySize: 256,
@@ -130,6 +137,7 @@ const USES = {
     'getRequest',
     'listRequests',
     'claimCredentials',
+    'executeCall',
     'revokeRequest',
     'decideRequest',
     'reports',
@@ -234,6 +242,7 @@ export class CountersignStack extends Stack {
       getRequest: make('getRequest'),
       listRequests: make('listRequests'),
       claimCredentials: make('claimCredentials'),
+      executeCall: make('executeCall'),
       // Its own credentials reach only this account's roles: knowing the account, it refuses to
       // write a member-account target's revocation (by role name) here instead.
       revokeRequest: make('revokeRequest', { ...workflowEnv, COUNTERSIGN_ACCOUNT_ID: this.account }),
@@ -249,6 +258,7 @@ export class CountersignStack extends Stack {
     for (const name of [
       'requestAccess',
       'claimCredentials',
+      'executeCall',
       'revokeRequest',
       'decideRequest',
       'slackInteractions',
@@ -309,13 +319,16 @@ export class CountersignStack extends Stack {
       });
     }
 
-    // The only function that may mint sessions, and only on the configured target roles.
-    fns.claimCredentials.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'],
-        resources: targetRoleArns,
-      }),
-    );
+    // The only functions that may mint sessions, and only on the configured target roles: the
+    // claim for sessions handed to agents, execute-call for the one exact call it makes itself.
+    for (const name of ['claimCredentials', 'executeCall'] as const) {
+      fns[name].role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'],
+          resources: targetRoleArns,
+        }),
+      );
+    }
     // The only function that may change target roles, for the `countersign-revocations` inline
     // policy. IAM only changes roles of the caller's own account, so a target with a revoker role
     // (CountersignTargetRole, in its account) is written through that role, and revoke-request may
@@ -344,6 +357,7 @@ export class CountersignStack extends Stack {
       { method: 'GET', path: '/v1/requests', handler: fns.listRequests.function },
       { method: 'GET', path: '/v1/requests/{id}', handler: fns.getRequest.function },
       { method: 'POST', path: '/v1/requests/{id}/credentials', handler: fns.claimCredentials.function },
+      { method: 'POST', path: '/v1/requests/{id}/execute', handler: fns.executeCall.function },
       { method: 'POST', path: '/v1/requests/{id}/revoke', handler: fns.revokeRequest.function },
       {
         method: 'POST',
@@ -392,6 +406,10 @@ export class CountersignStack extends Stack {
     new CfnOutput(this, 'ClaimCredentialsRoleArn', {
       value: fns.claimCredentials.role.roleArn,
       description: 'The only principal target roles trust (CountersignTargetRole mintingRoleArn)',
+    });
+    new CfnOutput(this, 'ExecuteCallRoleArn', {
+      value: fns.executeCall.role.roleArn,
+      description: 'Makes approved exact calls (CountersignTargetRole executingRoleArn)',
     });
     new CfnOutput(this, 'RevokeRequestRoleArn', {
       value: fns.revokeRequest.role.roleArn,

@@ -13,6 +13,12 @@ export interface CountersignTargetRoleProps {
    */
   readonly mintingRoleArn: string;
   /**
+   * ARN of the execute-call function's role (the stack's `ExecuteCallRoleArn` output), which mints
+   * the session of each approved exact call and makes the call itself. Trusted exactly as the
+   * minting role is. @default - exact calls cannot run as this role
+   */
+  readonly executingRoleArn?: string;
+  /**
    * ARN of the revoke-request function's role in the Countersign account (the stack's
    * `RevokeRequestRoleArn` output): the only principal that may assume the revoker role.
    */
@@ -54,12 +60,16 @@ export class CountersignTargetRole extends Construct {
         'CountersignTargetRole needs at least one managed policy: with none, no grant could do anything',
       );
     }
-    const minter = new iam.ArnPrincipal(props.mintingRoleArn);
+    const minters = [props.mintingRoleArn, ...(props.executingRoleArn ? [props.executingRoleArn] : [])].map(
+      (arn) => new iam.ArnPrincipal(arn),
+    );
+    const minter: iam.IPrincipal =
+      minters.length === 1 ? minters[0]! : new iam.CompositePrincipal(...minters);
     this.role = new iam.Role(this, 'Role', {
       roleName: props.roleName ?? 'countersign-target',
       description: 'Countersign: sessions minted for approved requests, each narrowed by a session policy',
       maxSessionDuration: Duration.hours(1),
-      assumedBy: minter.withConditions({ Null: { 'sts:SourceIdentity': 'false' } }),
+      assumedBy: new iam.PrincipalWithConditions(minter, { Null: { 'sts:SourceIdentity': 'false' } }),
       managedPolicies: props.managedPolicyArns.map((arn, i) =>
         iam.ManagedPolicy.fromManagedPolicyArn(this, `Permissions${i}`, arn),
       ),
@@ -67,7 +77,7 @@ export class CountersignTargetRole extends Construct {
     this.role.assumeRolePolicy!.addStatements(
       new iam.PolicyStatement({
         actions: ['sts:SetSourceIdentity', 'sts:TagSession'],
-        principals: [minter],
+        principals: minters,
       }),
     );
     for (const arn of props.managedPolicyArns.filter((a) => /^arn:aws[a-z-]*:iam::aws:policy\//.test(a))) {

@@ -38,6 +38,7 @@ Commands:
   token               get a token from the local stack's issuer (local mode)
   slack-click         click Approve/Deny on a request's Slack message, signed (local mode)
   local               run the whole system on this machine (what npm start runs)
+  mcp                 serve the Model Context Protocol on stdio, for AI agents (docs/mcp.md)
 
 Run countersign <command> --help for its flags and examples.
 
@@ -205,5 +206,17 @@ Flags:
 Examples:
   export COUNTERSIGN_TOKEN=$(countersign token --sub deploy-bot --group agents)
   countersign token --sub alice@example.com --group approvers > ~/.countersign-alice
+`,
+
+  mcp: `Usage: countersign mcp [--endpoint URL] [--token TOKEN]
+
+A Model Context Protocol server on stdin/stdout for AI agents (see docs/mcp.md). Tools:
+request_access, get_request, list_requests, call_aws, execute_call, give_back. The token is read
+on every tool call, so a rotated COUNTERSIGN_TOKEN_FILE is picked up; refusals are tool errors
+carrying the API's error code.
+${CONNECTION}
+
+Example (an MCP client's server entry):
+  {"command": "countersign", "args": ["mcp"], "env": {"COUNTERSIGN_TOKEN_FILE": "/run/agent/token"}}
 `,
 };

@@ -20,6 +20,8 @@ export interface CreateRequestBody {
   reason: string;
   durationSeconds?: number;
   context?: Record<string, string>;
+  /** An exact call instead of a session (DESIGN.md §4 "Exact calls"). */
+  call?: { input: Record<string, unknown>; operation?: string };
 }
 
 /** The service answered with an error status. `code` is the contract's error code when the body had one. */
@@ -126,6 +128,45 @@ export class CountersignClient {
   async claimCredentials(id: string): Promise<ProcessCredentials> {
     const answer = await this.call('POST', `${requestPath(id)}/credentials`, { retry: false });
     return asCredentials(answer);
+  }
+
+  /**
+   * POST /v1/requests/{id}/execute: the approved exact call, made once by Countersign. Never
+   * retried: a second execute is 409 AlreadyExecuted, and a lost answer stays lost (the request
+   * still shows the execution).
+   */
+  async execute(id: string): Promise<{ execution: Record<string, unknown> }> {
+    const answer = (await this.call('POST', `${requestPath(id)}/execute`, { retry: false })) as {
+      execution?: unknown;
+    } | null;
+    if (!answer?.execution || typeof answer.execution !== 'object') {
+      throw new CliError('POST /v1/requests/{id}/execute answered without an execution', EXIT.error);
+    }
+    return { execution: answer.execution as Record<string, unknown> };
+  }
+
+  /** GET /v1/requests: the caller's view, newest first, one page. */
+  async listRequests(query: {
+    status?: string;
+    limit?: number;
+    cursor?: string;
+  }): Promise<{ items: RequestView[]; nextCursor?: string }> {
+    const params = new URLSearchParams();
+    if (query.status) params.set('status', query.status);
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    if (query.cursor) params.set('cursor', query.cursor);
+    const search = params.size ? `?${params}` : '';
+    const answer = (await this.call('GET', `/v1/requests${search}`, { retry: true })) as {
+      items?: unknown;
+      nextCursor?: unknown;
+    } | null;
+    if (!Array.isArray(answer?.items)) {
+      throw new CliError('GET /v1/requests answered without items', EXIT.error);
+    }
+    return {
+      items: answer.items.map((item) => asRequest(item, 'GET /v1/requests')),
+      ...(typeof answer.nextCursor === 'string' ? { nextCursor: answer.nextCursor } : {}),
+    };
   }
 
   async revoke(id: string): Promise<RequestView> {

@@ -128,6 +128,7 @@ describe('API', () => {
     ['GET', '/v1/requests', 'listRequests'],
     ['GET', '/v1/requests/{id}', 'getRequest'],
     ['POST', '/v1/requests/{id}/credentials', 'claimCredentials'],
+    ['POST', '/v1/requests/{id}/execute', 'executeCall'],
     ['POST', '/v1/requests/{id}/revoke', 'revokeRequest'],
     ['POST', '/v1/requests/{id}/decisions', 'decideRequest'],
     ['POST', '/v1/slack/interactions', 'slackInteractions'],
@@ -260,6 +261,7 @@ describe('functions', () => {
       },
       getRequest: { ...base, OIDC_ISSUER: issuer },
       listRequests: { ...base, OIDC_ISSUER: issuer },
+      executeCall: { ...base, OIDC_ISSUER: issuer },
       claimCredentials: { ...base, OIDC_ISSUER: issuer },
       revokeRequest: {
         ...base,
@@ -467,7 +469,7 @@ describe('IAM', () => {
     }
   });
 
-  it('lets only claim-credentials assume target roles, and revoke-request only revoker roles', () => {
+  it('lets only claim-credentials and execute-call assume target roles, and revoke-request only revoker roles', () => {
     // Prepare
     const assumers = statementsAllowing(json, 'sts:AssumeRole');
     const onTargets = assumers.filter((s) =>
@@ -476,10 +478,14 @@ describe('IAM', () => {
     const byRevokeRequest = assumers.filter((s) => s.roles.includes(roleId('revokeRequest')));
     // Assess
     expect(new Set(assumers.flatMap((s) => s.roles))).toEqual(
-      new Set([roleId('claimCredentials'), roleId('revokeRequest')]),
+      new Set([roleId('claimCredentials'), roleId('executeCall'), roleId('revokeRequest')]),
     );
-    expect(new Set(onTargets.flatMap((s) => s.roles))).toEqual(new Set([roleId('claimCredentials')]));
-    for (const s of assumers.filter((s) => s.roles.includes(roleId('claimCredentials')))) {
+    expect(new Set(onTargets.flatMap((s) => s.roles))).toEqual(
+      new Set([roleId('claimCredentials'), roleId('executeCall')]),
+    );
+    for (const s of assumers.filter(
+      (s) => s.roles.includes(roleId('claimCredentials')) || s.roles.includes(roleId('executeCall')),
+    )) {
       expect(s.statement.Resource).toEqual(TARGET_ROLES);
     }
     expect(byRevokeRequest.map((s) => s.roles)).toEqual([[roleId('revokeRequest')]]);
@@ -489,7 +495,7 @@ describe('IAM', () => {
     for (const action of ['sts:SetSourceIdentity', 'sts:TagSession']) {
       const statements = statementsAllowing(json, action);
       expect(new Set(statements.flatMap((s) => s.roles)), action).toEqual(
-        new Set([roleId('claimCredentials')]),
+        new Set([roleId('claimCredentials'), roleId('executeCall')]),
       );
       for (const s of statements) expect(s.statement.Resource).toEqual(TARGET_ROLES);
     }
@@ -583,6 +589,7 @@ describe('IAM', () => {
       requestAccess: [...readWrite, 'states:StartExecution'],
       getRequest: read,
       listRequests: read,
+      executeCall: [...readWrite, 'sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'],
       claimCredentials: [...readWrite, 'sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'],
       revokeRequest: [
         ...readWrite,
@@ -648,7 +655,10 @@ describe('IAM for revocation, by configuration', () => {
     const revokeRole = logicalId(other, other.functions.revokeRequest.role);
     // Assess
     expect(new Set(statementsAllowing(otherJson, 'sts:AssumeRole').flatMap((s) => s.roles))).toEqual(
-      new Set([logicalId(other, other.functions.claimCredentials.role)]),
+      new Set([
+        logicalId(other, other.functions.claimCredentials.role),
+        logicalId(other, other.functions.executeCall.role),
+      ]),
     );
     const writes = statementsAllowing(otherJson, 'iam:PutRolePolicy');
     expect(writes.map((s) => s.roles)).toEqual([[revokeRole]]);

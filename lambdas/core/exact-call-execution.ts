@@ -1,0 +1,251 @@
+import { isRequester } from './access.js';
+import { assertClaimable, MIN_SESSION_SECONDS } from './credentials.js';
+import { AlreadyExecutedError, FailClosedError, NotACallError, NotFoundError } from './errors.js';
+import { inputSha256, sha256Hex } from './exact-call.js';
+import { canonicalJson } from './history.js';
+import { type MaskingRules, maskText, maskValue } from './masking.js';
+import type { AccessRequest, Caller, Execution, MintedSession, ProcessCredentials } from './model.js';
+import type { Clock, CredentialMinter, RequestStore } from './ports.js';
+import { buildSessionPolicy, sanitizeSourceIdentity } from './session-policy.js';
+import { changeRequest } from './transitions.js';
+
+/**
+ * Executing an exact call: `POST /v1/requests/{id}/execute` (DESIGN.md §4 "Exact calls").
+ *
+ * Once, and claimed before it runs: the request moves APPROVED → EXECUTED (execution `running`) in
+ * one conditional write, so of two concurrent executes exactly one makes the call; the other is
+ * `409 AlreadyExecuted`. If the function dies between the claim and the end of the call, the request
+ * stays EXECUTED/running — the call may have happened, so it is never offered again (fail closed).
+ *
+ * Then a session is minted for exactly that call — the same session policy builder, the one action
+ * on the one ARN, ending at the grant's notAfter or a few minutes from now, whichever is first — and
+ * recorded like any other session, so the call's CloudTrail event links to the request. The call is
+ * made with it; its output is masked before it is stored or returned, and cut to a stored limit.
+ */
+
+/** The masked output is stored (and returned) up to this many characters of JSON. */
+export const MAX_OUTPUT_CHARS = 32 * 1024;
+/** The call's session policy ends at most this long after the execute began. */
+export const CALL_WINDOW_SECONDS = 300;
+/** How long the access-key → request link outlives the session, for CloudTrail's late deliveries. */
+const LINK_RETENTION_SECONDS = 7 * 86_400;
+
+/** What the call returned (plain JSON, bodies already read as text) or the AWS error it failed with. */
+export type CallOutcome =
+  | { ok: true; output: unknown }
+  | { ok: false; awsError: { code: string; message: string } };
+
+export interface CallToMake {
+  /** `dynamodb:PutItem` */
+  operation: string;
+  input: Record<string, unknown>;
+  /** The ARN's region, or undefined for ARNs without one (S3). */
+  region?: string;
+  credentials: ProcessCredentials;
+}
+
+/** Makes one AWS API call with given credentials (lambdas/adapters/call-executor.ts). */
+export interface CallExecutor {
+  /** Whether this executor can make `operation` (validation knows more operations than run yet). */
+  supports(operation: string): boolean;
+  execute(call: CallToMake): Promise<CallOutcome>;
+}
+
+export interface ExactCallDeps {
+  store: RequestStore;
+  minter: CredentialMinter;
+  executor: CallExecutor;
+  clock: Clock;
+  masking: MaskingRules;
+}
+
+export class ExactCalls {
+  constructor(private readonly deps: ExactCallDeps) {}
+
+  async execute(caller: Caller, requestId: string): Promise<Execution> {
+    const { store, clock } = this.deps;
+    const found = await store.get(requestId, { consistent: true });
+    // Only the requester may execute; to anyone else the request does not exist.
+    if (!found || !isRequester(caller, found)) throw new NotFoundError(`No request ${requestId}.`);
+    if (!found.call) {
+      throw new NotACallError(
+        'This request is for a session, not for one exact call; claim its credentials.',
+      );
+    }
+
+    if (!this.deps.executor.supports(found.call.operation)) {
+      // Before the claim: nothing is spent on a call that cannot be made.
+      throw new FailClosedError(
+        `Exact calls of ${found.call.operation} are validated but not yet executed by this version of Countersign.`,
+      );
+    }
+    const startedAt = clock.now().toISOString();
+    const { request } = await changeRequest(this.deps, requestId, (current, now) => {
+      assertExecutable(current, now);
+      return {
+        patch: { status: 'EXECUTED', execution: { status: 'running', masked: [], startedAt } },
+        event: `execution claimed by ${caller.sub}`,
+      };
+    });
+
+    let execution: Execution;
+    try {
+      execution = await this.run(request);
+    } catch {
+      // Recording the session failed (the store): the call was not sent, and is not offered again.
+      execution = {
+        status: 'failed',
+        awsError: {
+          code: 'ExecutionFailed',
+          message: 'Countersign failed before making the call; the call was not made.',
+        },
+        masked: [],
+        startedAt,
+        at: clock.now().toISOString(),
+      };
+    }
+    await changeRequest(this.deps, requestId, (current) =>
+      current.execution?.status !== 'running' || current.execution.startedAt !== startedAt
+        ? undefined
+        : { patch: { execution }, event: `executed: ${execution.status}` },
+    );
+    return execution;
+  }
+
+  private async run(request: AccessRequest): Promise<Execution> {
+    const { minter, executor, store, clock, masking } = this.deps;
+    const call = request.call!;
+    const grant = request.grant!;
+    const startedAt = request.execution!.startedAt;
+    const now = clock.now();
+    const notAfter = new Date(
+      Math.min(Date.parse(grant.notAfter), now.getTime() + CALL_WINDOW_SECONDS * 1000),
+    );
+    // What runs must be what was approved: the stored input must still hash to the approved hash.
+    if (inputSha256(call.input) !== call.inputSha256) {
+      return {
+        status: 'failed',
+        awsError: {
+          code: 'InputChanged',
+          message: 'The stored input no longer matches the approved input hash; the call was not made.',
+        },
+        masked: [],
+        startedAt,
+        at: clock.now().toISOString(),
+      };
+    }
+    const [action] = grant.actions;
+    const policy = buildSessionPolicy({ actions: [action!], resource: grant.resource, notAfter });
+    const sourceIdentity = sanitizeSourceIdentity(request.requester.sub);
+
+    let session: Awaited<ReturnType<CredentialMinter['assumeRole']>>;
+    try {
+      session = await minter.assumeRole({
+        roleArn: grant.roleArn,
+        sessionName: request.id,
+        sourceIdentity,
+        policy: policy.json,
+        durationSeconds: MIN_SESSION_SECONDS,
+        tags: [
+          { Key: 'countersign:request', Value: request.id },
+          { Key: 'countersign:agent', Value: sourceIdentity },
+        ],
+      });
+    } catch (error) {
+      // No call was made. The approval is spent all the same: executing is once, whatever happens.
+      return {
+        status: 'failed',
+        awsError: {
+          code: 'SessionNotMinted',
+          message: `No session could be minted for the call (${(error as Error).name ?? 'error'}); the call was not made.`,
+        },
+        masked: [],
+        startedAt,
+        at: clock.now().toISOString(),
+      };
+    }
+    const record: MintedSession = {
+      requestId: request.id,
+      accessKeyId: session.credentials.AccessKeyId,
+      assumedRoleId: session.assumedRoleId,
+      roleArn: grant.roleArn,
+      sourceIdentity,
+      issuedAt: now.toISOString(),
+      expiresAt: session.credentials.Expiration,
+    };
+    await store.putSession(record, Math.floor(Date.parse(record.expiresAt) / 1000) + LINK_RETENTION_SECONDS);
+
+    const region = regionOf(grant.resource);
+    let outcome: CallOutcome;
+    try {
+      outcome = await executor.execute({
+        operation: call.operation,
+        input: call.input,
+        ...(region ? { region } : {}),
+        credentials: session.credentials,
+      });
+    } catch {
+      // Not an answer from AWS (a timeout, a reset connection): the call may or may not have happened.
+      outcome = {
+        ok: false,
+        awsError: {
+          code: 'OutcomeUnknown',
+          message: 'The call was sent but no answer came back; it may or may not have taken effect.',
+        },
+      };
+    }
+    const at = clock.now().toISOString();
+    const base = { masked: [] as string[], accessKeyId: record.accessKeyId, startedAt, at };
+    if (!outcome.ok) {
+      // AWS error messages can quote data (a condition's item, a key): masked like any output.
+      const message = maskText(outcome.awsError.message.slice(0, 1000), masking).text;
+      return { ...base, status: 'failed', awsError: { code: outcome.awsError.code.slice(0, 100), message } };
+    }
+    const masked = maskValue(outcome.output, masking);
+    const json = canonicalJson(masked.value);
+    const stored = boundOutput(masked.value, json);
+    return {
+      ...base,
+      status: 'succeeded',
+      ...stored,
+      masked: masked.masked,
+      outputSha256: sha256Hex(json),
+    };
+  }
+}
+
+/**
+ * The masked output; larger than MAX_OUTPUT_CHARS, the start of its JSON text, flagged; nested
+ * deeper than MAX_OUTPUT_DEPTH (the store keeps maps at most 32 levels deep, inside the request),
+ * its JSON text whole.
+ */
+function boundOutput(value: unknown, json: string): { output: unknown; outputTruncated?: true } {
+  if (json.length > MAX_OUTPUT_CHARS)
+    return { output: json.slice(0, MAX_OUTPUT_CHARS), outputTruncated: true };
+  if (depth(value) > MAX_OUTPUT_DEPTH) return { output: json };
+  return { output: value };
+}
+
+/** Outputs nested deeper than this are stored and returned as their JSON text. */
+export const MAX_OUTPUT_DEPTH = 16;
+
+function depth(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 0;
+  let deepest = 0;
+  for (const item of Object.values(value)) deepest = Math.max(deepest, depth(item));
+  return deepest + 1;
+}
+
+function assertExecutable(request: AccessRequest, now: Date): void {
+  if (request.execution || request.status === 'EXECUTED') {
+    throw new AlreadyExecutedError(`The call of request ${request.id} was already executed; it runs once.`, {
+      details: { executedAt: request.execution?.startedAt },
+    });
+  }
+  assertClaimable(request, now);
+}
+
+function regionOf(arn: string): string | undefined {
+  const region = arn.split(':')[3];
+  return region ? region : undefined;
+}
