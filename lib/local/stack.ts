@@ -39,6 +39,7 @@ import {
 } from '../../lambdas/handlers/settle-request.js';
 import { createSlackInteractionsHandler } from '../../lambdas/handlers/slack-interactions.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config-file.js';
+import { createConsoleServer } from './console-server.js';
 import { createLocalDynamoDbClient, ensureTable, startDynamoDbLocal } from './dynamodb-local.js';
 import {
   BodyTooLargeError,
@@ -339,11 +340,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ),
     ];
 
+    // The web console and the issuer's dev login (/console/…, /authorize, /token): see console-server.ts.
+    const serveConsole = createConsoleServer({ issuer, config, url: front.url });
+
     let jwksFetches = 0;
     dispatch = async (req, res) => {
       const path = requestPath(req);
       const method = req.method ?? 'GET';
       try {
+        if (await serveConsole(req, res)) return;
         if (method === 'GET' && path === '/healthz') return sendJson(res, 200, { ok: true });
         if (method === 'GET' && path === '/.well-known/jwks.json') {
           jwksFetches += 1;
