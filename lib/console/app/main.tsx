@@ -46,6 +46,8 @@ function Nav({ roles, hash }: { roles: Role[]; hash: string }) {
   );
 }
 
+const KNOWN = /^\/(inbox|mine|history|review|me|requests\/[^/]+)$/;
+
 function Route({
   hash,
   roles,
@@ -92,7 +94,6 @@ function Route({
     case '/me':
       return <MePage session={session} roles={roles} config={config} />;
     default:
-      window.location.replace(homeOf(roles));
       return <Loading what="your start page" />;
   }
 }
@@ -136,6 +137,12 @@ function App({ config, problem }: { config: ConsoleConfig; problem?: string }) {
   const session = currentSession();
   if (!session) return <SignedOut config={config} {...(problem ? { problem } : {})} />;
   const roles = rolesOf(session.groups, config);
+  let page = hash;
+  if (!KNOWN.test(hash.slice(1).split('?')[0] ?? '')) {
+    // No page named (or an unknown one): the start page for these roles, without a history entry.
+    page = homeOf(roles);
+    window.history.replaceState(null, '', page);
+  }
   return (
     <>
       <a class="skip" href="#main">
@@ -144,7 +151,7 @@ function App({ config, problem }: { config: ConsoleConfig; problem?: string }) {
       <header class="top">
         <nav aria-label="Main">
           <span class="brand">Countersign</span>
-          <Nav roles={roles} hash={hash} />
+          <Nav roles={roles} hash={page} />
         </nav>
         <div class="who">
           <span>{session.sub}</span>
@@ -161,7 +168,7 @@ function App({ config, problem }: { config: ConsoleConfig; problem?: string }) {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        <Route hash={hash} roles={roles} session={session} config={config} />
+        <Route hash={page} roles={roles} session={session} config={config} />
       </main>
     </>
   );

@@ -28,7 +28,7 @@ export function RequestPage({ id, roles, sub }: { id: string; roles: Role[]; sub
   return (
     <section aria-labelledby="request-title">
       <h1 id="request-title">
-        Request <code>{id}</code>
+        Request <code class="wrap">{id}</code>
       </h1>
       {load.state === 'loading' && <Loading what="the request" />}
       {load.state === 'error' && <ErrorBox error={load.error} />}
@@ -154,35 +154,37 @@ function Verdict({ integrity, complete }: { integrity?: Integrity; complete: boo
 function Decisions({ decisions }: { decisions: Decision[] }) {
   if (decisions.length === 0) return <p class="muted">No decisions yet.</p>;
   return (
-    <table>
-      <caption class="sr-only">Decisions</caption>
-      <thead>
-        <tr>
-          <th scope="col">Approver</th>
-          <th scope="col">Decision</th>
-          <th scope="col">Via</th>
-          <th scope="col">At</th>
-          <th scope="col">Review</th>
-          <th scope="col">Comment</th>
-        </tr>
-      </thead>
-      <tbody>
-        {decisions.map((d) => (
-          <tr key={`${d.approver}${d.at}`}>
-            <td>
-              <Untrusted text={d.approver} />
-            </td>
-            <td>{d.decision}</td>
-            <td>{d.channel}</td>
-            <td>
-              <Time iso={d.at} />
-            </td>
-            <td>{d.reviewSeconds !== undefined ? duration(d.reviewSeconds) : '—'}</td>
-            <td>{d.comment ? <Untrusted text={d.comment} /> : ''}</td>
+    <div class="scroll">
+      <table>
+        <caption class="sr-only">Decisions</caption>
+        <thead>
+          <tr>
+            <th scope="col">Approver</th>
+            <th scope="col">Decision</th>
+            <th scope="col">Via</th>
+            <th scope="col">At</th>
+            <th scope="col">Review</th>
+            <th scope="col">Comment</th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {decisions.map((d) => (
+            <tr key={`${d.approver}${d.at}`}>
+              <td>
+                <Untrusted text={d.approver} />
+              </td>
+              <td>{d.decision}</td>
+              <td>{d.channel}</td>
+              <td>
+                <Time iso={d.at} />
+              </td>
+              <td>{d.reviewSeconds !== undefined ? duration(d.reviewSeconds) : '—'}</td>
+              <td>{d.comment ? <Untrusted text={d.comment} /> : ''}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
