@@ -20,6 +20,7 @@ import type { CountersignConfig } from '../../lambdas/core/config.js';
 import { BUNDLE_FILES } from '../bundling.js';
 import { ApprovalStateMachine } from './approval-state-machine.js';
 import { CloudTrailLinkage } from './cloudtrail-linkage.js';
+import { ConsoleSite } from './console-site.js';
 import { type ApiRoute, CountersignApi } from './countersign-api.js';
 import { CountersignFunction } from './countersign-function.js';
 import { CountersignTable } from './countersign-table.js';
@@ -309,6 +310,8 @@ export class CountersignStack extends Stack {
       ...(props.throttlingBurstLimit ? { throttlingBurstLimit: props.throttlingBurstLimit } : {}),
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
     });
+
+    if (props.config.console) new ConsoleSite(this, 'Console', { api: this.api.api, config: props.config });
 
     // --- CloudTrail ----------------------------------------------------------------------------
     this.linkage = new CloudTrailLinkage(this, 'CloudTrail', {
