@@ -113,7 +113,7 @@ describe('authorize', () => {
   });
 
   it('never redirects to an unregistered redirect_uri, nor for an unknown client', async () => {
-    for (const overrides of [
+    for (const overrides of <Array<Record<string, string | null>>>[
       { redirect_uri: 'https://evil.example/console/callback' },
       { redirect_uri: `${redirectUri}/../../evil` },
       { client_id: 'someone-else' },
@@ -127,7 +127,7 @@ describe('authorize', () => {
   });
 
   it('refuses plain PKCE or none at all, back to the client as invalid_request', async () => {
-    for (const overrides of [
+    for (const overrides of <Array<Record<string, string | null>>>[
       { code_challenge_method: 'plain' },
       { code_challenge_method: null },
       { code_challenge: null },

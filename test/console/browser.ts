@@ -67,9 +67,8 @@ export async function signIn(page: Page, baseUrl: string, sub: string, groups: s
 
 /** Changes the page inside the app (the token lives in memory: a full load would sign out). */
 export async function go(page: Page, hash: string): Promise<void> {
-  await page.evaluate((h) => {
-    window.location.hash = h;
-  }, hash);
+  // A string, not a function: this file is compiled for Node, where there is no `window`.
+  await page.evaluate(`window.location.hash = ${JSON.stringify(hash)}`);
 }
 
 export async function shot(page: Page, name: string): Promise<void> {

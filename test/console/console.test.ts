@@ -22,7 +22,7 @@ describe.skipIf(!available)('web console in chromium', () => {
     stack = await TestStack.start();
     browser = await launch();
     agent = await stack.agentToken('deploy-bot');
-  });
+  }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -53,7 +53,7 @@ describe.skipIf(!available)('web console in chromium', () => {
     await page.getByRole('button', { name: 'Sign out' }).waitFor();
     // Assess the sign-in: no code or token left in the address bar, nothing in web storage.
     expect(page.url()).not.toMatch(/code=|token|state=/);
-    const stored = await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]);
+    const stored = await page.evaluate('[localStorage.length, sessionStorage.length, document.cookie]');
     expect(stored).toEqual([0, 0, '']);
     await expect.poll(() => page.getByRole('link', { name: 'Inbox' }).count()).toBe(1);
 
@@ -83,6 +83,10 @@ describe.skipIf(!available)('web console in chromium', () => {
         comment: 'Checked INC-2291: the backfill is expected.',
       }),
     ]);
+    // Revoke: the grant ends at once, for the page and for the API.
+    await page.getByRole('button', { name: 'Revoke access' }).click();
+    await expect.poll(() => page.locator('.status-line .badge').textContent()).toBe('REVOKED');
+    expect((await stack.call('GET', `/v1/requests/${id}`, { token: agent })).body.status).toBe('REVOKED');
     await page.close();
   });
 
@@ -217,7 +221,7 @@ describe.skipIf(!available)('web console in chromium', () => {
     await go(page, `#/requests/${id}`);
     await page.getByRole('heading', { name: 'Decide' }).waitFor();
     // Nothing overflows the viewport sideways.
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
     expect(overflow).toBeLessThanOrEqual(0);
     await shot(page, 'request-phone');
     await page.close();
