@@ -56,12 +56,11 @@ export async function endpointsOf(config: ConsoleConfig): Promise<Endpoints> {
   if (typeof authorization !== 'string' || typeof token !== 'string') {
     throw new Error('The identity provider does not advertise an authorization and a token endpoint.');
   }
-  if (
-    !(doc.code_challenge_methods_supported as unknown[] | undefined)?.includes('S256') &&
-    !config.tokenEndpoint
-  ) {
-    // Fail closed: without S256 the code could be redeemed by whoever intercepts it.
-    throw new Error('The identity provider does not advertise PKCE with S256.');
+  const methods = doc.code_challenge_methods_supported;
+  if (Array.isArray(methods) && !methods.includes('S256')) {
+    // Fail closed: an issuer that lists its PKCE methods without S256 would not bind the code to
+    // this browser. (Some, such as Entra ID, support S256 without listing any method.)
+    throw new Error('The identity provider does not support PKCE with S256.');
   }
   return { authorization, token };
 }
