@@ -1,24 +1,52 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestStack } from '../support/local-stack.js';
+import { JwtAuthenticator } from '../../lambdas/adapters/jwt-authenticator.js';
+import { jwtSettings } from '../../lambdas/adapters/settings.js';
+import { loadConfigFile } from '../../lib/local/config-file.js';
+import { createConsoleServer, type ServeConsole } from '../../lib/local/console-server.js';
+import { type LocalServer, listenLocal, requestPath, sendJson } from '../../lib/local/http-server.js';
+import { createLocalIssuer, type LocalIssuer } from '../../lib/local/oidc-issuer.js';
+import { TEST_CONFIG_PATH } from '../support/local-stack.js';
 
 /**
  * The embedded issuer's authorization code + PKCE flow (DESIGN.md §6), over HTTP as the console
- * and any OIDC library would speak it. Each refusal here is one an attacker holding a stolen code,
- * a wrong verifier or a foreign redirect URI would hit.
+ * and any OIDC library would speak it, on the front door's console routes (`serveConsole`) with the
+ * real issuer and the real JWT verifier. Each refusal here is one an attacker holding a stolen
+ * code, a wrong verifier or a foreign redirect URI would hit.
  */
 
 const b64url = (b: Buffer) => b.toString('base64url');
 
-let stack: TestStack;
+const config = loadConfigFile(TEST_CONFIG_PATH);
+let issuer: LocalIssuer;
+let server: LocalServer;
+let serveConsole: ServeConsole;
 let redirectUri: string;
+/** The front door's routes that matter here: discovery, JWKS, and the console's (as stack.ts wires them). */
+const stack = {
+  get url() {
+    return server.url;
+  },
+  async call(_method: 'GET', path: string) {
+    const response = await fetch(`${server.url}${path}`);
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  },
+};
 
 beforeAll(async () => {
-  stack = await TestStack.start();
-  redirectUri = `${stack.url}/console/callback`;
+  server = await listenLocal(async (req, res) => {
+    const path = requestPath(req);
+    if (path === '/.well-known/jwks.json') return sendJson(res, 200, issuer.jwks());
+    if (path === '/.well-known/openid-configuration') return sendJson(res, 200, issuer.openidConfiguration());
+    if (await serveConsole(req, res)) return;
+    sendJson(res, 404, {});
+  });
+  issuer = createLocalIssuer({ issuer: server.url, audience: 'countersign' });
+  serveConsole = createConsoleServer({ issuer, config, url: server.url });
+  redirectUri = `${server.url}/console/callback`;
 });
 afterAll(async () => {
-  await stack?.stop();
+  await server?.close();
 });
 
 function pkce() {
@@ -161,9 +189,12 @@ describe('token', () => {
       nonce: 'nonce-456',
       aud: 'countersign',
     });
-    // The API verifies it like any token of the issuer: an auditor may read the reports.
-    const reports = await stack.call('GET', '/v1/reports/requests', { token: idToken });
-    expect(reports.status).toBe(200);
+    // The API's verifier (real JWKS over HTTP, real RS256) accepts it, and reads the auditor role.
+    const caller = await new JwtAuthenticator(
+      jwtSettings(config, issuer.issuer, issuer.jwksUri),
+    ).authenticate(`Bearer ${idToken}`);
+    expect(caller.sub).toBe('alice@example.com');
+    expect([...caller.roles]).toEqual(['auditor']);
   });
 
   it('refuses a wrong verifier, and the code is then spent', async () => {
