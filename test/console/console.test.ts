@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TABLE, TestStack } from '../support/local-stack.js';
+import type { Rule } from '../../lambdas/core/config.js';
+import { loadConfigFile } from '../../lib/local/config-file.js';
+import { TABLE, TEST_CONFIG_PATH, TestStack } from '../support/local-stack.js';
 import { type Browser, go, hasChromium, launch, shot, signIn } from './browser.js';
 
 /**
@@ -19,7 +21,21 @@ describe.skipIf(!available)('web console in chromium', () => {
   let agent: string;
 
   beforeAll(async () => {
-    stack = await TestStack.start();
+    // The fixture's rules, plus one whose minimum review (60 s) no browser can beat, even on a
+    // loaded machine: the TooFast test must not depend on being quick.
+    const fixture = loadConfigFile(TEST_CONFIG_PATH);
+    const slowReview: Rule = {
+      name: 'console-slow-review',
+      match: {
+        accessLevels: ['Write'],
+        resources: ['arn:aws:dynamodb:*:111122223333:table/reviewed-slowly*'],
+      },
+      effect: 'approve',
+      approvers: ['alice@example.com'],
+      minReviewSeconds: 60,
+      minReviewMode: 'refuse',
+    };
+    stack = await TestStack.start({ config: { ...fixture, rules: [slowReview, ...fixture.rules] } });
     browser = await launch();
     agent = await stack.agentToken('deploy-bot');
   }, 120_000);
@@ -91,18 +107,18 @@ describe.skipIf(!available)('web console in chromium', () => {
   });
 
   it('a too-fast approval shows the TooFast sentence, and nothing is approved', async () => {
-    // Prepare: signed in first, so the request is opened well within its 3-second minimum review.
+    // Prepare: a rule asking for 60 s of review before any approval.
     const page = await newPage();
     await signIn(page, stack.url, APPROVER, ['approvers']);
-    const id = await stack.pendingRequest(agent, 'audited-ledger');
+    const id = await stack.pendingRequest(agent, 'reviewed-slowly-ledger');
     // Act
     await go(page, `#/requests/${id}`);
     await page.getByRole('button', { name: 'Approve' }).click();
     // Assess
     const alert = page.locator('.decide [role=alert]');
     await alert.waitFor();
-    expect(await alert.textContent()).toContain(
-      'Too fast: this rule asks approvers to take a minimum time to review',
+    expect(await alert.textContent()).toMatch(
+      /Too fast: this rule asks approvers to review a request for at least 60 s before approving it, and you have had it for \d+ s\./,
     );
     expect(await alert.textContent()).toContain('TooFast');
     await shot(page, 'decide-too-fast');

@@ -8,7 +8,7 @@ export class ApiError extends Error {
     readonly code: string,
     readonly details?: Record<string, unknown>,
   ) {
-    super(sentenceFor(code));
+    super(sentenceFor(code, details));
     this.name = 'ApiError';
   }
 }

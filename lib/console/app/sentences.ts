@@ -27,6 +27,11 @@ const SENTENCES: Record<string, string> = {
   NetworkError: 'Countersign could not be reached.',
 };
 
-export function sentenceFor(code: string): string {
+export function sentenceFor(code: string, details?: Record<string, unknown>): string {
+  const min = details?.minReviewSeconds;
+  const had = details?.reviewSeconds;
+  if (code === 'TooFast' && typeof min === 'number' && typeof had === 'number') {
+    return `Too fast: this rule asks approvers to review a request for at least ${min} s before approving it, and you have had it for ${Math.floor(had)} s. Read it, then try again.`;
+  }
   return SENTENCES[code] ?? 'The server refused this.';
 }
