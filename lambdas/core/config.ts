@@ -234,6 +234,23 @@ export const configSchema = z
       })
       .strict()
       .default({ requestsPerMinutePerAgent: 60, maxWaitSeconds: 20 }),
+    /**
+     * The web console (DESIGN.md §6): a public OIDC client signing in with authorization code + PKCE.
+     * Optional; locally the client id defaults to the first `identity.audience`.
+     */
+    console: z
+      .object({
+        /** The console's client id at the issuer; the console sends the ID token, so list it in `identity.audience`. */
+        clientId: z.string().min(1).max(256),
+        /** @default 'openid' — Okta wants `openid groups`, Entra ID `openid profile` */
+        scope: z.string().min(1).max(512).default('openid'),
+        /** @default - from the issuer's discovery document (Cognito: `https://<domain>/oauth2/authorize`) */
+        authorizationEndpoint: z.string().url().optional(),
+        /** @default - from the issuer's discovery document (Cognito: `https://<domain>/oauth2/token`) */
+        tokenEndpoint: z.string().url().optional(),
+      })
+      .strict()
+      .optional(),
     local: z
       .object({
         /** The local stack's Slack signing secret when SLACK_SIGNING_SECRET is not set. Never used on AWS. */

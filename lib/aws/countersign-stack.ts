@@ -22,6 +22,7 @@ import { configWarnings } from '../../lambdas/core/targets.js';
 import { BUNDLE_FILES } from '../bundling.js';
 import { ApprovalStateMachine } from './approval-state-machine.js';
 import { CloudTrailLinkage } from './cloudtrail-linkage.js';
+import { ConsoleSite } from './console-site.js';
 import { type ApiRoute, CountersignApi } from './countersign-api.js';
 import { CountersignFunction } from './countersign-function.js';
 import { CountersignTable } from './countersign-table.js';
@@ -382,6 +383,8 @@ export class CountersignStack extends Stack {
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
       cloudWatchRole: props.apiGatewayCloudWatchRole ?? true,
     });
+
+    if (props.config.console) new ConsoleSite(this, 'Console', { api: this.api.api, config: props.config });
 
     // --- CloudTrail ----------------------------------------------------------------------------
     this.linkage = new CloudTrailLinkage(this, 'CloudTrail', {

@@ -11,6 +11,7 @@ import { API_GATEWAY_MAX_BODY_BYTES, API_GATEWAY_TIMEOUT_MS, ApiGateway } from '
 import { type Assembly, loadAssembly } from './assembly-host.js';
 import { createLocalAws, type LocalAws } from './aws/index.js';
 import { createDelivery, type Delivery } from './cloudtrail-delivery.js';
+import { createConsoleServer } from './console-server.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config-file.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { createLocalDynamoDbClient, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
@@ -261,10 +262,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         jwksFetches += 1;
       },
     });
+    // The web console and the issuer's dev login (/console/…, /authorize, /token): console-server.ts.
+    const serveConsole = createConsoleServer({ issuer, config, url: front.url });
     dispatch = async (req, res) => {
       const path = requestPath(req);
       const method = req.method ?? 'GET';
       try {
+        if (await serveConsole(req, res)) return;
         if (await local(req, res, method, path)) return;
         const matched = gateway.match(method, path);
         if (!('route' in matched)) return send(res, matched);
