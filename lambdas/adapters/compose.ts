@@ -9,7 +9,7 @@ import { RequestReader } from '../core/request-reader.js';
 import { ApprovalSteps } from '../core/workflow-steps.js';
 import { DynamoDbAgentHistory } from './agent-history.js';
 import { DynamoDbEventStore } from './dynamodb-events.js';
-import { DynamoDbRequestStore } from './dynamodb-store.js';
+import { DynamoDbRequestStore, DynamoDbRevocationLedger } from './dynamodb-store.js';
 import { IamSessionRevoker } from './iam-revoker.js';
 import { JwtAuthenticator } from './jwt-authenticator.js';
 import { clientOptions, requireStateMachine, type Settings } from './settings.js';
@@ -59,6 +59,7 @@ export const buildRevoker = (s: Settings) =>
         ...(s.account ? { account: s.account } : {}),
         iam: clientOptions(s, 'iam'),
         sts: new STSClient(clientOptions(s, 'sts')),
+        ledger: new DynamoDbRevocationLedger(dynamoClient(s), s.tableName),
       }),
   );
 export const buildAuthenticator = (s: Settings) => once(s, 'jwt', () => new JwtAuthenticator(s.jwt));
@@ -135,6 +136,7 @@ export const buildRevocations = (
     () =>
       new Revocations({
         store: buildStore(s),
+        revokesPerMinutePerAgent: s.config.limits.revokesPerMinutePerAgent,
         revoker: buildRevoker(s),
         workflow: buildWorkflow(s),
         clock: systemClock,

@@ -15,6 +15,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { ConditionFailedError, DependencyError } from '../core/errors.js';
 import type { AccessRequest, MintedSession, RequestStatus } from '../core/model.js';
 import type { RequestStore } from '../core/ports.js';
+import type { RevocationLedger, RevocationSlotState } from './iam-revoker.js';
 
 /** Item keys of the single table (see table-design.ts for the whole layout). */
 export const keys = {
@@ -25,6 +26,7 @@ export const keys = {
   accessKey: (akid: string) => ({ PK: `AKID#${akid}`, SK: 'AKID' }),
   idempotency: (agentKey: string, key: string) => ({ PK: `IDEM#${agentKey}#${key}`, SK: 'IDEM' }),
   rate: (agentKey: string, minute: string) => ({ PK: `RATE#${agentKey}#${minute}`, SK: 'RATE' }),
+  revocationSlot: (roleArn: string, slot: number) => ({ PK: `REVOKE#${roleArn}`, SK: `SLOT#${slot}` }),
 };
 
 /** `AGENT#<issuer>#<sub>`: the byAgent index partition of one agent. */
@@ -314,6 +316,82 @@ export class DynamoDbRequestStore implements RequestStore {
       return Number(out.Attributes ? unmarshall(out.Attributes).count : 1);
     } catch (error) {
       throw dependencyFailure('rate count', error);
+    }
+  }
+}
+
+/** How long a revocation slot's ledger item outlives its last entry (its TTL). */
+const REVOCATION_LEDGER_RETENTION_SECONDS = 86_400;
+
+/**
+ * The versioned content of each target role's revocation policies (`REVOKE#<roleArn>` /
+ * `SLOT#<n>`): the source of truth the revoker writes IAM from, since IAM itself has no
+ * conditional write. Each write is conditional on the slot's previous version.
+ */
+export class DynamoDbRevocationLedger implements RevocationLedger {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async read(roleArn: string): Promise<RevocationSlotState[]> {
+    try {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :sk)',
+          ExpressionAttributeValues: marshall({ ':pk': `REVOKE#${roleArn}`, ':sk': 'SLOT#' }),
+          ConsistentRead: true,
+        }),
+      );
+      return (out.Items ?? []).map((item) => {
+        const { slot, version, entries, issuedBefore } = unmarshall(item);
+        return {
+          slot: Number(slot),
+          version: Number(version),
+          entries: Array.isArray(entries) ? entries : [],
+          ...(issuedBefore ? { issuedBefore } : {}),
+        } as RevocationSlotState;
+      });
+    } catch (error) {
+      throw dependencyFailure('read revocations', error);
+    }
+  }
+
+  async write(roleArn: string, next: RevocationSlotState): Promise<boolean> {
+    const lastMs = Math.max(
+      0,
+      ...next.entries.map((e) => Date.parse(e.until)),
+      next.issuedBefore ? Date.parse(next.issuedBefore.until) : 0,
+    );
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: marshall(
+            {
+              ...keys.revocationSlot(roleArn, next.slot),
+              slot: next.slot,
+              version: next.version,
+              entries: next.entries.map((e) => ({ userId: e.userId, until: e.until })),
+              ...(next.issuedBefore ? { issuedBefore: { ...next.issuedBefore } } : {}),
+              expiresAt: Math.floor(lastMs / 1000) + REVOCATION_LEDGER_RETENTION_SECONDS,
+            },
+            { removeUndefinedValues: true },
+          ),
+          ConditionExpression: next.version === 1 ? 'attribute_not_exists(PK)' : '#version = :previous',
+          ...(next.version === 1
+            ? {}
+            : {
+                ExpressionAttributeNames: { '#version': 'version' },
+                ExpressionAttributeValues: marshall({ ':previous': next.version - 1 }),
+              }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw dependencyFailure('write revocations', error);
     }
   }
 }

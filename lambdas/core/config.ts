@@ -143,9 +143,15 @@ export const configSchema = z
         requestsPerMinutePerAgent: z.number().int().min(1).max(10_000).default(60),
         /** Upper bound on `waitSeconds` of the long-poll (the contract caps it at 20). */
         maxWaitSeconds: z.number().int().min(0).max(20).default(20),
+        /**
+         * Revokes one agent may make of its own requests per minute before `429 RateLimited`
+         * (each one with live sessions writes on the shared target role). Approvers and auditors
+         * are never limited.
+         */
+        revokesPerMinutePerAgent: z.number().int().min(1).max(1_000).default(10),
       })
       .strict()
-      .default({ requestsPerMinutePerAgent: 60, maxWaitSeconds: 20 }),
+      .default({ requestsPerMinutePerAgent: 60, maxWaitSeconds: 20, revokesPerMinutePerAgent: 10 }),
     local: z
       .object({
         /** The local stack's Slack signing secret when SLACK_SIGNING_SECRET is not set. Never used on AWS. */

@@ -1,4 +1,4 @@
-import { canSeeAll, isRequester } from './access.js';
+import { agentKey, canSeeAll, isRequester } from './access.js';
 import {
   ConflictError,
   FailClosedError,
@@ -6,6 +6,7 @@ import {
   GrantExpiredError,
   NotApprovedError,
   NotFoundError,
+  RateLimitedError,
   RevokedError,
 } from './errors.js';
 import type { AccessRequest, Caller, MintedSession, ProcessCredentials } from './model.js';
@@ -73,6 +74,12 @@ export class CredentialClaims {
     // Unrecorded credentials are never handed out: if this write fails the agent gets a 503 and
     // the session (unusable without its secret, which is dropped here) is still revocable by name.
     await store.putSession(record, Math.floor(Date.parse(record.expiresAt) / 1000) + LINK_RETENTION_SECONDS);
+    // A revoke denies the sessions it finds recorded. It marks the request REVOKED before it lists
+    // them, and this session was recorded before this re-read: either the revoke lists it, or this
+    // read sees REVOKED and the credentials are dropped unseen.
+    const latest = await store.get(requestId, { consistent: true });
+    if (!latest) throw new NotFoundError(`No request ${requestId}.`);
+    assertClaimable(latest, clock.now());
     return session.credentials;
   }
 }
@@ -92,6 +99,8 @@ export function assertClaimable(request: AccessRequest, now: Date): void {
 
 export interface RevocationDeps {
   store: RequestStore;
+  /** Revokes one agent may make per minute of its own requests (`limits.revokesPerMinutePerAgent`). */
+  revokesPerMinutePerAgent?: number;
   revoker: SessionRevoker;
   workflow: ApprovalWorkflow;
   clock: Clock;
@@ -113,6 +122,7 @@ export class Revocations {
     if (!current || !mayRevoke) throw new NotFoundError(`No request ${requestId}.`);
     if (!canSeeAll(caller) && !caller.roles.has('agent'))
       throw new ForbiddenError('You may not revoke this request.');
+    if (!canSeeAll(caller)) await this.countRevoke(caller);
 
     const { request } = await changeRequest(this.deps, requestId, (latest, now) => {
       const status = effectiveStatus(latest, now);
@@ -137,13 +147,18 @@ export class Revocations {
     });
 
     if (request.grant) {
-      // Until a little past the latest possible session end: after that no session of it can exist.
-      const until = new Date(
-        Math.max(Date.parse(request.grant.notAfter), this.deps.clock.now().getTime()) +
-          MAX_CHAINED_SESSION_SECONDS * 1000,
-      ).toISOString();
+      // Deny only sessions that were minted, and only until the last of them expires. The request is
+      // REVOKED before this (consistent) read, so a claim racing with it either is listed here or
+      // sees REVOKED after recording its session and hands nothing out (CredentialClaims.claim).
+      const now = this.deps.clock.now().getTime();
+      const live = (await this.deps.store.listSessions(request.id)).filter(
+        (s) => s.roleArn === request.grant!.roleArn && Date.parse(s.expiresAt) > now,
+      );
+      const until = Math.max(...live.map((s) => Date.parse(s.expiresAt)));
       try {
-        await this.deps.revoker.revoke(request.grant.roleArn, request.id, until);
+        if (live.length > 0) {
+          await this.deps.revoker.revoke(request.grant.roleArn, request.id, new Date(until).toISOString());
+        }
       } catch (error) {
         throw new FailClosedError(
           'The request is marked REVOKED and cannot be claimed again, but the deny for its live sessions could not be written yet. Retry the revoke.',
@@ -155,4 +170,31 @@ export class Revocations {
     if (this.deps.onRevoked) await this.deps.onRevoked(request).catch(() => undefined);
     return request;
   }
+
+  /**
+   * Agents revoke their own requests; each revoke with live sessions costs a write on the shared
+   * target role, so one agent may only make so many a minute. Approvers and auditors are never
+   * limited: their revokes are the ones that must always go through.
+   */
+  private async countRevoke(caller: Caller): Promise<void> {
+    const limit = this.deps.revokesPerMinutePerAgent;
+    if (limit === undefined) return;
+    const now = this.deps.clock.now();
+    const minute = now.toISOString().slice(0, 16);
+    const count = await this.deps.store.countRequest(
+      `revoke#${agentKey(caller)}`,
+      minute,
+      Math.floor(now.getTime() / 1000) + 120,
+    );
+    if (count > limit) {
+      throw new RateLimitedError(`More than ${limit} revokes in a minute; slow down and retry.`, {
+        retryAfterSeconds: secondsToNextMinute(now),
+      });
+    }
+  }
+}
+
+/** Seconds until the next whole minute (the rate windows' boundary), at least 1. */
+export function secondsToNextMinute(now: Date): number {
+  return Math.max(1, 60 - now.getUTCSeconds());
 }

@@ -104,6 +104,13 @@ export class TooFastError extends CountersignError {
 export class RateLimitedError extends CountersignError {
   readonly status = 429;
   readonly code = 'RateLimited';
+  /** When to try again; answered as `Retry-After` and `details.retryAfterSeconds`. */
+  readonly retryAfterSeconds: number;
+  constructor(message: string, options: { retryAfterSeconds?: number; details?: ErrorDetails } = {}) {
+    const retryAfterSeconds = Math.max(1, Math.ceil(options.retryAfterSeconds ?? 60));
+    super(message, { details: { ...options.details, retryAfterSeconds } });
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
 }
 
 /**
