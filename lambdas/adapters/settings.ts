@@ -14,6 +14,8 @@ export interface Settings {
   stateMachineArn?: string;
   /** The account the function runs in, whose roles its own credentials reach; unknown locally. */
   account?: string;
+  /** The claim function's role: its AssumeRole calls are Countersign minting sessions (the linker). */
+  mintingRoleArn?: string;
   /** Service endpoints; absent on AWS (the SDK's defaults), loopback URLs locally. */
   endpoints: { dynamodb?: string; sfn?: string; sts?: string; iam?: string };
   /** Static credentials for the local stand-ins only; on AWS the function's role is used. */
@@ -70,6 +72,7 @@ export function settingsFromEnvironment(env: Env = process.env): Settings {
     tableName: required(env, 'TABLE_NAME'),
     ...(env.STATE_MACHINE_ARN ? { stateMachineArn: env.STATE_MACHINE_ARN } : {}),
     ...(env.COUNTERSIGN_ACCOUNT_ID ? { account: env.COUNTERSIGN_ACCOUNT_ID } : {}),
+    ...(env.MINTING_ROLE_ARN ? { mintingRoleArn: env.MINTING_ROLE_ARN } : {}),
     endpoints: {},
     jwt: jwtSettings(config, issuer),
     slack: { ...(env.SLACK_SECRET_ARN ? { secretArn: env.SLACK_SECRET_ARN } : {}) },

@@ -59,11 +59,21 @@ export const isAssumeRole = (event: Pick<LinkedEvent, 'eventName' | 'eventSource
   event.eventName === 'AssumeRole' && event.eventSource === 'sts.amazonaws.com';
 
 /**
+ * CloudTrail's record of Countersign minting one of the request's sessions: not a call made under
+ * the grant. An AssumeRole the grant's session made itself (role chaining, probing) is a call, and
+ * a failed one is denied activity. Events stored before the linker recorded `minting` were minting
+ * records exactly when joined by their role session name.
+ */
+export const isMintingRecord = (
+  event: Pick<LinkedEvent, 'eventName' | 'eventSource' | 'linkedBy' | 'minting'>,
+) => isAssumeRole(event) && (event.minting ?? event.linkedBy === 'roleSessionName');
+
+/**
  * What one linked event adds to the counters. The linker's adapter adds exactly this to the REQUEST
  * item, and the evidence record sums it over the events, so the listing and the record agree.
  */
 export function activityOf(event: LinkedEvent): ActivityCounters {
-  const call = !isAssumeRole(event);
+  const call = !isMintingRecord(event);
   const failed = event.errorCode !== undefined;
   return {
     calls: call ? 1 : 0,
@@ -283,7 +293,7 @@ export function buildEvidenceRecord(input: EvidenceInput) {
   const totals = input.truncated && input.counters ? input.counters : counted;
   const failures = new Map<string, { eventName: string; errorCode: string; count: number }>();
   for (const e of events) {
-    if (isAssumeRole(e) || e.errorCode === undefined) continue;
+    if (isMintingRecord(e) || e.errorCode === undefined) continue;
     const key = `${e.eventName}\u0000${e.errorCode}`;
     const entry = failures.get(key) ?? { eventName: e.eventName, errorCode: e.errorCode, count: 0 };
     entry.count += 1;
@@ -296,7 +306,9 @@ export function buildEvidenceRecord(input: EvidenceInput) {
       eventTime: e.eventTime,
       ...(e.accessKeyId ? { accessKeyId: e.accessKeyId } : {}),
     }));
-  const confirmed = new Set(events.filter((e) => isAssumeRole(e) && e.accessKeyId).map((e) => e.accessKeyId));
+  const confirmed = new Set(
+    events.filter((e) => isMintingRecord(e) && e.accessKeyId).map((e) => e.accessKeyId),
+  );
 
   const integrity = verifyIntegrity(request);
   const facts = assessFacts(request, now);

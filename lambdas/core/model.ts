@@ -161,6 +161,12 @@ export interface LinkedEvent {
    * linked; `false` is UNLINKED_ACTIVITY. Absent when the event carries no key (a failed AssumeRole).
    */
   minted?: boolean;
+  /**
+   * On AssumeRole events: true when the caller was Countersign's minting role (the record of a
+   * session being minted, not a call under a grant); false for anyone else's AssumeRole (an agent's
+   * role chaining is a call like any other). Absent on events stored before this was recorded.
+   */
+  minting?: boolean;
 }
 
 /** The credential_process answer (AWS CLI/SDK `credential_process` contract). */

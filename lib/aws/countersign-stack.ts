@@ -182,6 +182,8 @@ export class CountersignStack extends Stack {
       reports: make('reports'),
     };
     this.functions = fns;
+    // The linker tells Countersign's minting (AssumeRole by this role) from an agent's own AssumeRole.
+    fns.linkCloudTrail.function.addEnvironment('MINTING_ROLE_ARN', fns.claimCredentials.role.roleArn);
 
     // --- Permissions, handler by handler -------------------------------------------------------
     for (const name of [

@@ -247,6 +247,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stateMachineArn: sfn.stateMachineArn(STATE_MACHINE_NAME),
       endpoints: { dynamodb: dynamo.endpoint, sfn: sfnServer.url, sts: stsServer.url, iam: stsServer.url },
       credentials: LOCAL_SERVICE_CREDENTIALS,
+      // The role CloudTrail records of local minting name (the claim function's role on AWS).
+      mintingRoleArn: `arn:aws:iam::${config.targets[0]!.account}:role/countersign-claim-credentials`,
       jwt: jwtSettings(config, issuer.issuer, issuer.jwksUri),
       slack: {
         apiUrl: `${slackServer.url}/api`,

@@ -18,6 +18,7 @@ import {
   CONFIG,
   callRecord,
   lifecycle,
+  MINTING_ROLE_ARN,
   startTable,
   TABLE_ARN,
   TestClock,
@@ -92,6 +93,7 @@ async function seed(): Promise<void> {
   const linker = new CloudTrailLinker({
     events: new DynamoDbEventStore(client, table),
     requests: new DynamoDbRequestStore(client, table),
+    mintingRoleArns: [MINTING_ROLE_ARN],
   });
   const agentCaller = (sub: string) => ({
     sub,

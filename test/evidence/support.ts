@@ -25,6 +25,8 @@ import { fakeAccessKeyId } from '../support/fake-keys.js';
 export const ISSUER = 'https://issuer.example.com';
 export const ACCOUNT = '111122223333';
 export const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/countersign-target`;
+/** The claim function's role, whose AssumeRole calls mint sessions (as assumeRoleRecord makes them). */
+export const MINTING_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/countersign-claim-credentials`;
 export const TABLE_ARN = (name: string) => `arn:aws:dynamodb:us-east-1:${ACCOUNT}:table/${name}`;
 
 export const CONFIG: CountersignConfig = parseConfig({
