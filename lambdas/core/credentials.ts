@@ -3,20 +3,22 @@ import {
   ConflictError,
   FailClosedError,
   ForbiddenError,
+  GrantEndingSoonError,
   GrantExpiredError,
   NotApprovedError,
   NotFoundError,
   RateLimitedError,
   RevokedError,
 } from './errors.js';
+import { MIN_SESSION_SECONDS } from './grants.js';
 import type { AccessRequest, Caller, MintedSession, ProcessCredentials } from './model.js';
 import type { ApprovalWorkflow, Clock, CredentialMinter, RequestStore, SessionRevoker } from './ports.js';
 import { sanitizeSourceIdentity } from './session-policy.js';
 import { effectiveStatus } from './status.js';
 import { changeRequest } from './transitions.js';
 
-/** STS limits for role chaining: at least 15 minutes, at most one hour. */
-export const MIN_SESSION_SECONDS = 900;
+/** STS limits for role chaining: at least 15 minutes (MIN_SESSION_SECONDS), at most one hour. */
+export { MIN_SESSION_SECONDS };
 export const MAX_CHAINED_SESSION_SECONDS = 3600;
 
 /** How long the access-key → request link outlives a session, for CloudTrail's late deliveries. */
@@ -29,13 +31,22 @@ export interface CredentialDeps {
 }
 
 /**
- * `DurationSeconds` for AssumeRole: the grant's remaining time, within STS's bounds. A session may
- * outlive `notAfter` (STS's floor is 900 s) — the session policy's `aws:CurrentTime` condition is what
- * ends access exactly on time.
+ * `DurationSeconds` for AssumeRole: the grant's remaining time (whole seconds, rounded down, so the
+ * session never outlives `notAfter`), at most the role-chaining hour. Claims with less than STS's
+ * 900-second floor left are refused before this (CredentialClaims.claim).
  */
 export function sessionDurationSeconds(notAfter: string, now: Date): number {
-  const remaining = Math.ceil((Date.parse(notAfter) - now.getTime()) / 1000);
+  const remaining = Math.floor((Date.parse(notAfter) - now.getTime()) / 1000);
   return Math.min(MAX_CHAINED_SESSION_SECONDS, Math.max(MIN_SESSION_SECONDS, remaining));
+}
+
+/**
+ * The `Expiration` handed to the agent: the earlier of the session's and the grant's end, so SDKs
+ * (and `credential_process` users) stop using and refresh the credentials when the grant ends.
+ */
+export function effectiveExpiration(sessionExpiration: string, notAfter: string): string {
+  const end = Math.min(Date.parse(sessionExpiration), Date.parse(notAfter));
+  return new Date(end).toISOString();
 }
 
 /** Minting: `POST /v1/requests/{id}/credentials`. Credentials are returned, never stored. */
@@ -50,6 +61,15 @@ export class CredentialClaims {
     const now = clock.now();
     assertClaimable(request, now);
     const grant = request.grant!;
+    // STS cannot mint a session shorter than 900 s, and one that outlives the grant keeps working
+    // for identity-based logins (GetCallerIdentity ignores session policies): refuse instead.
+    const claimableUntil = new Date(Date.parse(grant.notAfter) - MIN_SESSION_SECONDS * 1000);
+    if (now.getTime() > claimableUntil.getTime()) {
+      throw new GrantEndingSoonError(
+        `The grant ends at ${grant.notAfter}; STS sessions last at least ${MIN_SESSION_SECONDS} s, so no session that ends with it can be minted after ${claimableUntil.toISOString()}.`,
+        { details: { notAfter: grant.notAfter, claimableUntil: claimableUntil.toISOString() } },
+      );
+    }
     const sourceIdentity = sanitizeSourceIdentity(request.requester.sub);
     const session = await minter.assumeRole({
       roleArn: grant.roleArn,
@@ -80,7 +100,10 @@ export class CredentialClaims {
     const latest = await store.get(requestId, { consistent: true });
     if (!latest) throw new NotFoundError(`No request ${requestId}.`);
     assertClaimable(latest, clock.now());
-    return session.credentials;
+    return {
+      ...session.credentials,
+      Expiration: effectiveExpiration(session.credentials.Expiration, grant.notAfter),
+    };
   }
 }
 

@@ -81,6 +81,10 @@ export class GrantExpiredError extends ConflictError {
 export class RevokedError extends ConflictError {
   override readonly code = 'Revoked';
 }
+/** 409: too little of the grant is left for a session that ends with it (STS's 900-second floor). */
+export class GrantEndingSoonError extends ConflictError {
+  override readonly code = 'GrantEndingSoon';
+}
 
 /** 413: the body is larger than the API accepts. */
 export class PayloadTooLargeError extends CountersignError {

@@ -83,6 +83,8 @@ export const noWorkflow: ApprovalWorkflow = {
 export class FakeMinter implements CredentialMinter {
   readonly calls: AssumeRoleInput[] = [];
   private counter = 0;
+  /** `clock`: sessions expire `durationSeconds` after its now, as STS's do. @default the wall clock, one hour */
+  constructor(private readonly clock?: Clock) {}
   async assumeRole(input: AssumeRoleInput) {
     this.calls.push(input);
     this.counter += 1;
@@ -92,7 +94,9 @@ export class FakeMinter implements CredentialMinter {
       AccessKeyId: accessKeyId,
       SecretAccessKey: 'never-stored',
       SessionToken: 'never-stored',
-      Expiration: new Date(Date.now() + 3600_000).toISOString(),
+      Expiration: this.clock
+        ? new Date(this.clock.now().getTime() + input.durationSeconds * 1000).toISOString()
+        : new Date(Date.now() + 3600_000).toISOString(),
     };
     return {
       credentials,
@@ -122,7 +126,7 @@ export async function startTable(): Promise<{ db: DynamoDbLocal; client: DynamoD
 /** The request lifecycle, wired as the Lambdas wire it, on one table and one test clock. */
 export function lifecycle(client: DynamoDBClient, table: string, clock: TestClock) {
   const store = new DynamoDbRequestStore(client, table);
-  const minter = new FakeMinter();
+  const minter = new FakeMinter(clock);
   const deps = { store, workflow: noWorkflow, clock, config: CONFIG };
   const requests = new AccessRequests(deps);
   const decisions = new Decisions(deps);
