@@ -92,7 +92,16 @@ export const buildAccessRequests = (s: Settings) =>
       }),
   );
 export const buildReader = (s: Settings) =>
-  once(s, 'reader', () => new RequestReader({ store: buildStore(s), clock: systemClock }));
+  once(
+    s,
+    'reader',
+    () =>
+      new RequestReader({
+        store: buildStore(s),
+        clock: systemClock,
+        concurrentWaitsPerCaller: s.config.limits.concurrentWaitsPerCaller,
+      }),
+  );
 export const buildDecisions = (s: Settings) =>
   once(
     s,
@@ -109,7 +118,16 @@ export const buildClaims = (s: Settings) =>
   once(
     s,
     'claims',
-    () => new CredentialClaims({ store: buildStore(s), minter: buildMinter(s), clock: systemClock }),
+    () =>
+      new CredentialClaims({
+        store: buildStore(s),
+        minter: buildMinter(s),
+        clock: systemClock,
+        limits: {
+          claimsPerMinutePerAgent: s.config.limits.claimsPerMinutePerAgent,
+          liveSessionsPerGrant: s.config.limits.liveSessionsPerGrant,
+        },
+      }),
   );
 export const buildSteps = (s: Settings, secrets: SlackSecrets) =>
   once(

@@ -27,6 +27,7 @@ export const keys = {
   idempotency: (agentKey: string, key: string) => ({ PK: `IDEM#${agentKey}#${key}`, SK: 'IDEM' }),
   rate: (agentKey: string, minute: string) => ({ PK: `RATE#${agentKey}#${minute}`, SK: 'RATE' }),
   revocationSlot: (roleArn: string, slot: number) => ({ PK: `REVOKE#${roleArn}`, SK: `SLOT#${slot}` }),
+  lease: (name: string, slot: number) => ({ PK: `LEASE#${name}`, SK: `SLOT#${slot}` }),
 };
 
 /** `AGENT#<issuer>#<sub>`: the byAgent index partition of one agent. */
@@ -298,6 +299,56 @@ export class DynamoDbRequestStore implements RequestStore {
       return sessions;
     } catch (error) {
       throw dependencyFailure('list sessions', error);
+    }
+  }
+
+  async acquireLease(
+    name: string,
+    slots: number,
+    holder: string,
+    untilMs: number,
+    nowMs: number,
+  ): Promise<number | undefined> {
+    for (let slot = 0; slot < slots; slot++) {
+      try {
+        await this.client.send(
+          new PutItemCommand({
+            TableName: this.tableName,
+            Item: marshall({
+              ...keys.lease(name, slot),
+              holder,
+              until: untilMs,
+              expiresAt: Math.ceil(untilMs / 1000) + 3600,
+            }),
+            // Free: never taken, released (deleted), or run out (a crashed holder).
+            ConditionExpression: 'attribute_not_exists(PK) OR #until < :now',
+            ExpressionAttributeNames: { '#until': 'until' },
+            ExpressionAttributeValues: marshall({ ':now': nowMs }),
+          }),
+        );
+        return slot;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) continue;
+        throw dependencyFailure('take lease', error);
+      }
+    }
+    return undefined;
+  }
+
+  async releaseLease(name: string, slot: number, holder: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: marshall(keys.lease(name, slot)),
+          ConditionExpression: 'holder = :holder',
+          ExpressionAttributeValues: marshall({ ':holder': holder }),
+        }),
+      );
+    } catch (error) {
+      // Someone took it over after it ran out: it is theirs now.
+      if (error instanceof ConditionalCheckFailedException) return;
+      throw dependencyFailure('release lease', error);
     }
   }
 

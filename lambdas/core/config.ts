@@ -149,9 +149,22 @@ export const configSchema = z
          * are never limited.
          */
         revokesPerMinutePerAgent: z.number().int().min(1).max(1_000).default(10),
+        /** Credential claims one agent may make per minute, over all its grants. */
+        claimsPerMinutePerAgent: z.number().int().min(1).max(1_000).default(20),
+        /** Sessions of one grant that may be live (not yet expired) at once. */
+        liveSessionsPerGrant: z.number().int().min(1).max(100).default(5),
+        /** Long-polls (`waitSeconds` > 0) one caller may hold open at once. */
+        concurrentWaitsPerCaller: z.number().int().min(1).max(100).default(5),
       })
       .strict()
-      .default({ requestsPerMinutePerAgent: 60, maxWaitSeconds: 20, revokesPerMinutePerAgent: 10 }),
+      .default({
+        requestsPerMinutePerAgent: 60,
+        maxWaitSeconds: 20,
+        revokesPerMinutePerAgent: 10,
+        claimsPerMinutePerAgent: 20,
+        liveSessionsPerGrant: 5,
+        concurrentWaitsPerCaller: 5,
+      }),
     local: z
       .object({
         /** The local stack's Slack signing secret when SLACK_SIGNING_SECRET is not set. Never used on AWS. */

@@ -28,6 +28,8 @@ export interface CredentialDeps {
   store: RequestStore;
   minter: CredentialMinter;
   clock: Clock;
+  /** `limits.claimsPerMinutePerAgent` and `limits.liveSessionsPerGrant`; unlimited when absent. */
+  limits?: { claimsPerMinutePerAgent: number; liveSessionsPerGrant: number };
 }
 
 /**
@@ -70,6 +72,7 @@ export class CredentialClaims {
         { details: { notAfter: grant.notAfter, claimableUntil: claimableUntil.toISOString() } },
       );
     }
+    await claimLimits(this.deps, caller, request.id, now);
     const sourceIdentity = sanitizeSourceIdentity(request.requester.sub);
     const session = await minter.assumeRole({
       roleArn: grant.roleArn,
@@ -104,6 +107,43 @@ export class CredentialClaims {
       ...session.credentials,
       Expiration: effectiveExpiration(session.credentials.Expiration, grant.notAfter),
     };
+  }
+}
+
+/**
+ * Each claim mints an STS session and writes two items: one agent may hold only a few live sessions
+ * of a grant (SDKs refresh one at a time; more is a flood), and make only so many claims a minute.
+ */
+async function claimLimits(
+  deps: CredentialDeps,
+  caller: Caller,
+  requestId: string,
+  now: Date,
+): Promise<void> {
+  const { limits, store } = deps;
+  if (!limits) return;
+  const live = (await store.listSessions(requestId))
+    .map((s) => Date.parse(s.expiresAt))
+    .filter((end) => end > now.getTime())
+    .sort((a, b) => a - b);
+  if (live.length >= limits.liveSessionsPerGrant) {
+    // Room comes back when the earliest of them expires.
+    const nextFree = live[live.length - limits.liveSessionsPerGrant]!;
+    throw new RateLimitedError(
+      `This grant already has ${live.length} live sessions (at most ${limits.liveSessionsPerGrant}); reuse one.`,
+      { retryAfterSeconds: (nextFree - now.getTime()) / 1000 },
+    );
+  }
+  const count = await store.countRequest(
+    `claim#${agentKey(caller)}`,
+    now.toISOString().slice(0, 16),
+    Math.floor(now.getTime() / 1000) + 120,
+  );
+  if (count > limits.claimsPerMinutePerAgent) {
+    throw new RateLimitedError(
+      `More than ${limits.claimsPerMinutePerAgent} claims in a minute; slow down and retry.`,
+      { retryAfterSeconds: secondsToNextMinute(now) },
+    );
   }
 }
 

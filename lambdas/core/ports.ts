@@ -44,6 +44,20 @@ export interface RequestStore {
   listSessions(requestId: string): Promise<MintedSession[]>;
   /** Counts one request for `agentKey` in the current minute; returns the count so far. */
   countRequest(agentKey: string, minute: string, ttlEpochSeconds: number): Promise<number>;
+  /**
+   * Takes one of `slots` leases named `name` for `holder` until `untilMs`: a slot is free when it
+   * was never taken, was released, or its lease has run out (so a crashed holder frees it by
+   * itself). Returns the slot taken, or undefined when all are held.
+   */
+  acquireLease(
+    name: string,
+    slots: number,
+    holder: string,
+    untilMs: number,
+    nowMs: number,
+  ): Promise<number | undefined>;
+  /** Gives a lease back, if `holder` still holds it. */
+  releaseLease(name: string, slot: number, holder: string): Promise<void>;
 }
 
 /** The approval workflow (Step Functions Standard). */

@@ -116,7 +116,8 @@ export function caller(sub: string, ...roles: Role[]): Caller {
 
 /** DynamoDB Local (in memory) with the table, once per test file. */
 export async function startTable(): Promise<{ db: DynamoDbLocal; client: DynamoDBClient; table: string }> {
-  const db = await startDynamoDbLocal({ inMemory: true });
+  // A loaded machine (CI runners, shared boxes) can take longer than the default to start the JVM.
+  const db = await startDynamoDbLocal({ inMemory: true, startTimeoutMs: 50_000 });
   const client = createLocalDynamoDbClient(db.endpoint);
   const table = 'countersign-evidence-test';
   await ensureTable(client, table);

@@ -28,7 +28,10 @@ describe('revocation cannot be exhausted or contended away', () => {
   beforeAll(async () => {
     const config = loadConfigFile(TEST_CONFIG_PATH);
     stack = await TestStack.start({
-      config: { ...config, limits: { ...config.limits, revokesPerMinutePerAgent: FLOOD } },
+      config: {
+        ...config,
+        limits: { ...config.limits, revokesPerMinutePerAgent: FLOOD, claimsPerMinutePerAgent: 1000 },
+      },
     });
     attacker = await stack.agentToken('greedy-bot');
     victim = await stack.agentToken('orders-bot');
