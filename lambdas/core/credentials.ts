@@ -11,9 +11,10 @@ import {
   RevokedError,
 } from './errors.js';
 import { MIN_SESSION_SECONDS } from './grants.js';
+import { canonicalJson } from './history.js';
 import type { AccessRequest, Caller, MintedSession, ProcessCredentials } from './model.js';
 import type { ApprovalWorkflow, Clock, CredentialMinter, RequestStore, SessionRevoker } from './ports.js';
-import { sanitizeSourceIdentity } from './session-policy.js';
+import { buildSessionPolicy, sanitizeSourceIdentity } from './session-policy.js';
 import { effectiveStatus } from './status.js';
 import { changeRequest } from './transitions.js';
 
@@ -72,13 +73,14 @@ export class CredentialClaims {
         { details: { notAfter: grant.notAfter, claimableUntil: claimableUntil.toISOString() } },
       );
     }
+    const policy = rebuiltSessionPolicy(request);
     await claimLimits(this.deps, caller, request.id, now);
     const sourceIdentity = sanitizeSourceIdentity(request.requester.sub);
     const session = await minter.assumeRole({
       roleArn: grant.roleArn,
       sessionName: request.id,
       sourceIdentity,
-      policy: JSON.stringify(grant.sessionPolicy),
+      policy,
       durationSeconds: sessionDurationSeconds(grant.notAfter, now),
       tags: [
         { Key: 'countersign:request', Value: request.id },
@@ -108,6 +110,32 @@ export class CredentialClaims {
       Expiration: effectiveExpiration(session.credentials.Expiration, grant.notAfter),
     };
   }
+}
+
+/**
+ * The session policy to mint with, rebuilt from what was approved (`grant.actions` on
+ * `grant.resource` until `grant.notAfter`, the same as the request's) rather than taken from the
+ * stored document: someone with write access to the table could otherwise widen a grant to
+ * `Action: *, Resource: *` and have it minted verbatim. A stored document that differs from the
+ * rebuilt one is refused (fail closed), never repaired silently.
+ */
+export function rebuiltSessionPolicy(request: AccessRequest): string {
+  const grant = request.grant!;
+  const sameTarget =
+    grant.resource === request.resource &&
+    canonicalJson([...grant.actions].sort()) === canonicalJson([...request.actions].sort());
+  const { document, json } = buildSessionPolicy({
+    actions: grant.actions,
+    resource: grant.resource,
+    notAfter: grant.notAfter,
+  });
+  if (!sameTarget || canonicalJson(document) !== canonicalJson(grant.sessionPolicy)) {
+    throw new FailClosedError(
+      'The stored grant does not match what was approved; no session was minted. This is logged for review.',
+      { details: { requestId: request.id, problem: sameTarget ? 'sessionPolicy' : 'grantTarget' } },
+    );
+  }
+  return json;
 }
 
 /**

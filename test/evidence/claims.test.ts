@@ -1,6 +1,7 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbRequestStore } from '../../lambdas/adapters/dynamodb-store.js';
+import { DynamoDbRequestStore, keys } from '../../lambdas/adapters/dynamodb-store.js';
 import { CredentialClaims } from '../../lambdas/core/credentials.js';
 import type { AssumeRoleInput, CredentialMinter } from '../../lambdas/core/ports.js';
 import type { DynamoDbLocal } from '../../lib/local/dynamodb-local.js';
@@ -132,5 +133,70 @@ describe('sessions never outlive their grant', () => {
     // What is recorded is STS's own end: revocation denies the session until then.
     const [session] = await life.store.listSessions(id);
     expect(Date.parse(session!.expiresAt)).toBeGreaterThan(Date.parse(grant.notAfter));
+  });
+});
+
+/**
+ * Threat (issue 12, item 3): someone with write access to the table widening a stored grant —
+ * its session policy edited to `Action: *, Resource: *` was minted verbatim. Guard:
+ * `rebuiltSessionPolicy` (credentials.ts) rebuilds the policy from what was approved at every claim.
+ */
+describe('a grant edited in the table is never minted', () => {
+  async function edit(id: string, path: string, value: unknown) {
+    await client.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: marshall(keys.request(id)),
+        UpdateExpression: `SET #g.${path} = :v`,
+        ExpressionAttributeNames: { '#g': 'grant' },
+        ExpressionAttributeValues: marshall({ ':v': value }),
+      }),
+    );
+  }
+
+  it('refuses a claim whose stored session policy was widened: 500 FailedClosed, nothing minted', async () => {
+    // Prepare
+    const { id, grant } = await approved('edited-bot', 1800);
+    const widened = {
+      ...grant.sessionPolicy,
+      Statement: grant.sessionPolicy.Statement.map((st) => ({ ...st, Action: ['*'], Resource: ['*'] })),
+    };
+    await edit(id, 'sessionPolicy', widened);
+    const before = life.minter.calls.length;
+
+    // Act
+    const error = await failure(life.claim('edited-bot', id));
+
+    // Assess
+    expect(error).toMatchObject({ status: 500, code: 'FailedClosed', details: { problem: 'sessionPolicy' } });
+    expect(life.minter.calls.length).toBe(before);
+    expect(await life.store.listSessions(id)).toEqual([]);
+  });
+
+  it('refuses a grant whose actions and policy were both rewritten beyond the request', async () => {
+    // Prepare: actions and a matching policy, consistently edited to DeleteTable
+    const { id, grant } = await approved('rewritten-bot', 1800);
+    await edit(id, 'actions', ['dynamodb:DeleteTable']);
+    await edit(id, 'sessionPolicy', {
+      ...grant.sessionPolicy,
+      Statement: grant.sessionPolicy.Statement.map((st) => ({ ...st, Action: ['dynamodb:DeleteTable'] })),
+    });
+
+    // Act
+    const error = await failure(life.claim('rewritten-bot', id));
+
+    // Assess
+    expect(error).toMatchObject({ status: 500, code: 'FailedClosed', details: { problem: 'grantTarget' } });
+  });
+
+  it('mints exactly the rebuilt policy for an untouched grant (control)', async () => {
+    // Prepare
+    const { id, grant } = await approved('honest-bot', 1800);
+
+    // Act
+    await life.claim('honest-bot', id);
+
+    // Assess
+    expect(JSON.parse(life.minter.calls.at(-1)!.policy)).toEqual(grant.sessionPolicy);
   });
 });
