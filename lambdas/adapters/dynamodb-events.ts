@@ -9,8 +9,9 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { type ActivityCounters, activityOf } from '../core/evidence.js';
+import { countersMacInput, eventMacInput } from '../core/history.js';
 import type { LinkedEvent } from '../core/model.js';
-import type { EventStore } from '../core/ports.js';
+import type { EventStore, Mac } from '../core/ports.js';
 import { dependencyFailure, keys } from './dynamodb-store.js';
 
 /**
@@ -52,10 +53,15 @@ const MAX_LIST_EVENTS = 2000;
 /** A string set cannot take unbounded values: the longest resource an event may add. */
 const MAX_RESOURCE_CHARS = 2048;
 
+/** The MAC over the counters (history.ts `countersMacInput`), written by the linker after each count. */
+export const ACTIVITY_MAC_ATTRIBUTE = 'activityMac';
+
 export class DynamoDbEventStore implements EventStore {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
+    /** The history key: when set, each event and the counters carry a MAC. @default none */
+    private readonly mac?: Mac,
   ) {}
 
   /**
@@ -72,7 +78,10 @@ export class DynamoDbEventStore implements EventStore {
       await this.client.send(
         new PutItemCommand({
           TableName: this.tableName,
-          Item: marshall({ ...key, ...event }, { removeUndefinedValues: true }),
+          Item: marshall(
+            { ...key, ...event, ...(this.mac ? { mac: await this.mac.sign(eventMacInput(event)) } : {}) },
+            { removeUndefinedValues: true },
+          ),
           ConditionExpression: 'attribute_not_exists(PK)',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -165,6 +174,56 @@ export class DynamoDbEventStore implements EventStore {
     } catch (error) {
       // The request is gone, or the time is not newer: nothing to count.
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    if (this.mac) await this.sealCounters(event.requestId);
+  }
+
+  /**
+   * MACs the counters as they now stand, on condition they still stand so: of two linkers counting
+   * at once, the one that counted last writes the MAC that holds. A crash before this leaves the
+   * counters without a valid MAC until the next event (the record then says so).
+   */
+  private async sealCounters(requestId: string): Promise<void> {
+    const key = marshall(keys.request(requestId));
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const out = await this.client.send(
+        new GetItemCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+      );
+      if (!out.Item) return;
+      const counters = countersOf(unmarshall(out.Item));
+      const mac = await this.mac!.sign(countersMacInput(requestId, counters));
+      try {
+        await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: 'SET #mac = :mac',
+            ConditionExpression:
+              'attribute_exists(PK) AND ' +
+              ['calls', 'denied', 'unlinked']
+                .map(
+                  (name) =>
+                    `(#${name} = :${name}${counters[name as 'calls'] === 0 ? ` OR attribute_not_exists(#${name})` : ''})`,
+                )
+                .join(' AND '),
+            ExpressionAttributeNames: {
+              '#mac': ACTIVITY_MAC_ATTRIBUTE,
+              '#calls': ACTIVITY_ATTRIBUTES.calls,
+              '#denied': ACTIVITY_ATTRIBUTES.denied,
+              '#unlinked': ACTIVITY_ATTRIBUTES.unlinked,
+            },
+            ExpressionAttributeValues: marshall({
+              ':mac': mac,
+              ':calls': counters.calls,
+              ':denied': counters.denied,
+              ':unlinked': counters.unlinked,
+            }),
+          }),
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
     }
   }
 

@@ -13,8 +13,9 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { ConditionFailedError, DependencyError } from '../core/errors.js';
+import { sealHistory, sessionMacInput } from '../core/history.js';
 import type { AccessRequest, MintedSession, RequestStatus } from '../core/model.js';
-import type { RequestStore } from '../core/ports.js';
+import type { Mac, RequestStore } from '../core/ports.js';
 import type { RevocationLedger, RevocationSlotState } from './iam-revoker.js';
 
 /** Item keys of the single table (see table-design.ts for the whole layout). */
@@ -70,11 +71,28 @@ export function dependencyFailure(operation: string, error: unknown): Dependency
   });
 }
 
+export interface RequestStoreOptions {
+  /**
+   * The history key: when set, every history entry written gets its keyed link and every minted
+   * session its MAC (history.ts), which the evidence record verifies.
+   * @default none (unkeyed; the evidence record then reports the history as not keyed)
+   */
+  readonly mac?: Mac;
+}
+
 export class DynamoDbRequestStore implements RequestStore {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
+    private readonly options: RequestStoreOptions = {},
   ) {}
+
+  /** The request with its history's keyed links added (see RequestStoreOptions.mac). */
+  private async sealed(request: AccessRequest): Promise<AccessRequest> {
+    const { mac } = this.options;
+    if (!mac || !request.history) return request;
+    return { ...request, history: await sealHistory(request.id, request.history, mac) };
+  }
 
   async create(
     request: AccessRequest,
@@ -82,7 +100,7 @@ export class DynamoDbRequestStore implements RequestStore {
   ): Promise<void> {
     const requestPut = {
       TableName: this.tableName,
-      Item: toItem(request),
+      Item: toItem(await this.sealed(request)),
       ConditionExpression: 'attribute_not_exists(PK)',
     };
     try {
@@ -181,7 +199,7 @@ export class DynamoDbRequestStore implements RequestStore {
   ): Promise<void> {
     // SET every field of the request rather than putting the whole item: attributes other writers
     // own on the same item (the linker's activity counters) survive a state change.
-    const { PK: _pk, SK: _sk, ...fields } = unmarshall(toItem(next));
+    const { PK: _pk, SK: _sk, ...fields } = unmarshall(toItem(await this.sealed(next)));
     const names: Record<string, string> = { '#version': 'version', '#status': 'status' };
     const values: Record<string, unknown> = { ':expected': condition.expectedVersion };
     const sets: string[] = [];
@@ -243,10 +261,12 @@ export class DynamoDbRequestStore implements RequestStore {
   }
 
   async putSession(session: MintedSession, ttlEpochSeconds: number): Promise<void> {
+    const { mac } = this.options;
+    const sealed = mac ? { ...session, mac: await mac.sign(sessionMacInput(session)) } : session;
     const writes: WriteRequest[] = [
       {
         PutRequest: {
-          Item: marshall({ ...keys.session(session.requestId, session.accessKeyId), ...session }),
+          Item: marshall({ ...keys.session(session.requestId, session.accessKeyId), ...sealed }),
         },
       },
       // The linker joins CloudTrail events to requests through this item; it outlives the session

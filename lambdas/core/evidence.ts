@@ -1,5 +1,13 @@
-import { type ChainVerdict, verifyHistory } from './history.js';
+import {
+  type ChainVerdict,
+  countersMacInput,
+  eventMacInput,
+  sessionMacInput,
+  verifyHistory,
+  verifyKeyedHistory,
+} from './history.js';
 import type { AccessRequest, Decision, LinkedEvent, MintedSession } from './model.js';
+import type { Mac } from './ports.js';
 import { presentRequest } from './present.js';
 import { effectiveStatus } from './status.js';
 
@@ -381,3 +389,61 @@ export function buildEvidenceSummary(request: AccessRequest, counters: ActivityC
 }
 
 export type EvidenceSummary = ReturnType<typeof buildEvidenceSummary>;
+
+/**
+ * The keyed verdict on everything a reviewer relies on (issue 12, item 3): the request's history
+ * chain (refusals and `shownAt` included), every minted session, every linked event and the
+ * activity counters each carry a MAC only the history key can make; and the events still add up
+ * to the MAC'd counters, so deleting an event (to erase ACCESS_DENIED) is seen even though a
+ * deletion leaves no MAC to check. Counters may run high by one after a linker crash (see
+ * DynamoDbEventStore.putEvent), so a mismatch says "may have been deleted".
+ */
+export async function verifyEvidenceIntegrity(
+  input: {
+    request: AccessRequest;
+    sessions: readonly MintedSession[];
+    events: readonly LinkedEvent[];
+    counters?: ActivityCounters & { mac?: string };
+    truncated?: boolean;
+  },
+  mac: Mac,
+): Promise<ChainVerdict> {
+  const { request } = input;
+  if (!Array.isArray(request.history)) return { valid: false, problem: 'no history recorded' };
+  const chain = await verifyKeyedHistory(request.history, request, mac);
+  if (!chain.valid) return chain;
+  for (const session of input.sessions) {
+    if (!session.mac || !(await mac.verify(sessionMacInput(session), session.mac))) {
+      return { valid: false, problem: `session ${session.accessKeyId} does not verify with the history key` };
+    }
+  }
+  for (const event of input.events) {
+    if (!event.mac || !(await mac.verify(eventMacInput(event), event.mac))) {
+      return {
+        valid: false,
+        problem: `event ${event.eventId} (${event.eventName}) does not verify with the history key`,
+      };
+    }
+  }
+  const counters = input.counters;
+  if (
+    counters &&
+    (counters.calls > 0 || counters.denied > 0 || counters.unlinked > 0 || input.events.length > 0)
+  ) {
+    if (!counters.mac || !(await mac.verify(countersMacInput(request.id, counters), counters.mac))) {
+      return { valid: false, problem: 'the activity counters do not verify with the history key' };
+    }
+    if (!input.truncated) {
+      const summed = sumActivity(input.events);
+      for (const key of ['calls', 'denied', 'unlinked'] as const) {
+        if (summed[key] < counters[key]) {
+          return {
+            valid: false,
+            problem: `the counters record ${counters[key]} ${key} but only ${summed[key]} such events remain: events may have been deleted`,
+          };
+        }
+      }
+    }
+  }
+  return { valid: true };
+}

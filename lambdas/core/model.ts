@@ -138,6 +138,8 @@ export interface MintedSession {
   sourceIdentity: string;
   issuedAt: string;
   expiresAt: string;
+  /** Keyed MAC over the other fields (history.ts `sessionMacInput`), added by the store. */
+  mac?: string;
 }
 
 /** The slice of a CloudTrail event a reviewer needs (DESIGN.md §4, CloudTrail linkage). */
@@ -167,6 +169,8 @@ export interface LinkedEvent {
    * role chaining is a call like any other). Absent on events stored before this was recorded.
    */
   minting?: boolean;
+  /** Keyed MAC over the other fields (history.ts `eventMacInput`), added by the event store. */
+  mac?: string;
 }
 
 /** The credential_process answer (AWS CLI/SDK `credential_process` contract). */

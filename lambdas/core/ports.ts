@@ -132,3 +132,15 @@ export interface EventStore {
   listEvents(requestId: string): Promise<LinkedEvent[]>;
   findRequestByAccessKey(accessKeyId: string): Promise<string | undefined>;
 }
+
+/**
+ * A keyed MAC (HMAC-SHA-256) over the evidence: on AWS a KMS HMAC key whose material never leaves
+ * KMS (GenerateMac/VerifyMac), locally a key in the data directory. Without the key, nobody with
+ * write access to the table can forge or recompute the history chain and the items' MACs.
+ */
+export interface Mac {
+  /** The MAC of `data`, base64. */
+  sign(data: string): Promise<string>;
+  /** Whether `mac` is the MAC of `data`; false (never a throw) for a wrong or malformed one. */
+  verify(data: string, mac: string): Promise<boolean>;
+}

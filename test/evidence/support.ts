@@ -6,7 +6,13 @@ import { type CountersignConfig, parseConfig } from '../../lambdas/core/config.j
 import { CredentialClaims, Revocations } from '../../lambdas/core/credentials.js';
 import { Decisions } from '../../lambdas/core/decisions.js';
 import type { Caller, ProcessCredentials, Role } from '../../lambdas/core/model.js';
-import type { ApprovalWorkflow, AssumeRoleInput, Clock, CredentialMinter } from '../../lambdas/core/ports.js';
+import type {
+  ApprovalWorkflow,
+  AssumeRoleInput,
+  Clock,
+  CredentialMinter,
+  Mac,
+} from '../../lambdas/core/ports.js';
 import {
   createLocalDynamoDbClient,
   type DynamoDbLocal,
@@ -125,8 +131,8 @@ export async function startTable(): Promise<{ db: DynamoDbLocal; client: DynamoD
 }
 
 /** The request lifecycle, wired as the Lambdas wire it, on one table and one test clock. */
-export function lifecycle(client: DynamoDBClient, table: string, clock: TestClock) {
-  const store = new DynamoDbRequestStore(client, table);
+export function lifecycle(client: DynamoDBClient, table: string, clock: TestClock, mac?: Mac) {
+  const store = new DynamoDbRequestStore(client, table, mac ? { mac } : {});
   const minter = new FakeMinter(clock);
   const deps = { store, workflow: noWorkflow, clock, config: CONFIG };
   const requests = new AccessRequests(deps);
