@@ -1,17 +1,20 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { STSClient } from '@aws-sdk/client-sts';
 import { AccessRequests } from '../core/access-requests.js';
 import { CredentialClaims, Revocations } from '../core/credentials.js';
 import { Decisions } from '../core/decisions.js';
-import { type ApprovalWorkflow, systemClock } from '../core/ports.js';
+import { type ApprovalWorkflow, type Mac, systemClock } from '../core/ports.js';
 import { RequestReader } from '../core/request-reader.js';
 import { ApprovalSteps } from '../core/workflow-steps.js';
 import { DynamoDbAgentHistory } from './agent-history.js';
 import { DynamoDbEventStore } from './dynamodb-events.js';
 import { DynamoDbRequestStore, DynamoDbRevocationLedger } from './dynamodb-store.js';
+import { HmacMac } from './hmac-mac.js';
 import { IamSessionRevoker } from './iam-revoker.js';
 import { JwtAuthenticator } from './jwt-authenticator.js';
+import { KmsMac } from './kms-mac.js';
 import { clientOptions, requireStateMachine, type Settings } from './settings.js';
 import type { SlackSecrets } from './slack-secrets.js';
 import { SlackWebApi } from './slack-web-api.js';
@@ -35,10 +38,23 @@ function once<T>(settings: Settings, key: string, make: () => T): T {
 
 export const dynamoClient = (s: Settings) =>
   once(s, 'ddb', () => new DynamoDBClient(clientOptions(s, 'dynamodb')));
+/** The history key's Mac (KMS on AWS, a local key locally), or undefined when none is configured. */
+export const buildMac = (s: Settings): Mac | undefined =>
+  once(s, 'mac', () => {
+    const key = s.historyKey;
+    if (!key) return undefined;
+    if ('kmsKeyId' in key) return new KmsMac(new KMSClient(clientOptions(s, 'kms')), key.kmsKeyId);
+    return new HmacMac(Buffer.from(key.localKey, 'base64'));
+  });
+/** `{ mac }` when a history key is configured, else nothing: for options objects. */
+export const optionalMac = (s: Settings): { mac?: Mac } => {
+  const mac = buildMac(s);
+  return mac ? { mac } : {};
+};
 export const buildStore = (s: Settings) =>
-  once(s, 'store', () => new DynamoDbRequestStore(dynamoClient(s), s.tableName));
+  once(s, 'store', () => new DynamoDbRequestStore(dynamoClient(s), s.tableName, optionalMac(s)));
 export const buildEvents = (s: Settings) =>
-  once(s, 'events', () => new DynamoDbEventStore(dynamoClient(s), s.tableName));
+  once(s, 'events', () => new DynamoDbEventStore(dynamoClient(s), s.tableName, buildMac(s)));
 export const buildHistory = (s: Settings) =>
   once(s, 'history', () => new DynamoDbAgentHistory(dynamoClient(s), s.tableName));
 export const buildWorkflow = (s: Settings) =>

@@ -27,6 +27,9 @@ export const ACTIVITY_ATTRIBUTES = {
   lastAt: 'activityLastAt',
 } as const;
 
+/** The MAC over the counters (history.ts `countersMacInput`), written by the linker after each count. */
+export const ACTIVITY_MAC_ATTRIBUTE = 'activityMac';
+
 /** Reads the counters off a stored (unmarshalled) REQUEST item. */
 export function countersOf(item: Record<string, unknown>): ActivityCounters {
   const count = (value: unknown) =>
@@ -39,6 +42,9 @@ export function countersOf(item: Record<string, unknown>): ActivityCounters {
     unlinked: count(item[ACTIVITY_ATTRIBUTES.unlinked]),
     resources: resources instanceof Set || Array.isArray(resources) ? [...resources].map(String).sort() : [],
     ...(typeof lastAt === 'string' ? { lastAt } : {}),
+    ...(typeof item[ACTIVITY_MAC_ATTRIBUTE] === 'string'
+      ? { mac: item[ACTIVITY_MAC_ATTRIBUTE] as string }
+      : {}),
   };
 }
 
@@ -52,9 +58,6 @@ export function fromEventItem(item: Record<string, unknown>): LinkedEvent {
 const MAX_LIST_EVENTS = 2000;
 /** A string set cannot take unbounded values: the longest resource an event may add. */
 const MAX_RESOURCE_CHARS = 2048;
-
-/** The MAC over the counters (history.ts `countersMacInput`), written by the linker after each count. */
-export const ACTIVITY_MAC_ATTRIBUTE = 'activityMac';
 
 export class DynamoDbEventStore implements EventStore {
   constructor(

@@ -17,7 +17,13 @@ export interface Settings {
   /** The claim function's role: its AssumeRole calls are Countersign minting sessions (the linker). */
   mintingRoleArn?: string;
   /** Service endpoints; absent on AWS (the SDK's defaults), loopback URLs locally. */
-  endpoints: { dynamodb?: string; sfn?: string; sts?: string; iam?: string };
+  endpoints: { dynamodb?: string; sfn?: string; sts?: string; iam?: string; kms?: string };
+  /**
+   * The history key (issue 12 #3): a KMS HMAC_256 key (`HISTORY_KEY_ID`, on AWS and against the
+   * local AWS endpoint), or a base64 key held here (local mode, from the data directory). Without
+   * either the history is unkeyed.
+   */
+  historyKey?: { kmsKeyId: string } | { localKey: string };
   /** Static credentials for the local stand-ins only; on AWS the function's role is used. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
   jwt: JwtSettings;
@@ -73,6 +79,7 @@ export function settingsFromEnvironment(env: Env = process.env): Settings {
     ...(env.STATE_MACHINE_ARN ? { stateMachineArn: env.STATE_MACHINE_ARN } : {}),
     ...(env.COUNTERSIGN_ACCOUNT_ID ? { account: env.COUNTERSIGN_ACCOUNT_ID } : {}),
     ...(env.MINTING_ROLE_ARN ? { mintingRoleArn: env.MINTING_ROLE_ARN } : {}),
+    ...(env.HISTORY_KEY_ID ? { historyKey: { kmsKeyId: env.HISTORY_KEY_ID } } : {}),
     endpoints: {},
     jwt: jwtSettings(config, issuer),
     slack: { ...(env.SLACK_SECRET_ARN ? { secretArn: env.SLACK_SECRET_ARN } : {}) },

@@ -59,6 +59,8 @@ export interface ActivityCounters {
   resources: string[];
   /** Time of the latest call. */
   lastAt?: string;
+  /** The linker's keyed MAC over the counters (history.ts `countersMacInput`), when keyed. */
+  mac?: string;
 }
 
 export const NO_ACTIVITY: ActivityCounters = { calls: 0, denied: 0, unlinked: 0, resources: [] };
@@ -446,4 +448,19 @@ export async function verifyEvidenceIntegrity(
     }
   }
   return { valid: true };
+}
+
+/**
+ * The evidence record with its integrity verdict replaced by the keyed one (and its
+ * INTEGRITY_FAILURE finding with it). `integrity.keyed` tells a reviewer which check was made.
+ */
+export function withKeyedIntegrity<T extends { integrity: ChainVerdict; findings: Finding[] }>(
+  record: T,
+  verdict: ChainVerdict,
+): T & { integrity: ChainVerdict & { keyed: true } } {
+  const findings = record.findings.filter((f) => f.type !== 'INTEGRITY_FAILURE');
+  if (!verdict.valid) {
+    findings.push({ type: 'INTEGRITY_FAILURE', detail: verdict.problem ?? 'the history does not verify' });
+  }
+  return { ...record, findings, integrity: { ...verdict, keyed: true } };
 }

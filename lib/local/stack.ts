@@ -1,5 +1,5 @@
 import './polyfills.js';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
@@ -15,7 +15,9 @@ import {
   buildRevocations,
   buildSteps,
   buildWorkflow,
+  optionalMac,
 } from '../../lambdas/adapters/compose.js';
+import { localHistoryKey } from '../../lambdas/adapters/hmac-mac.js';
 import type { ApiEvent, ApiResult } from '../../lambdas/adapters/http.js';
 import { createLogger, type Logger } from '../../lambdas/adapters/logger.js';
 import { jwtSettings, type Settings } from '../../lambdas/adapters/settings.js';
@@ -249,6 +251,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       credentials: LOCAL_SERVICE_CREDENTIALS,
       // The role CloudTrail records of local minting name (the claim function's role on AWS).
       mintingRoleArn: `arn:aws:iam::${config.targets[0]!.account}:role/countersign-claim-credentials`,
+      // The history key: kept beside the data it protects, or per run when the data is in memory.
+      historyKey: {
+        localKey: (dataDir === undefined
+          ? randomBytes(32)
+          : localHistoryKey(join(dataDir, 'history.key'))
+        ).toString('base64'),
+      },
       jwt: jwtSettings(config, issuer.issuer, issuer.jwksUri),
       slack: {
         apiUrl: `${slackServer.url}/api`,
@@ -267,6 +276,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const fnLogger = (fn: string) => createLogger({ fn }, write);
     const authenticator = buildAuthenticator(settings);
     const reports = createReportsHandler({
+      ...optionalMac(settings),
       reports: buildReports(settings),
       authenticator,
       logger: fnLogger('reports'),
