@@ -1,17 +1,20 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { STSClient } from '@aws-sdk/client-sts';
 import { AccessRequests } from '../core/access-requests.js';
 import { CredentialClaims, Revocations } from '../core/credentials.js';
 import { Decisions } from '../core/decisions.js';
-import { type ApprovalWorkflow, type ChatNotifier, systemClock } from '../core/ports.js';
+import { type ApprovalWorkflow, type ChatNotifier, type Mac, systemClock } from '../core/ports.js';
 import { RequestReader } from '../core/request-reader.js';
 import { ApprovalSteps } from '../core/workflow-steps.js';
 import { DynamoDbAgentHistory } from './agent-history.js';
 import { DynamoDbEventStore } from './dynamodb-events.js';
-import { DynamoDbRequestStore } from './dynamodb-store.js';
+import { DynamoDbRequestStore, DynamoDbRevocationLedger } from './dynamodb-store.js';
+import { HmacMac } from './hmac-mac.js';
 import { IamSessionRevoker } from './iam-revoker.js';
 import { JwtAuthenticator } from './jwt-authenticator.js';
+import { KmsMac } from './kms-mac.js';
 import { clientOptions, requireOwnResources, requireStateMachine, type Settings } from './settings.js';
 import { requireBotToken, type SlackSecrets, slackSecretsLoader } from './slack-secrets.js';
 import { SlackWebApi } from './slack-web-api.js';
@@ -35,10 +38,23 @@ function once<T>(settings: Settings, key: string, make: () => T): T {
 
 export const dynamoClient = (s: Settings) =>
   once(s, 'ddb', () => new DynamoDBClient(clientOptions(s, 'dynamodb')));
+/** The history key's Mac (KMS on AWS, a local key locally), or undefined when none is configured. */
+export const buildMac = (s: Settings): Mac | undefined =>
+  once(s, 'mac', () => {
+    const key = s.historyKey;
+    if (!key) return undefined;
+    if ('kmsKeyId' in key) return new KmsMac(new KMSClient(clientOptions(s, 'kms')), key.kmsKeyId);
+    return new HmacMac(Buffer.from(key.localKey, 'base64'));
+  });
+/** `{ mac }` when a history key is configured, else nothing: for options objects. */
+export const optionalMac = (s: Settings): { mac?: Mac } => {
+  const mac = buildMac(s);
+  return mac ? { mac } : {};
+};
 export const buildStore = (s: Settings) =>
-  once(s, 'store', () => new DynamoDbRequestStore(dynamoClient(s), s.tableName));
+  once(s, 'store', () => new DynamoDbRequestStore(dynamoClient(s), s.tableName, optionalMac(s)));
 export const buildEvents = (s: Settings) =>
-  once(s, 'events', () => new DynamoDbEventStore(dynamoClient(s), s.tableName));
+  once(s, 'events', () => new DynamoDbEventStore(dynamoClient(s), s.tableName, buildMac(s)));
 export const buildHistory = (s: Settings) =>
   once(s, 'history', () => new DynamoDbAgentHistory(dynamoClient(s), s.tableName));
 const sfnClient = (s: Settings) => once(s, 'sfnClient', () => new SFNClient(clientOptions(s, 'sfn')));
@@ -64,6 +80,7 @@ export const buildRevoker = (s: Settings) =>
         ...(s.account ? { account: s.account } : {}),
         iam: clientOptions(s, 'iam'),
         sts: new STSClient(clientOptions(s, 'sts')),
+        ledger: new DynamoDbRevocationLedger(dynamoClient(s), s.tableName),
       }),
   );
 export const buildAuthenticator = (s: Settings) => once(s, 'jwt', () => new JwtAuthenticator(s.jwt));
@@ -132,7 +149,16 @@ export const buildAccessRequests = (s: Settings) =>
       }),
   );
 export const buildReader = (s: Settings) =>
-  once(s, 'reader', () => new RequestReader({ store: buildStore(s), clock: systemClock }));
+  once(
+    s,
+    'reader',
+    () =>
+      new RequestReader({
+        store: buildStore(s),
+        clock: systemClock,
+        concurrentWaitsPerCaller: s.config.limits.concurrentWaitsPerCaller,
+      }),
+  );
 export const buildDecisions = (s: Settings) =>
   once(
     s,
@@ -149,7 +175,16 @@ export const buildClaims = (s: Settings) =>
   once(
     s,
     'claims',
-    () => new CredentialClaims({ store: buildStore(s), minter: buildMinter(s), clock: systemClock }),
+    () =>
+      new CredentialClaims({
+        store: buildStore(s),
+        minter: buildMinter(s),
+        clock: systemClock,
+        limits: {
+          claimsPerMinutePerAgent: s.config.limits.claimsPerMinutePerAgent,
+          liveSessionsPerGrant: s.config.limits.liveSessionsPerGrant,
+        },
+      }),
   );
 /** The workflow steps; without `secrets`, Slack's secret is read when a message is first sent. */
 export const buildSteps = (s: Settings, secrets?: SlackSecrets) =>
@@ -177,6 +212,7 @@ export const buildRevocations = (
     () =>
       new Revocations({
         store: buildStore(s),
+        revokesPerMinutePerAgent: s.config.limits.revokesPerMinutePerAgent,
         revoker: buildRevoker(s),
         workflow: lazyWorkflow(s),
         clock: systemClock,

@@ -9,8 +9,9 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { type ActivityCounters, activityOf } from '../core/evidence.js';
+import { countersMacInput, eventMacInput } from '../core/history.js';
 import type { LinkedEvent } from '../core/model.js';
-import type { EventStore } from '../core/ports.js';
+import type { EventStore, Mac } from '../core/ports.js';
 import { dependencyFailure, keys } from './dynamodb-store.js';
 
 /**
@@ -26,6 +27,9 @@ export const ACTIVITY_ATTRIBUTES = {
   lastAt: 'activityLastAt',
 } as const;
 
+/** The MAC over the counters (history.ts `countersMacInput`), written by the linker after each count. */
+export const ACTIVITY_MAC_ATTRIBUTE = 'activityMac';
+
 /** Reads the counters off a stored (unmarshalled) REQUEST item. */
 export function countersOf(item: Record<string, unknown>): ActivityCounters {
   const count = (value: unknown) =>
@@ -38,6 +42,9 @@ export function countersOf(item: Record<string, unknown>): ActivityCounters {
     unlinked: count(item[ACTIVITY_ATTRIBUTES.unlinked]),
     resources: resources instanceof Set || Array.isArray(resources) ? [...resources].map(String).sort() : [],
     ...(typeof lastAt === 'string' ? { lastAt } : {}),
+    ...(typeof item[ACTIVITY_MAC_ATTRIBUTE] === 'string'
+      ? { mac: item[ACTIVITY_MAC_ATTRIBUTE] as string }
+      : {}),
   };
 }
 
@@ -56,6 +63,8 @@ export class DynamoDbEventStore implements EventStore {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
+    /** The history key: when set, each event and the counters carry a MAC. @default none */
+    private readonly mac?: Mac,
   ) {}
 
   /**
@@ -72,7 +81,10 @@ export class DynamoDbEventStore implements EventStore {
       await this.client.send(
         new PutItemCommand({
           TableName: this.tableName,
-          Item: marshall({ ...key, ...event }, { removeUndefinedValues: true }),
+          Item: marshall(
+            { ...key, ...event, ...(this.mac ? { mac: await this.mac.sign(eventMacInput(event)) } : {}) },
+            { removeUndefinedValues: true },
+          ),
           ConditionExpression: 'attribute_not_exists(PK)',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -165,6 +177,56 @@ export class DynamoDbEventStore implements EventStore {
     } catch (error) {
       // The request is gone, or the time is not newer: nothing to count.
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    if (this.mac) await this.sealCounters(event.requestId);
+  }
+
+  /**
+   * MACs the counters as they now stand, on condition they still stand so: of two linkers counting
+   * at once, the one that counted last writes the MAC that holds. A crash before this leaves the
+   * counters without a valid MAC until the next event (the record then says so).
+   */
+  private async sealCounters(requestId: string): Promise<void> {
+    const key = marshall(keys.request(requestId));
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const out = await this.client.send(
+        new GetItemCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+      );
+      if (!out.Item) return;
+      const counters = countersOf(unmarshall(out.Item));
+      const mac = await this.mac!.sign(countersMacInput(requestId, counters));
+      try {
+        await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: 'SET #mac = :mac',
+            ConditionExpression:
+              'attribute_exists(PK) AND ' +
+              ['calls', 'denied', 'unlinked']
+                .map(
+                  (name) =>
+                    `(#${name} = :${name}${counters[name as 'calls'] === 0 ? ` OR attribute_not_exists(#${name})` : ''})`,
+                )
+                .join(' AND '),
+            ExpressionAttributeNames: {
+              '#mac': ACTIVITY_MAC_ATTRIBUTE,
+              '#calls': ACTIVITY_ATTRIBUTES.calls,
+              '#denied': ACTIVITY_ATTRIBUTES.denied,
+              '#unlinked': ACTIVITY_ATTRIBUTES.unlinked,
+            },
+            ExpressionAttributeValues: marshall({
+              ':mac': mac,
+              ':calls': counters.calls,
+              ':denied': counters.denied,
+              ':unlinked': counters.unlinked,
+            }),
+          }),
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
     }
   }
 

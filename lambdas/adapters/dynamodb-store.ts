@@ -13,8 +13,10 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { ConditionFailedError, DependencyError } from '../core/errors.js';
+import { sealHistory, sessionMacInput } from '../core/history.js';
 import type { AccessRequest, MintedSession, RequestStatus } from '../core/model.js';
-import type { RequestStore } from '../core/ports.js';
+import type { Mac, RequestStore } from '../core/ports.js';
+import type { RevocationLedger, RevocationSlotState } from './iam-revoker.js';
 
 /** Item keys of the single table (see table-design.ts for the whole layout). */
 export const keys = {
@@ -25,6 +27,8 @@ export const keys = {
   accessKey: (akid: string) => ({ PK: `AKID#${akid}`, SK: 'AKID' }),
   idempotency: (agentKey: string, key: string) => ({ PK: `IDEM#${agentKey}#${key}`, SK: 'IDEM' }),
   rate: (agentKey: string, minute: string) => ({ PK: `RATE#${agentKey}#${minute}`, SK: 'RATE' }),
+  revocationSlot: (roleArn: string, slot: number) => ({ PK: `REVOKE#${roleArn}`, SK: `SLOT#${slot}` }),
+  lease: (name: string, slot: number) => ({ PK: `LEASE#${name}`, SK: `SLOT#${slot}` }),
 };
 
 /** `AGENT#<issuer>#<sub>`: the byAgent index partition of one agent. */
@@ -67,11 +71,28 @@ export function dependencyFailure(operation: string, error: unknown): Dependency
   });
 }
 
+export interface RequestStoreOptions {
+  /**
+   * The history key: when set, every history entry written gets its keyed link and every minted
+   * session its MAC (history.ts), which the evidence record verifies.
+   * @default none (unkeyed; the evidence record then reports the history as not keyed)
+   */
+  readonly mac?: Mac;
+}
+
 export class DynamoDbRequestStore implements RequestStore {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
+    private readonly options: RequestStoreOptions = {},
   ) {}
+
+  /** The request with its history's keyed links added (see RequestStoreOptions.mac). */
+  private async sealed(request: AccessRequest): Promise<AccessRequest> {
+    const { mac } = this.options;
+    if (!mac || !request.history) return request;
+    return { ...request, history: await sealHistory(request.id, request.history, mac) };
+  }
 
   async create(
     request: AccessRequest,
@@ -79,7 +100,7 @@ export class DynamoDbRequestStore implements RequestStore {
   ): Promise<void> {
     const requestPut = {
       TableName: this.tableName,
-      Item: toItem(request),
+      Item: toItem(await this.sealed(request)),
       ConditionExpression: 'attribute_not_exists(PK)',
     };
     try {
@@ -178,7 +199,7 @@ export class DynamoDbRequestStore implements RequestStore {
   ): Promise<void> {
     // SET every field of the request rather than putting the whole item: attributes other writers
     // own on the same item (the linker's activity counters) survive a state change.
-    const { PK: _pk, SK: _sk, ...fields } = unmarshall(toItem(next));
+    const { PK: _pk, SK: _sk, ...fields } = unmarshall(toItem(await this.sealed(next)));
     const names: Record<string, string> = { '#version': 'version', '#status': 'status' };
     const values: Record<string, unknown> = { ':expected': condition.expectedVersion };
     const sets: string[] = [];
@@ -240,10 +261,12 @@ export class DynamoDbRequestStore implements RequestStore {
   }
 
   async putSession(session: MintedSession, ttlEpochSeconds: number): Promise<void> {
+    const { mac } = this.options;
+    const sealed = mac ? { ...session, mac: await mac.sign(sessionMacInput(session)) } : session;
     const writes: WriteRequest[] = [
       {
         PutRequest: {
-          Item: marshall({ ...keys.session(session.requestId, session.accessKeyId), ...session }),
+          Item: marshall({ ...keys.session(session.requestId, session.accessKeyId), ...sealed }),
         },
       },
       // The linker joins CloudTrail events to requests through this item; it outlives the session
@@ -299,6 +322,56 @@ export class DynamoDbRequestStore implements RequestStore {
     }
   }
 
+  async acquireLease(
+    name: string,
+    slots: number,
+    holder: string,
+    untilMs: number,
+    nowMs: number,
+  ): Promise<number | undefined> {
+    for (let slot = 0; slot < slots; slot++) {
+      try {
+        await this.client.send(
+          new PutItemCommand({
+            TableName: this.tableName,
+            Item: marshall({
+              ...keys.lease(name, slot),
+              holder,
+              until: untilMs,
+              expiresAt: Math.ceil(untilMs / 1000) + 3600,
+            }),
+            // Free: never taken, released (deleted), or run out (a crashed holder).
+            ConditionExpression: 'attribute_not_exists(PK) OR #until < :now',
+            ExpressionAttributeNames: { '#until': 'until' },
+            ExpressionAttributeValues: marshall({ ':now': nowMs }),
+          }),
+        );
+        return slot;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) continue;
+        throw dependencyFailure('take lease', error);
+      }
+    }
+    return undefined;
+  }
+
+  async releaseLease(name: string, slot: number, holder: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: marshall(keys.lease(name, slot)),
+          ConditionExpression: 'holder = :holder',
+          ExpressionAttributeValues: marshall({ ':holder': holder }),
+        }),
+      );
+    } catch (error) {
+      // Someone took it over after it ran out: it is theirs now.
+      if (error instanceof ConditionalCheckFailedException) return;
+      throw dependencyFailure('release lease', error);
+    }
+  }
+
   async countRequest(agentKey: string, minute: string, ttlEpochSeconds: number): Promise<number> {
     try {
       const out = await this.client.send(
@@ -314,6 +387,82 @@ export class DynamoDbRequestStore implements RequestStore {
       return Number(out.Attributes ? unmarshall(out.Attributes).count : 1);
     } catch (error) {
       throw dependencyFailure('rate count', error);
+    }
+  }
+}
+
+/** How long a revocation slot's ledger item outlives its last entry (its TTL). */
+const REVOCATION_LEDGER_RETENTION_SECONDS = 86_400;
+
+/**
+ * The versioned content of each target role's revocation policies (`REVOKE#<roleArn>` /
+ * `SLOT#<n>`): the source of truth the revoker writes IAM from, since IAM itself has no
+ * conditional write. Each write is conditional on the slot's previous version.
+ */
+export class DynamoDbRevocationLedger implements RevocationLedger {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async read(roleArn: string): Promise<RevocationSlotState[]> {
+    try {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :sk)',
+          ExpressionAttributeValues: marshall({ ':pk': `REVOKE#${roleArn}`, ':sk': 'SLOT#' }),
+          ConsistentRead: true,
+        }),
+      );
+      return (out.Items ?? []).map((item) => {
+        const { slot, version, entries, issuedBefore } = unmarshall(item);
+        return {
+          slot: Number(slot),
+          version: Number(version),
+          entries: Array.isArray(entries) ? entries : [],
+          ...(issuedBefore ? { issuedBefore } : {}),
+        } as RevocationSlotState;
+      });
+    } catch (error) {
+      throw dependencyFailure('read revocations', error);
+    }
+  }
+
+  async write(roleArn: string, next: RevocationSlotState): Promise<boolean> {
+    const lastMs = Math.max(
+      0,
+      ...next.entries.map((e) => Date.parse(e.until)),
+      next.issuedBefore ? Date.parse(next.issuedBefore.until) : 0,
+    );
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: marshall(
+            {
+              ...keys.revocationSlot(roleArn, next.slot),
+              slot: next.slot,
+              version: next.version,
+              entries: next.entries.map((e) => ({ userId: e.userId, until: e.until })),
+              ...(next.issuedBefore ? { issuedBefore: { ...next.issuedBefore } } : {}),
+              expiresAt: Math.floor(lastMs / 1000) + REVOCATION_LEDGER_RETENTION_SECONDS,
+            },
+            { removeUndefinedValues: true },
+          ),
+          ConditionExpression: next.version === 1 ? 'attribute_not_exists(PK)' : '#version = :previous',
+          ...(next.version === 1
+            ? {}
+            : {
+                ExpressionAttributeNames: { '#version': 'version' },
+                ExpressionAttributeValues: marshall({ ':previous': next.version - 1 }),
+              }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw dependencyFailure('write revocations', error);
     }
   }
 }

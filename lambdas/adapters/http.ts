@@ -1,5 +1,5 @@
 import middy, { type MiddlewareObj } from '@middy/core';
-import { CountersignError, NotFoundError, PayloadTooLargeError } from '../core/errors.js';
+import { CountersignError, NotFoundError, PayloadTooLargeError, RateLimitedError } from '../core/errors.js';
 import { REQUEST_ID } from '../core/ids.js';
 import type { Logger } from './logger.js';
 
@@ -87,7 +87,11 @@ export function httpApi(logger: Logger): MiddlewareObj<ApiEvent, ApiResult> {
             cause: describe(error.cause),
           });
         }
-        request.response = json(error.status, errorBody(error));
+        request.response = json(
+          error.status,
+          errorBody(error),
+          error instanceof RateLimitedError ? { 'retry-after': String(error.retryAfterSeconds) } : {},
+        );
         return;
       }
       logger.error('unhandled error', { path: request.event.path, error: describe(error) });

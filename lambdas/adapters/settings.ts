@@ -20,8 +20,16 @@ export interface Settings {
    * list the CDK stack sets on request-access; request-access refuses to start without it.
    */
   ownResources?: string[];
+  /** The claim function's role: its AssumeRole calls are Countersign minting sessions (the linker). */
+  mintingRoleArn?: string;
   /** Service endpoints; absent on AWS (the SDK's defaults), loopback URLs locally. */
-  endpoints: { dynamodb?: string; sfn?: string; sts?: string; iam?: string };
+  endpoints: { dynamodb?: string; sfn?: string; sts?: string; iam?: string; kms?: string };
+  /**
+   * The history key (issue 12 #3): a KMS HMAC_256 key (`HISTORY_KEY_ID`, on AWS and against the
+   * local AWS endpoint), or a base64 key held here (local mode, from the data directory). Without
+   * either the history is unkeyed.
+   */
+  historyKey?: { kmsKeyId: string } | { localKey: string };
   /** Static credentials for the local stand-ins only; on AWS the function's role is used. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
   jwt: JwtSettings;
@@ -102,6 +110,8 @@ export function settingsFromEnvironment(env: Env = process.env): Settings {
     ...(env.COUNTERSIGN_OWN_RESOURCES
       ? { ownResources: ownResourcesFrom(env.COUNTERSIGN_OWN_RESOURCES) }
       : {}),
+    ...(env.MINTING_ROLE_ARN ? { mintingRoleArn: env.MINTING_ROLE_ARN } : {}),
+    ...(env.HISTORY_KEY_ID ? { historyKey: { kmsKeyId: env.HISTORY_KEY_ID } } : {}),
     endpoints: {},
     // Read on first use: the workflow functions and the linker verify no tokens and get no issuer.
     get jwt(): JwtSettings {

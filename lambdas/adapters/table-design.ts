@@ -12,6 +12,7 @@
  * - `AKID#<akid>` / `AKID`            access key id -> request id, for the CloudTrail linker
  * - `IDEM#<agent>#<key>` / `IDEM`     Idempotency-Key -> request id + body hash (TTL)
  * - `RATE#<agent>#<minute>` / `RATE`  per-agent request counter (TTL)
+ * - `REVOKE#<roleArn>` / `SLOT#<n>`   versioned content of a target role's revocation policy n (TTL)
  *
  * Indexes (sparse: only REQUEST items carry their keys):
  * - `byAgent`:  GSI1PK `AGENT#<issuer>#<sub>`, GSI1SK `<createdAt>#<id>` — one agent over time

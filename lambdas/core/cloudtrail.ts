@@ -31,7 +31,21 @@ const EVENT_ID = /^[A-Za-z0-9-]{1,128}$/;
 const ACCESS_KEY_ID = /^[A-Z0-9]{16,128}$/;
 // `arn:aws:sts::111122223333:assumed-role/<role name>/<session name>` (assumed-role ARNs carry no path).
 const ASSUMED_ROLE_ARN =
-  /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/[\w+=,.@-]{1,64}\/([\w+=,.@-]{2,64})$/;
+  /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([\w+=,.@-]{1,64})\/([\w+=,.@-]{2,64})$/;
+// `arn:aws:iam::111122223333:role/<path/><role name>`
+const ROLE_ARN = /^arn:(aws[a-z-]*):iam::(\d{12}):role\/(?:[\x21-\x7e]*\/)?([\w+=,.@-]{1,64})$/;
+
+/**
+ * A role in the one form identities of roles are compared in: `<partition>:<account>:<name>`. Role
+ * names are unique in an account whatever their path, and assumed-role ARNs carry no path, so the
+ * path is left out. Undefined for anything that is not a role or assumed-role ARN.
+ */
+export function roleKey(arn: string): string | undefined {
+  const role = ROLE_ARN.exec(arn);
+  if (role) return `${role[1]}:${role[2]}:${role[3]}`;
+  const assumed = ASSUMED_ROLE_ARN.exec(arn);
+  return assumed ? `${assumed[1]}:${assumed[2]}:${assumed[3]}` : undefined;
+}
 
 /** The facts of one CloudTrail record that linking and the evidence record use, cleaned. */
 export interface CloudTrailFacts {
@@ -49,6 +63,8 @@ export interface CloudTrailFacts {
   /** Who made the call. */
   identity: {
     accessKeyId?: string;
+    /** The caller's role in one form (`roleKey`): its session issuer, or the role of its assumed-role ARN. */
+    roleKey?: string;
     /** The session name at the end of an assumed-role `userIdentity.arn`, when it is a request id. */
     sessionName?: string;
     sourceIdentity?: string;
@@ -131,8 +147,15 @@ export function parseRecord(record: unknown): ParsedRecord {
   const userIdentity = record.userIdentity;
   const arn = field(userIdentity, 'arn');
   const arnMatch = typeof arn === 'string' ? ASSUMED_ROLE_ARN.exec(arn) : null;
-  const sessionName = requestId(arnMatch?.[3]);
-  const sourceIdentity = text(field(field(userIdentity, 'sessionContext'), 'sourceIdentity'), 64);
+  const sessionName = requestId(arnMatch?.[4]);
+  const sessionContext = field(userIdentity, 'sessionContext');
+  const sourceIdentity = text(field(sessionContext, 'sourceIdentity'), 64);
+  // The issuer CloudTrail names is authoritative; the assumed-role ARN says the same without a path.
+  const issuer = field(sessionContext, 'sessionIssuer');
+  const issuerArn = field(issuer, 'type') === 'Role' ? field(issuer, 'arn') : undefined;
+  const callerRole =
+    (typeof issuerArn === 'string' ? roleKey(issuerArn) : undefined) ??
+    (typeof arn === 'string' ? roleKey(arn) : undefined);
 
   const facts: CloudTrailFacts = {
     eventId,
@@ -142,6 +165,7 @@ export function parseRecord(record: unknown): ParsedRecord {
     resources: resourcesOf(record, arnMatch?.[1] ?? 'aws'),
     identity: {
       ...optional('accessKeyId', accessKey(field(userIdentity, 'accessKeyId'))),
+      ...optional('roleKey', callerRole),
       ...optional('sessionName', sessionName),
       ...optional('sourceIdentity', sourceIdentity),
     },

@@ -231,9 +231,28 @@ export const configSchema = z
         requestsPerMinutePerAgent: z.number().int().min(1).max(10_000).default(60),
         /** Upper bound on `waitSeconds` of the long-poll (the contract caps it at 20). */
         maxWaitSeconds: z.number().int().min(0).max(20).default(20),
+        /**
+         * Revokes one agent may make of its own requests per minute before `429 RateLimited`
+         * (each one with live sessions writes on the shared target role). Approvers and auditors
+         * are never limited.
+         */
+        revokesPerMinutePerAgent: z.number().int().min(1).max(1_000).default(10),
+        /** Credential claims one agent may make per minute, over all its grants. */
+        claimsPerMinutePerAgent: z.number().int().min(1).max(1_000).default(20),
+        /** Sessions of one grant that may be live (not yet expired) at once. */
+        liveSessionsPerGrant: z.number().int().min(1).max(100).default(5),
+        /** Long-polls (`waitSeconds` > 0) one caller may hold open at once. */
+        concurrentWaitsPerCaller: z.number().int().min(1).max(100).default(5),
       })
       .strict()
-      .default({ requestsPerMinutePerAgent: 60, maxWaitSeconds: 20 }),
+      .default({
+        requestsPerMinutePerAgent: 60,
+        maxWaitSeconds: 20,
+        revokesPerMinutePerAgent: 10,
+        claimsPerMinutePerAgent: 20,
+        liveSessionsPerGrant: 5,
+        concurrentWaitsPerCaller: 5,
+      }),
     /**
      * The web console (DESIGN.md §6): a public OIDC client signing in with authorization code + PKCE.
      * Optional; locally the client id defaults to the first `identity.audience`.

@@ -106,6 +106,10 @@ export class CallOnlyError extends ConflictError {
 export class NotACallError extends ConflictError {
   override readonly code = 'NotACall';
 }
+/** 409: too little of the grant is left for a session that ends with it (STS's 900-second floor). */
+export class GrantEndingSoonError extends ConflictError {
+  override readonly code = 'GrantEndingSoon';
+}
 
 /** 413: the body is larger than the API accepts. */
 export class PayloadTooLargeError extends CountersignError {
@@ -133,6 +137,13 @@ export class RateLimitedError extends CountersignError {
   override name = 'RateLimitedError';
   readonly status = 429;
   readonly code = 'RateLimited';
+  /** When to try again; answered as `Retry-After` and `details.retryAfterSeconds`. */
+  readonly retryAfterSeconds: number;
+  constructor(message: string, options: { retryAfterSeconds?: number; details?: ErrorDetails } = {}) {
+    const retryAfterSeconds = Math.max(1, Math.ceil(options.retryAfterSeconds ?? 60));
+    super(message, { details: { ...options.details, retryAfterSeconds } });
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
 }
 
 /**

@@ -1,5 +1,13 @@
-import { type ChainVerdict, verifyHistory } from './history.js';
+import {
+  type ChainVerdict,
+  countersMacInput,
+  eventMacInput,
+  sessionMacInput,
+  verifyHistory,
+  verifyKeyedHistory,
+} from './history.js';
 import type { AccessRequest, Decision, LinkedEvent, MintedSession } from './model.js';
+import type { Mac } from './ports.js';
 import { presentExecution, presentRequest } from './present.js';
 import { effectiveStatus } from './status.js';
 
@@ -51,6 +59,8 @@ export interface ActivityCounters {
   resources: string[];
   /** Time of the latest call. */
   lastAt?: string;
+  /** The linker's keyed MAC over the counters (history.ts `countersMacInput`), when keyed. */
+  mac?: string;
 }
 
 export const NO_ACTIVITY: ActivityCounters = { calls: 0, denied: 0, unlinked: 0, resources: [] };
@@ -59,11 +69,21 @@ export const isAssumeRole = (event: Pick<LinkedEvent, 'eventName' | 'eventSource
   event.eventName === 'AssumeRole' && event.eventSource === 'sts.amazonaws.com';
 
 /**
+ * CloudTrail's record of Countersign minting one of the request's sessions: not a call made under
+ * the grant. An AssumeRole the grant's session made itself (role chaining, probing) is a call, and
+ * a failed one is denied activity. Events stored before the linker recorded `minting` were minting
+ * records exactly when joined by their role session name.
+ */
+export const isMintingRecord = (
+  event: Pick<LinkedEvent, 'eventName' | 'eventSource' | 'linkedBy' | 'minting'>,
+) => isAssumeRole(event) && (event.minting ?? event.linkedBy === 'roleSessionName');
+
+/**
  * What one linked event adds to the counters. The linker's adapter adds exactly this to the REQUEST
  * item, and the evidence record sums it over the events, so the listing and the record agree.
  */
 export function activityOf(event: LinkedEvent): ActivityCounters {
-  const call = !isAssumeRole(event);
+  const call = !isMintingRecord(event);
   const failed = event.errorCode !== undefined;
   return {
     calls: call ? 1 : 0,
@@ -289,7 +309,7 @@ export function buildEvidenceRecord(input: EvidenceInput) {
   const totals = input.truncated && input.counters ? input.counters : counted;
   const failures = new Map<string, { eventName: string; errorCode: string; count: number }>();
   for (const e of events) {
-    if (isAssumeRole(e) || e.errorCode === undefined) continue;
+    if (isMintingRecord(e) || e.errorCode === undefined) continue;
     const key = `${e.eventName}\u0000${e.errorCode}`;
     const entry = failures.get(key) ?? { eventName: e.eventName, errorCode: e.errorCode, count: 0 };
     entry.count += 1;
@@ -302,7 +322,9 @@ export function buildEvidenceRecord(input: EvidenceInput) {
       eventTime: e.eventTime,
       ...(e.accessKeyId ? { accessKeyId: e.accessKeyId } : {}),
     }));
-  const confirmed = new Set(events.filter((e) => isAssumeRole(e) && e.accessKeyId).map((e) => e.accessKeyId));
+  const confirmed = new Set(
+    events.filter((e) => isMintingRecord(e) && e.accessKeyId).map((e) => e.accessKeyId),
+  );
 
   const integrity = verifyIntegrity(request);
   const facts = assessFacts(request, now);
@@ -395,3 +417,76 @@ export function buildEvidenceSummary(request: AccessRequest, counters: ActivityC
 }
 
 export type EvidenceSummary = ReturnType<typeof buildEvidenceSummary>;
+
+/**
+ * The keyed verdict on everything a reviewer relies on (issue 12, item 3): the request's history
+ * chain (refusals and `shownAt` included), every minted session, every linked event and the
+ * activity counters each carry a MAC only the history key can make; and the events still add up
+ * to the MAC'd counters, so deleting an event (to erase ACCESS_DENIED) is seen even though a
+ * deletion leaves no MAC to check. Counters may run high by one after a linker crash (see
+ * DynamoDbEventStore.putEvent), so a mismatch says "may have been deleted".
+ */
+export async function verifyEvidenceIntegrity(
+  input: {
+    request: AccessRequest;
+    sessions: readonly MintedSession[];
+    events: readonly LinkedEvent[];
+    counters?: ActivityCounters & { mac?: string };
+    truncated?: boolean;
+  },
+  mac: Mac,
+): Promise<ChainVerdict> {
+  const { request } = input;
+  if (!Array.isArray(request.history)) return { valid: false, problem: 'no history recorded' };
+  const chain = await verifyKeyedHistory(request.history, request, mac);
+  if (!chain.valid) return chain;
+  for (const session of input.sessions) {
+    if (!session.mac || !(await mac.verify(sessionMacInput(session), session.mac))) {
+      return { valid: false, problem: `session ${session.accessKeyId} does not verify with the history key` };
+    }
+  }
+  for (const event of input.events) {
+    if (!event.mac || !(await mac.verify(eventMacInput(event), event.mac))) {
+      return {
+        valid: false,
+        problem: `event ${event.eventId} (${event.eventName}) does not verify with the history key`,
+      };
+    }
+  }
+  const counters = input.counters;
+  if (
+    counters &&
+    (counters.calls > 0 || counters.denied > 0 || counters.unlinked > 0 || input.events.length > 0)
+  ) {
+    if (!counters.mac || !(await mac.verify(countersMacInput(request.id, counters), counters.mac))) {
+      return { valid: false, problem: 'the activity counters do not verify with the history key' };
+    }
+    if (!input.truncated) {
+      const summed = sumActivity(input.events);
+      for (const key of ['calls', 'denied', 'unlinked'] as const) {
+        if (summed[key] < counters[key]) {
+          return {
+            valid: false,
+            problem: `the counters record ${counters[key]} ${key} but only ${summed[key]} such events remain: events may have been deleted`,
+          };
+        }
+      }
+    }
+  }
+  return { valid: true };
+}
+
+/**
+ * The evidence record with its integrity verdict replaced by the keyed one (and its
+ * INTEGRITY_FAILURE finding with it). `integrity.keyed` tells a reviewer which check was made.
+ */
+export function withKeyedIntegrity<T extends { integrity: ChainVerdict; findings: Finding[] }>(
+  record: T,
+  verdict: ChainVerdict,
+): T & { integrity: ChainVerdict & { keyed: true } } {
+  const findings = record.findings.filter((f) => f.type !== 'INTEGRITY_FAILURE');
+  if (!verdict.valid) {
+    findings.push({ type: 'INTEGRITY_FAILURE', detail: verdict.problem ?? 'the history does not verify' });
+  }
+  return { ...record, findings, integrity: { ...verdict, keyed: true } };
+}

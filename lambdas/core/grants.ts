@@ -8,9 +8,22 @@ export function targetRoleFor(config: CountersignConfig, resource: string): stri
   return targetFor(config, resource).roleArn;
 }
 
+/** STS's floor for a session's life: a session minted now lasts at least this long. */
+export const MIN_SESSION_SECONDS = 900;
+/** How long after approval a grant of the shortest length can still be claimed. */
+export const CLAIM_WINDOW_SECONDS = 300;
+/**
+ * The shortest grant. A session must not outlive its grant — `sts:GetCallerIdentity` ignores
+ * session policies and denies, so identity-based logins (EKS, Vault) would accept it past
+ * `notAfter` — so a claim needs at least MIN_SESSION_SECONDS left (CredentialClaims.claim), and a
+ * shorter request is rounded up to leave a window to claim in. `grant.durationSeconds` says what
+ * it became.
+ */
+export const MIN_GRANT_SECONDS = MIN_SESSION_SECONDS + CLAIM_WINDOW_SECONDS;
+
 /**
  * What an approval becomes: exactly the requested actions on exactly the requested resource, until
- * `notAfter` = approval time + the (rule-capped) duration. Computed once, at approval, and stored,
+ * `notAfter` = approval time + the (rule-capped) duration, at least MIN_GRANT_SECONDS. Computed once, at approval, and stored,
  * so what the approver saw is what the agent can claim.
  */
 export function computeGrant(
@@ -18,7 +31,8 @@ export function computeGrant(
   request: Pick<AccessRequest, 'resource' | 'actions' | 'durationSeconds'>,
   now: Date,
 ): Grant {
-  const notAfter = new Date(now.getTime() + request.durationSeconds * 1000);
+  const durationSeconds = Math.max(request.durationSeconds, MIN_GRANT_SECONDS);
+  const notAfter = new Date(now.getTime() + durationSeconds * 1000);
   // Whole seconds: IAM's date conditions and the credential_process Expiration compare cleanly.
   notAfter.setUTCMilliseconds(0);
   const { document } = buildSessionPolicy({
@@ -31,7 +45,7 @@ export function computeGrant(
     actions: [...request.actions],
     roleArn: targetRoleFor(config, request.resource),
     notAfter: notAfter.toISOString(),
-    durationSeconds: request.durationSeconds,
+    durationSeconds,
     grantedAt: now.toISOString(),
     sessionPolicy: document,
   };

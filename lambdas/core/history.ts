@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { AccessRequest } from './model.js';
+import type { AccessRequest, LinkedEvent, MintedSession } from './model.js';
+import type { Mac } from './ports.js';
 
 /**
  * Tamper evidence. Every state change of a request appends an entry whose hash covers the previous
@@ -16,6 +17,12 @@ export interface HistoryEntry {
   state: string;
   /** sha256 over the previous hash, seq, at, event and state. */
   hash: string;
+  /**
+   * The keyed link: MAC (Mac port) over the request id, the previous entry's MAC, seq, at, event and
+   * state (`historyMacInput`). Added by the store when it writes the entry; without the key nobody
+   * can recompute it after an edit, as anyone can `hash`.
+   */
+  mac?: string;
 }
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -32,10 +39,17 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-/** The facts the chain protects. Volatile bookkeeping (version, updatedAt, Slack ts) is left out. */
+/**
+ * The facts the chain protects — everything a reviewer relies on that lives on the request:
+ * refusals (SELF_APPROVAL_ATTEMPT) and when approvers were shown it (RUBBER_STAMP) included.
+ * Volatile bookkeeping (version, updatedAt, Slack ts) is left out. Sessions, linked events and the
+ * activity counters are separate items, each with its own MAC (`sessionMacInput`, …).
+ */
 export function snapshotOf(request: AccessRequest): string {
   return sha256(
     canonicalJson({
+      shownAt: request.shownAt,
+      refusals: request.refusals,
       id: request.id,
       status: request.status,
       requester: request.requester,
@@ -88,4 +102,79 @@ export function verifyHistory(history: readonly HistoryEntry[], request: AccessR
     return { valid: false, problem: 'the stored request differs from the state its history last recorded' };
   }
   return { valid: true };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The keyed chain. Every input is domain-separated and names its request, so no MAC can be moved
+// to another request or another kind of item.
+
+export function historyMacInput(requestId: string, previousMac: string, entry: HistoryEntry): string {
+  return `countersign:history:v1|${requestId}|${previousMac}|${entry.seq}|${entry.at}|${entry.event}|${entry.state}`;
+}
+
+/** Adds the keyed link to every entry that lacks one (the store calls this as it writes). */
+export async function sealHistory(
+  requestId: string,
+  history: readonly HistoryEntry[],
+  mac: Mac,
+): Promise<HistoryEntry[]> {
+  const sealed: HistoryEntry[] = [];
+  let previous = '';
+  for (const entry of history) {
+    const next = entry.mac
+      ? entry
+      : { ...entry, mac: await mac.sign(historyMacInput(requestId, previous, entry)) };
+    sealed.push(next);
+    previous = next.mac!;
+  }
+  return sealed;
+}
+
+/**
+ * The keyed verdict on a request's own facts: every entry carries a MAC that verifies against its
+ * predecessor's, and the last recorded state is the stored request's. Removing a refusal, changing
+ * `shownAt`, rewriting an approver — and recomputing the unkeyed hashes — all fail here.
+ */
+export async function verifyKeyedHistory(
+  history: readonly HistoryEntry[],
+  request: AccessRequest,
+  mac: Mac,
+): Promise<ChainVerdict> {
+  const unkeyed = verifyHistory(history, request);
+  if (!unkeyed.valid) return unkeyed;
+  let previous = '';
+  for (const entry of history) {
+    if (!entry.mac) return { valid: false, problem: `entry ${entry.seq} (${entry.event}) carries no MAC` };
+    if (!(await mac.verify(historyMacInput(request.id, previous, entry), entry.mac))) {
+      return {
+        valid: false,
+        problem: `entry ${entry.seq} (${entry.event}) does not verify with the history key`,
+      };
+    }
+    previous = entry.mac;
+  }
+  return { valid: true };
+}
+
+export function sessionMacInput(session: Omit<MintedSession, 'mac'>): string {
+  const { mac: _mac, ...facts } = session as MintedSession & { mac?: string };
+  return `countersign:session:v1|${session.requestId}|${canonicalJson(facts)}`;
+}
+
+export function eventMacInput(event: LinkedEvent): string {
+  const { mac: _mac, ...facts } = event as LinkedEvent & { mac?: string };
+  return `countersign:event:v1|${event.requestId}|${canonicalJson(facts)}`;
+}
+
+/** The linker's counters on the request: calls, denied, unlinked and resources touched. */
+export function countersMacInput(
+  requestId: string,
+  counters: { calls: number; denied: number; unlinked: number; resources: readonly string[] },
+): string {
+  return `countersign:activity:v1|${requestId}|${canonicalJson({
+    calls: counters.calls,
+    denied: counters.denied,
+    unlinked: counters.unlinked,
+    resources: [...counters.resources].sort(),
+  })}`;
 }

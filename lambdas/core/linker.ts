@@ -1,4 +1,4 @@
-import { type CloudTrailFacts, extractRecords, parseRecord } from './cloudtrail.js';
+import { type CloudTrailFacts, extractRecords, parseRecord, roleKey } from './cloudtrail.js';
 import type { AccessRequest, LinkedEvent, MintedSession } from './model.js';
 import type { EventStore, RequestStore } from './ports.js';
 import { sanitizeSourceIdentity } from './session-policy.js';
@@ -6,11 +6,16 @@ import { sanitizeSourceIdentity } from './session-policy.js';
 /**
  * Joins CloudTrail events to the requests whose sessions made them (fact 6 of DESIGN.md §1).
  *
- * - `AssumeRole` is joined by `requestParameters.roleSessionName`: Countersign names every session
- *   after its request id (credentials.ts).
- * - Any other call is joined by `userIdentity.accessKeyId` through the `AKID#` item written when the
- *   session was minted. Past that item's TTL (CloudTrail replayed from S3), the request named by the
- *   session name at the end of `userIdentity.arn` is asked whether it minted that key.
+ * - First by who made the call: `userIdentity.accessKeyId`, through the `AKID#` item written when
+ *   the session was minted. Whatever a grant's session does is its request's activity — an
+ *   `AssumeRole` it makes (role chaining, or probing another role) included, whatever session name
+ *   it asks for; a failed one is denied activity like any other failed call.
+ * - Then Countersign's own minting: an `AssumeRole` made by the minting role (the claim function's
+ *   role, `mintingRoleArns`) is joined by `requestParameters.roleSessionName`, since Countersign
+ *   names every session after its request id (credentials.ts). Nobody else's AssumeRole is filed
+ *   under the request it names.
+ * - Past the `AKID#` item's TTL (CloudTrail replayed from S3), the request named by the session
+ *   name at the end of `userIdentity.arn` is asked whether it minted that key.
  * - A call whose key Countersign never minted but which runs under a request's session name is still
  *   linked — marked `minted: false`, which is UNLINKED_ACTIVITY — because someone acting under a
  *   request's name is exactly what a reviewer must see. Its `sourceIdentity` (the agent identity,
@@ -46,6 +51,11 @@ export type LinkOutcome =
 export interface LinkerDeps {
   events: EventStore;
   requests: Pick<RequestStore, 'get' | 'listSessions'>;
+  /**
+   * The role(s) whose AssumeRole calls are Countersign minting sessions (the claim function's
+   * role). Without one, no AssumeRole is ever joined by the session name it asks for.
+   */
+  mintingRoleArns: readonly string[];
 }
 
 /** Reads shared by the records of one batch (a CloudTrail file names the same request many times). */
@@ -74,7 +84,18 @@ class BatchLookups {
 }
 
 export class CloudTrailLinker {
-  constructor(private readonly deps: LinkerDeps) {}
+  private readonly mintingRoles: ReadonlySet<string>;
+
+  constructor(private readonly deps: LinkerDeps) {
+    this.mintingRoles = new Set(
+      deps.mintingRoleArns.map((arn) => {
+        const key = roleKey(arn);
+        // Fail closed at start: a misspelt ARN would otherwise silently drop every minting record.
+        if (!key) throw new Error(`mintingRoleArns: ${arn} is not an IAM role ARN`);
+        return key;
+      }),
+    );
+  }
 
   /**
    * Links every record of an EventBridge event, a raw record or `{ "Records": [...] }`. A store
@@ -118,7 +139,14 @@ export class CloudTrailLinker {
     facts: CloudTrailFacts,
     lookups: BatchLookups,
   ): Promise<Link | { reason: IgnoreReason }> {
-    if (facts.assumeRole) {
+    const { accessKeyId, sessionName, sourceIdentity, roleKey: callerRole } = facts.identity;
+    // Who made the call comes first: a grant's session's own AssumeRole is its own activity.
+    if (accessKeyId) {
+      const requestId = await this.deps.events.findRequestByAccessKey(accessKeyId);
+      if (requestId) return { requestId, linkedBy: 'accessKeyId', accessKeyId, minted: true };
+    }
+
+    if (facts.assumeRole && callerRole !== undefined && this.mintingRoles.has(callerRole)) {
       const requestId = facts.assumeRole.roleSessionName;
       if (!requestId) return { reason: 'not-countersign' };
       if (!(await lookups.request(requestId))) return { reason: 'unknown-request' };
@@ -127,15 +155,11 @@ export class CloudTrailLinker {
       return {
         requestId,
         linkedBy: 'roleSessionName',
+        minting: true,
         ...(key ? { accessKeyId: key, minted: await lookups.minted(requestId, key) } : {}),
       };
     }
 
-    const { accessKeyId, sessionName, sourceIdentity } = facts.identity;
-    if (accessKeyId) {
-      const requestId = await this.deps.events.findRequestByAccessKey(accessKeyId);
-      if (requestId) return { requestId, linkedBy: 'accessKeyId', accessKeyId, minted: true };
-    }
     if (!sessionName) return { reason: 'not-countersign' };
     const request = await lookups.request(sessionName);
     if (!request) return { reason: 'unknown-request' };
@@ -158,6 +182,8 @@ interface Link {
   linkedBy: LinkedEvent['linkedBy'];
   accessKeyId?: string;
   minted?: boolean;
+  /** Countersign's minting role made this AssumeRole. */
+  minting?: boolean;
 }
 
 const optionalMinted = (minted: boolean | undefined) => (minted === undefined ? {} : { minted });
@@ -178,5 +204,6 @@ function toLinkedEvent(facts: CloudTrailFacts, link: Link): LinkedEvent {
     ...(facts.userAgent ? { userAgent: facts.userAgent } : {}),
     ...(link.accessKeyId ? { accessKeyId: link.accessKeyId } : {}),
     ...optionalMinted(link.minted),
+    ...(facts.assumeRole ? { minting: link.minting === true } : {}),
   };
 }

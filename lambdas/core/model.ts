@@ -185,6 +185,8 @@ export interface MintedSession {
   sourceIdentity: string;
   issuedAt: string;
   expiresAt: string;
+  /** Keyed MAC over the other fields (history.ts `sessionMacInput`), added by the store. */
+  mac?: string;
 }
 
 /** The slice of a CloudTrail event a reviewer needs (DESIGN.md §4, CloudTrail linkage). */
@@ -208,6 +210,14 @@ export interface LinkedEvent {
    * linked; `false` is UNLINKED_ACTIVITY. Absent when the event carries no key (a failed AssumeRole).
    */
   minted?: boolean;
+  /**
+   * On AssumeRole events: true when the caller was Countersign's minting role (the record of a
+   * session being minted, not a call under a grant); false for anyone else's AssumeRole (an agent's
+   * role chaining is a call like any other). Absent on events stored before this was recorded.
+   */
+  minting?: boolean;
+  /** Keyed MAC over the other fields (history.ts `eventMacInput`), added by the event store. */
+  mac?: string;
 }
 
 /** The credential_process answer (AWS CLI/SDK `credential_process` contract). */

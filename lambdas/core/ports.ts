@@ -44,6 +44,20 @@ export interface RequestStore {
   listSessions(requestId: string): Promise<MintedSession[]>;
   /** Counts one request for `agentKey` in the current minute; returns the count so far. */
   countRequest(agentKey: string, minute: string, ttlEpochSeconds: number): Promise<number>;
+  /**
+   * Takes one of `slots` leases named `name` for `holder` until `untilMs`: a slot is free when it
+   * was never taken, was released, or its lease has run out (so a crashed holder frees it by
+   * itself). Returns the slot taken, or undefined when all are held.
+   */
+  acquireLease(
+    name: string,
+    slots: number,
+    holder: string,
+    untilMs: number,
+    nowMs: number,
+  ): Promise<number | undefined>;
+  /** Gives a lease back, if `holder` still holds it. */
+  releaseLease(name: string, slot: number, holder: string): Promise<void>;
 }
 
 /** The approval workflow (Step Functions Standard). */
@@ -117,4 +131,16 @@ export interface EventStore {
   putEvent(event: LinkedEvent): Promise<'stored' | 'duplicate'>;
   listEvents(requestId: string): Promise<LinkedEvent[]>;
   findRequestByAccessKey(accessKeyId: string): Promise<string | undefined>;
+}
+
+/**
+ * A keyed MAC (HMAC-SHA-256) over the evidence: on AWS a KMS HMAC key whose material never leaves
+ * KMS (GenerateMac/VerifyMac), locally a key in the data directory. Without the key, nobody with
+ * write access to the table can forge or recompute the history chain and the items' MACs.
+ */
+export interface Mac {
+  /** The MAC of `data`, base64. */
+  sign(data: string): Promise<string>;
+  /** Whether `mac` is the MAC of `data`; false (never a throw) for a wrong or malformed one. */
+  verify(data: string, mac: string): Promise<boolean>;
 }

@@ -3,7 +3,7 @@ import { apiHandler, json, rawBody } from '../adapters/http.js';
 import { lazyHandler } from '../adapters/lambda.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
 import { type Settings, settingsFromEnvironment } from '../adapters/settings.js';
-import { ValidationError } from '../core/errors.js';
+import { ConfigError, ValidationError } from '../core/errors.js';
 import { CloudTrailLinker, type LinkReport } from '../core/linker.js';
 import { parseStrictJson } from '../core/strict-json.js';
 
@@ -51,8 +51,15 @@ export const createLocalCloudTrailEndpoint = (deps: LinkCloudTrailDeps) =>
   });
 
 /** The linker on the table of `settings` (the Lambda and the local stack build it the same way). */
-export const buildLinker = (settings: Settings) =>
-  new CloudTrailLinker({ events: buildEvents(settings), requests: buildStore(settings) });
+export const buildLinker = (settings: Settings) => {
+  // Without it no minting record could be told from an agent's own AssumeRole: refuse to start.
+  if (!settings.mintingRoleArn) throw new ConfigError('MINTING_ROLE_ARN', 'environment variable is required');
+  return new CloudTrailLinker({
+    events: buildEvents(settings),
+    requests: buildStore(settings),
+    mintingRoleArns: [settings.mintingRoleArn],
+  });
+};
 
 export const handler = lazyHandler(() => {
   const settings = settingsFromEnvironment();

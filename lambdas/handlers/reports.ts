@@ -1,4 +1,4 @@
-import { buildAuthenticator, dynamoClient } from '../adapters/compose.js';
+import { buildAuthenticator, dynamoClient, optionalMac } from '../adapters/compose.js';
 import { DynamoDbReports } from '../adapters/dynamodb-reports.js';
 import { type ApiEvent, type ApiResult, apiHandler, header, json } from '../adapters/http.js';
 import { lazyHandler } from '../adapters/lambda.js';
@@ -6,9 +6,10 @@ import { createLogger, type Logger } from '../adapters/logger.js';
 import { type Settings, settingsFromEnvironment } from '../adapters/settings.js';
 import { accessReviewCsv, buildAccessReview, parseReviewQuery } from '../core/access-review.js';
 import { NotFoundError } from '../core/errors.js';
+import { verifyEvidenceIntegrity, withKeyedIntegrity } from '../core/evidence.js';
 import { REQUEST_ID } from '../core/ids.js';
 import type { Caller } from '../core/model.js';
-import { type Clock, systemClock } from '../core/ports.js';
+import { type Clock, type Mac, systemClock } from '../core/ports.js';
 import {
   evidenceRecordOf,
   listEvidence,
@@ -25,6 +26,8 @@ export interface ReportsDeps {
   /** The deployment's JWT issuer: `?agent=<sub>` names an agent under it. */
   issuer: string;
   clock?: Clock;
+  /** The history key: when set, the evidence record's integrity is the keyed verdict. @default unkeyed */
+  mac?: Mac;
 }
 
 const ROUTES = {
@@ -91,7 +94,19 @@ export const createReportsHandler = (deps: ReportsDeps) =>
         if (!REQUEST_ID.test(id)) throw new NotFoundError('No such request.');
         const parts = await deps.reports.getEvidence(id);
         if (!parts) throw new NotFoundError(`No request ${id}.`);
-        return json(200, evidenceRecordOf(parts, now));
+        const record = evidenceRecordOf(parts, now);
+        if (!deps.mac || !('evidence' in record)) return json(200, record);
+        const verdict = await verifyEvidenceIntegrity(
+          {
+            request: parts.request,
+            sessions: parts.sessions,
+            events: parts.events,
+            counters: parts.activity,
+            truncated: parts.truncated,
+          },
+          deps.mac,
+        );
+        return json(200, withKeyedIntegrity(record, verdict));
       }
       case 'review': {
         const query = parseReviewQuery(event.queryStringParameters, now);
@@ -122,5 +137,6 @@ export const handler = lazyHandler(() => {
     authenticator: buildAuthenticator(settings),
     logger: createLogger({ fn: 'reports' }),
     issuer: settings.jwt.issuer,
+    ...optionalMac(settings),
   });
 });

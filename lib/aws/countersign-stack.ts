@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  ArnFormat,
   Annotations,
+  ArnFormat,
   Aws,
   type CfnElement,
   CfnOutput,
@@ -254,6 +254,8 @@ export class CountersignStack extends Stack {
       reports: make('reports'),
     };
     this.functions = fns;
+    // The linker tells Countersign's minting (AssumeRole by this role) from an agent's own AssumeRole.
+    fns.linkCloudTrail.function.addEnvironment('MINTING_ROLE_ARN', fns.claimCredentials.role.roleArn);
 
     // --- Permissions, handler by handler -------------------------------------------------------
     for (const name of [

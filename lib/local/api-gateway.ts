@@ -137,7 +137,7 @@ export class ApiGateway {
     const multiQuery: Record<string, string[]> = {};
     for (const [name, value] of url.searchParams) {
       query[name] = value;
-      (multiQuery[name] ??= []).push(value);
+      multiQuery[name] = [...(multiQuery[name] ?? []), value];
     }
     const hasQuery = Object.keys(query).length > 0;
     const hasParams = Object.keys(matched.pathParameters).length > 0;

@@ -11,8 +11,8 @@ import { API_GATEWAY_MAX_BODY_BYTES, API_GATEWAY_TIMEOUT_MS, ApiGateway } from '
 import { type Assembly, loadAssembly } from './assembly-host.js';
 import { createLocalAws, type LocalAws } from './aws/index.js';
 import { createDelivery, type Delivery } from './cloudtrail-delivery.js';
-import { createConsoleServer } from './console-server.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config-file.js';
+import { createConsoleServer } from './console-server.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { createLocalDynamoDbClient, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
 import {

@@ -1,11 +1,19 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NoSuchEntityException } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DynamoDbRevocationLedger } from '../../lambdas/adapters/dynamodb-store.js';
 import {
   IamSessionRevoker,
   type IamSessionRevokerOptions,
   REVOCATION_POLICY_NAME,
 } from '../../lambdas/adapters/iam-revoker.js';
+import {
+  createLocalDynamoDbClient,
+  type DynamoDbLocal,
+  ensureTable,
+  startDynamoDbLocal,
+} from '../../lib/local/dynamodb-local.js';
 import { type LocalServer, listenLocal } from '../../lib/local/http-server.js';
 import { createLocalSts, type LocalSts } from '../../lib/local/sts.js';
 import { failure } from '../local/helpers.js';
@@ -14,6 +22,7 @@ import { failure } from '../local/helpers.js';
 const HOME = '999988887777';
 const MEMBER = '444455556666';
 const HOME_TARGET = `arn:aws:iam::${HOME}:role/countersign-target`;
+const FULL_TARGET = `arn:aws:iam::${HOME}:role/full-target`;
 const MEMBER_TARGET = `arn:aws:iam::${MEMBER}:role/ops/member-target`;
 const MEMBER_REVOKER = `arn:aws:iam::${MEMBER}:role/countersign-revoker`;
 const MISSING_REVOKER = `arn:aws:iam::${MEMBER}:role/not-deployed`;
@@ -27,12 +36,17 @@ let clock: number;
 let sts: LocalSts;
 let server: LocalServer;
 let lambdaSts: STSClient;
+let db: DynamoDbLocal;
+let ddb: DynamoDBClient;
 const clients: Array<{ destroy(): void }> = [];
 
 beforeAll(async () => {
+  db = await startDynamoDbLocal({ inMemory: true });
+  ddb = createLocalDynamoDbClient(db.endpoint);
+  await ensureTable(ddb, 'revoker-test');
   sts = createLocalSts({
     account: HOME,
-    roles: [HOME_TARGET, MEMBER_TARGET, MEMBER_REVOKER],
+    roles: [HOME_TARGET, MEMBER_TARGET, MEMBER_REVOKER, FULL_TARGET],
     now: () => new Date(clock),
   });
   server = await listenLocal(sts.handle);
@@ -51,6 +65,8 @@ beforeEach(() => {
 
 afterAll(async () => {
   for (const c of clients) c.destroy();
+  ddb?.destroy();
+  await db?.stop();
   await sts.stop();
   await server.close();
 });
@@ -61,6 +77,8 @@ function revokerFor(targets: IamSessionRevokerOptions['targets'], account?: stri
     ...(account ? { account } : {}),
     iam: { endpoint: server.url, region: 'us-east-1', credentials: LAMBDA_CREDENTIALS, maxAttempts: 1 },
     sts: lambdaSts,
+    ledger: new DynamoDbRevocationLedger(ddb, 'revoker-test'),
+    logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
     clock: () => new Date(clock),
   });
 }
@@ -105,10 +123,17 @@ async function mint(roleArn: string, requestId: string) {
 
 const until = () => new Date(clock + 2 * 3_600_000).toISOString();
 const revokerSessions = () => sts.sessions().filter((s) => s.roleArn === MEMBER_REVOKER);
-const revocationOn = (roleName: string) =>
-  JSON.parse(sts.rolePolicies(roleName)[REVOCATION_POLICY_NAME] ?? '{"Statement":[]}') as {
-    Statement: Array<{ Sid: string; Condition: { StringLike: { 'aws:userid': string } } }>;
-  };
+/** Every `aws:userid` value the revocation slots on the role deny. */
+const revokedOn = (roleName: string): string[] =>
+  Object.entries(sts.rolePolicies(roleName))
+    .filter(([name]) => name.startsWith(`${REVOCATION_POLICY_NAME}-`))
+    .flatMap(([, text]) =>
+      (
+        JSON.parse(text) as {
+          Statement: Array<{ Condition: { StringLike?: { 'aws:userid': string[] } } }>;
+        }
+      ).Statement.flatMap((st) => st.Condition.StringLike?.['aws:userid'] ?? []),
+    );
 
 describe('IamSessionRevoker with a revoker role in the member account', () => {
   it('writes the Deny on the member-account target role through the revoker role, and the session stops working', async () => {
@@ -131,14 +156,7 @@ describe('IamSessionRevoker with a revoker role in the member account', () => {
     ]);
     expect(revokerSessions()[0]).not.toHaveProperty('policy');
     // The Deny landed on the member-account role, and only there.
-    expect(revocationOn('member-target').Statement).toEqual([
-      expect.objectContaining({
-        Sid: 'Revokereqmember0000000000001',
-        Condition: expect.objectContaining({
-          StringLike: { 'aws:userid': '*:req_member0000000000001' },
-        }),
-      }),
-    ]);
+    expect(revokedOn('member-target')).toEqual(['*:req_member0000000000001']);
     expect(sts.rolePolicies('countersign-target')).toEqual({});
     // The minted session is refused; another request's session on the same role is not.
     expect(await failure(revoked.whoami())).toMatchObject({ name: 'AccessDenied' });
@@ -176,9 +194,8 @@ describe('IamSessionRevoker with a revoker role in the member account', () => {
       'countersign-revoke-req_reuse0000000000002',
       'countersign-revoke-req_reuse0000000000001',
     ]);
-    const sids = revocationOn('member-target').Statement.map((s) => s.Sid);
-    expect(sids).toEqual(
-      expect.arrayContaining(['Revokereqreuse0000000000001', 'Revokereqreuse0000000000002']),
+    expect(revokedOn('member-target')).toEqual(
+      expect.arrayContaining(['*:req_reuse0000000000001', '*:req_reuse0000000000002']),
     );
   });
 
@@ -198,9 +215,7 @@ describe('IamSessionRevoker with a revoker role in the member account', () => {
         cause: expect.objectContaining({ name: 'AccessDenied' }),
       });
     }
-    expect(revocationOn('member-target').Statement.map((s) => s.Sid)).not.toContain(
-      'Revokereqnope00000000000001',
-    );
+    expect(revokedOn('member-target')).not.toContain('*:req_nope00000000000001');
     expect((await session.whoami()).UserId).toMatch(/:req_nope00000000000001$/);
   });
 
@@ -229,9 +244,7 @@ describe('IamSessionRevoker without a revoker role', () => {
 
     // Assess
     expect(sts.sessions()).toHaveLength(assumedBefore);
-    expect(revocationOn('countersign-target').Statement.map((s) => s.Sid)).toContain(
-      'Revokereqhome00000000000001',
-    );
+    expect(revokedOn('countersign-target')).toContain('*:req_home00000000000001');
     expect(await failure(session.whoami())).toMatchObject({ name: 'AccessDenied' });
   });
 
@@ -247,9 +260,7 @@ describe('IamSessionRevoker without a revoker role', () => {
     expect(error).toMatchObject({
       message: expect.stringMatching(/account 444455556666, outside this function's account 999988887777/),
     });
-    expect(revocationOn('member-target').Statement.map((s) => s.Sid)).not.toContain(
-      'Revokereqnoreach00000000001',
-    );
+    expect(revokedOn('member-target')).not.toContain('*:req_noreach00000000001');
     expect((await session.whoami()).UserId).toMatch(/:req_noreach00000000001$/);
   });
 
@@ -263,5 +274,104 @@ describe('IamSessionRevoker without a revoker role', () => {
     // Assess
     expect(error).toMatchObject({ message: expect.stringMatching(/no configured target/) });
     expect(sts.sessions().filter((s) => s.roleSessionName.endsWith('req_unknown00000000001'))).toEqual([]);
+  });
+});
+
+describe('IamSessionRevoker: capacity and concurrency', () => {
+  const sessionUntil = () => new Date(clock + 3_600_000).toISOString();
+
+  it('writes one compact statement per slot, spread over several slots, all within IAM’s 10,240 characters', async () => {
+    // Prepare
+    const revoker = revokerFor([HOME_DIRECT], HOME);
+    const ids = Array.from({ length: 40 }, (_, i) => `req_spread${String(i).padStart(14, '0')}`);
+
+    // Act
+    for (const id of ids) await revoker.revoke(HOME_TARGET, id, sessionUntil());
+
+    // Assess
+    const policies = Object.entries(sts.rolePolicies('countersign-target')).filter(([n]) =>
+      n.startsWith(`${REVOCATION_POLICY_NAME}-`),
+    );
+    expect(policies.length).toBeGreaterThan(1);
+    for (const [, text] of policies) expect(JSON.parse(text).Statement.length).toBeLessThanOrEqual(1);
+    expect(revokedOn('countersign-target')).toEqual(expect.arrayContaining(ids.map((id) => `*:${id}`)));
+    const total = Object.values(sts.rolePolicies('countersign-target')).reduce((n, t) => n + t.length, 0);
+    expect(total).toBeLessThanOrEqual(10_240);
+  });
+
+  it('prunes entries whose sessions have expired on the next write of their slot', async () => {
+    // Prepare: a fresh role so that every slot is written
+    const revoker = revokerFor([MEMBER_VIA_REVOKER], HOME);
+    const ids = Array.from({ length: 12 }, (_, i) => `req_prune${String(i).padStart(15, '0')}`);
+    for (const id of ids) await revoker.revoke(MEMBER_TARGET, id, new Date(clock + 60_000).toISOString());
+    expect(revokedOn('member-target')).toEqual(expect.arrayContaining(ids.map((id) => `*:${id}`)));
+
+    // Act: two minutes on, the sessions have expired; more revokes write every slot again
+    clock += 120_000;
+    const later = Array.from({ length: 12 }, (_, i) => `req_later${String(i).padStart(15, '0')}`);
+    for (const id of later) await revoker.revoke(MEMBER_TARGET, id, sessionUntil());
+
+    // Assess
+    const denied = revokedOn('member-target');
+    expect(denied).toEqual(expect.arrayContaining(later.map((id) => `*:${id}`)));
+    for (const id of ids) expect(denied).not.toContain(`*:${id}`);
+  });
+
+  it('50 concurrent revokes converge: every revoked session is denied afterwards, and bystanders are not', async () => {
+    // Prepare
+    const ids = Array.from({ length: 50 }, (_, i) => `req_burst${String(i).padStart(15, '0')}`);
+    const sessions = await Promise.all(ids.map((id) => mint(HOME_TARGET, id)));
+    const bystander = await mint(HOME_TARGET, 'req_burstbystander0001');
+    // One revoker per concurrent Lambda instance, as on AWS.
+    const revokers = ids.map(() => revokerFor([HOME_DIRECT], HOME));
+
+    // Act
+    const results = await Promise.allSettled(
+      ids.map((id, i) => revokers[i]!.revoke(HOME_TARGET, id, sessionUntil())),
+    );
+
+    // Assess
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    const denied = revokedOn('countersign-target');
+    for (const [i, id] of ids.entries()) {
+      expect(denied).toContain(`*:${id}`);
+      expect(sts.authorize(sessions[i]!.accessKeyId, 'dynamodb:PutItem', TABLE).allowed).toBe(false);
+    }
+    expect(sts.authorize(bystander.accessKeyId, 'dynamodb:PutItem', TABLE).allowed).toBe(true);
+  });
+
+  it('when every slot is full, denies every older session of the role instead of failing, and later revokes still land', async () => {
+    // Prepare: a role of its own, filled by one agent's revokes of its own requests
+    const target = { account: HOME, roleArn: FULL_TARGET };
+    const warnings: string[] = [];
+    const revoker = new IamSessionRevoker({
+      targets: [target],
+      account: HOME,
+      iam: { endpoint: server.url, region: 'us-east-1', credentials: LAMBDA_CREDENTIALS, maxAttempts: 1 },
+      sts: lambdaSts,
+      ledger: new DynamoDbRevocationLedger(ddb, 'revoker-test'),
+      logger: {
+        info: () => undefined,
+        warn: (_m, f) => warnings.push(String(f?.code)),
+        error: () => undefined,
+      },
+      clock: () => new Date(clock),
+    });
+    const victim = await mint(FULL_TARGET, 'req_victim000000000001');
+    const attacker = Array.from({ length: 400 }, (_, i) => `req_flood${String(i).padStart(15, '0')}`);
+    for (const id of attacker) await revoker.revoke(FULL_TARGET, id, sessionUntil());
+
+    // Act: the auditor's revoke of another agent's grant
+    await revoker.revoke(FULL_TARGET, 'req_victim000000000001', sessionUntil());
+    clock += 2000;
+    const fresh = await mint(FULL_TARGET, 'req_fresh0000000000001');
+    await revoker.revoke(FULL_TARGET, 'req_fresh0000000000001', sessionUntil());
+
+    // Assess
+    expect(warnings).toContain('RevocationCapacityExhausted');
+    expect(sts.authorize(victim.accessKeyId, 'dynamodb:PutItem', TABLE).allowed).toBe(false);
+    expect(sts.authorize(fresh.accessKeyId, 'dynamodb:PutItem', TABLE).allowed).toBe(false);
+    const total = Object.values(sts.rolePolicies('full-target')).reduce((n, t) => n + t.length, 0);
+    expect(total).toBeLessThanOrEqual(10_240);
   });
 });

@@ -10,6 +10,7 @@ import { countersOf, DynamoDbEventStore } from '../../lambdas/adapters/dynamodb-
 import { DynamoDbRequestStore, keys } from '../../lambdas/adapters/dynamodb-store.js';
 import type { ApiEvent } from '../../lambdas/adapters/http.js';
 import type { Logger } from '../../lambdas/adapters/logger.js';
+import { buildEvidenceRecord } from '../../lambdas/core/evidence.js';
 import { CloudTrailLinker } from '../../lambdas/core/linker.js';
 import { sanitizeSourceIdentity } from '../../lambdas/core/session-policy.js';
 import {
@@ -23,6 +24,7 @@ import {
   callRecord,
   eventBridge,
   lifecycle,
+  MINTING_ROLE_ARN,
   startTable,
   TABLE_ARN,
   TestClock,
@@ -46,7 +48,11 @@ beforeAll(async () => {
   ({ db, client, table } = await startTable());
   events = new DynamoDbEventStore(client, table);
   life = lifecycle(client, table, clock);
-  linker = new CloudTrailLinker({ events, requests: new DynamoDbRequestStore(client, table) });
+  linker = new CloudTrailLinker({
+    events,
+    requests: new DynamoDbRequestStore(client, table),
+    mintingRoleArns: [MINTING_ROLE_ARN],
+  });
 });
 
 afterAll(async () => {
@@ -424,6 +430,180 @@ describe('CloudTrail linker', () => {
     );
 
     expect(countersOf(await requestItem(requestId)).calls).toBe(2);
+  });
+});
+
+/**
+ * CloudTrail's record of an AssumeRole made by a grant's own session (role chaining, or probing
+ * another role), asking for whatever session name it likes.
+ */
+function chainedAssumeRole(options: {
+  callerRequestId: string;
+  callerAccessKeyId: string;
+  roleArn: string;
+  roleSessionName: string;
+  eventTime: string;
+  errorCode?: string;
+}): Record<string, unknown> {
+  const base = callRecord({
+    requestId: options.callerRequestId,
+    accessKeyId: options.callerAccessKeyId,
+    eventName: 'AssumeRole',
+    eventSource: 'sts.amazonaws.com',
+    eventTime: options.eventTime,
+    ...(options.errorCode ? { errorCode: options.errorCode, errorMessage: 'not authorized' } : {}),
+  });
+  return {
+    ...base,
+    requestParameters: { roleArn: options.roleArn, roleSessionName: options.roleSessionName },
+    responseElements: options.errorCode
+      ? null
+      : { credentials: { accessKeyId: fakeAccessKeyId('CHAINED00000001'), sessionToken: 'x' } },
+  };
+}
+
+describe('CloudTrail linker: AssumeRole by anyone but the minting role', () => {
+  const ADMIN_ROLE = 'arn:aws:iam::111122223333:role/admin';
+
+  it('files an agent’s role chaining that names another request under the agent’s own request, not the named one', async () => {
+    // Prepare
+    const own = await grantedAndClaimed('chain-bot');
+    const other = await grantedAndClaimed('other-bot');
+    const record = chainedAssumeRole({
+      callerRequestId: own.requestId,
+      callerAccessKeyId: own.accessKeyId,
+      roleArn: ADMIN_ROLE,
+      roleSessionName: other.requestId,
+      eventTime: '2025-03-10T09:05:00Z',
+    });
+
+    // Act
+    const report = await linker.link(eventBridge(record));
+
+    // Assess
+    expect(report.stored).toBe(1);
+    expect(await events.listEvents(other.requestId)).toEqual([]);
+    const [event] = await events.listEvents(own.requestId);
+    expect(event).toMatchObject({
+      eventName: 'AssumeRole',
+      linkedBy: 'accessKeyId',
+      accessKeyId: own.accessKeyId,
+      minted: true,
+      minting: false,
+    });
+    // Role chaining is a call made under the grant.
+    expect(countersOf(await requestItem(own.requestId)).calls).toBe(1);
+  });
+
+  it('records an agent’s probing AssumeRole with any session name in its own request', async () => {
+    // Prepare
+    const own = await grantedAndClaimed('probe-bot');
+    const record = chainedAssumeRole({
+      callerRequestId: own.requestId,
+      callerAccessKeyId: own.accessKeyId,
+      roleArn: ADMIN_ROLE,
+      roleSessionName: 'just-looking',
+      eventTime: '2025-03-10T09:06:00Z',
+    });
+
+    // Act
+    const report = await linker.link(record);
+
+    // Assess
+    expect(report).toMatchObject({ stored: 1, ignored: 0 });
+    expect((await events.listEvents(own.requestId)).map((e) => e.eventName)).toEqual(['AssumeRole']);
+  });
+
+  it('a failed AssumeRole by a grant’s session raises ACCESS_DENIED on its request', async () => {
+    // Prepare
+    const own = await grantedAndClaimed('denied-bot');
+    const record = chainedAssumeRole({
+      callerRequestId: own.requestId,
+      callerAccessKeyId: own.accessKeyId,
+      roleArn: ADMIN_ROLE,
+      roleSessionName: 'escalate',
+      eventTime: '2025-03-10T09:07:00Z',
+      errorCode: 'AccessDenied',
+    });
+
+    // Act
+    await linker.link(eventBridge(record));
+
+    // Assess
+    const request = (await life.store.get(own.requestId))!;
+    const evidence = buildEvidenceRecord({
+      request,
+      sessions: await life.store.listSessions(own.requestId),
+      events: await events.listEvents(own.requestId),
+      now: clock.now(),
+    });
+    expect(evidence.findings.map((f) => f.type)).toContain('ACCESS_DENIED');
+    expect(countersOf(await requestItem(own.requestId))).toMatchObject({ calls: 1, denied: 1 });
+  });
+
+  it('never files an AssumeRole by a role other than the minting role under the request it names', async () => {
+    // Prepare: someone else's principal (not a grant's session, not the claim function) naming a request
+    const victim = await grantedAndClaimed('named-bot');
+    const record = {
+      ...assumeRoleRecord({
+        requestId: victim.requestId,
+        mintedAccessKeyId: fakeAccessKeyId('FORGED000000001'),
+        sourceIdentity: victim.sourceIdentity,
+        eventTime: '2025-03-10T09:08:00Z',
+      }),
+      userIdentity: {
+        type: 'AssumedRole',
+        arn: 'arn:aws:sts::111122223333:assumed-role/some-other-role/someone',
+        accountId: '111122223333',
+        accessKeyId: fakeAccessKeyId('SOMEONEELSE0001'),
+        sessionContext: {
+          sessionIssuer: { type: 'Role', arn: 'arn:aws:iam::111122223333:role/some-other-role' },
+        },
+      },
+    };
+
+    // Act
+    const report = await linker.link(record);
+
+    // Assess
+    expect(report).toMatchObject({ stored: 0, ignored: 1, ignoredBy: { 'not-countersign': 1 } });
+    expect(await events.listEvents(victim.requestId)).toEqual([]);
+  });
+
+  it('links the minting role’s AssumeRole by its session issuer, whatever the role’s path', async () => {
+    // Prepare: CloudTrail names the issuer with its path; the configured ARN may carry one or not
+    const pathLinker = new CloudTrailLinker({
+      events,
+      requests: new DynamoDbRequestStore(client, table),
+      mintingRoleArns: ['arn:aws:iam::111122223333:role/service/countersign-claim-credentials'],
+    });
+    const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed('path-bot');
+    const record = assumeRoleRecord({
+      requestId,
+      mintedAccessKeyId: accessKeyId,
+      sourceIdentity,
+      eventTime: '2025-03-10T09:09:00Z',
+    });
+
+    // Act
+    await pathLinker.link(record);
+
+    // Assess
+    expect(await events.listEvents(requestId)).toEqual([
+      expect.objectContaining({ linkedBy: 'roleSessionName', minting: true, minted: true }),
+    ]);
+    expect(countersOf(await requestItem(requestId)).calls).toBe(0);
+  });
+
+  it('refuses to start with a minting role that is not a role ARN', () => {
+    expect(
+      () =>
+        new CloudTrailLinker({
+          events,
+          requests: new DynamoDbRequestStore(client, table),
+          mintingRoleArns: ['countersign-claim-credentials'],
+        }),
+    ).toThrow(/not an IAM role ARN/);
   });
 });
 

@@ -20,6 +20,7 @@ import {
   CONFIG,
   callRecord,
   lifecycle,
+  MINTING_ROLE_ARN,
   startTable,
   TABLE_ARN,
   TestClock,
@@ -118,6 +119,7 @@ async function seed(): Promise<void> {
   const linker = new CloudTrailLinker({
     events: new DynamoDbEventStore(client, table),
     requests: new DynamoDbRequestStore(client, table),
+    mintingRoleArns: [MINTING_ROLE_ARN],
   });
   const agentCaller = (sub: string) => ({
     sub,

@@ -6,7 +6,13 @@ import { type CountersignConfig, parseConfig } from '../../lambdas/core/config.j
 import { CredentialClaims, Revocations } from '../../lambdas/core/credentials.js';
 import { Decisions } from '../../lambdas/core/decisions.js';
 import type { Caller, ProcessCredentials, Role } from '../../lambdas/core/model.js';
-import type { ApprovalWorkflow, AssumeRoleInput, Clock, CredentialMinter } from '../../lambdas/core/ports.js';
+import type {
+  ApprovalWorkflow,
+  AssumeRoleInput,
+  Clock,
+  CredentialMinter,
+  Mac,
+} from '../../lambdas/core/ports.js';
 import {
   createLocalDynamoDbClient,
   type DynamoDbLocal,
@@ -25,6 +31,8 @@ import { fakeAccessKeyId } from '../support/fake-keys.js';
 export const ISSUER = 'https://issuer.example.com';
 export const ACCOUNT = '111122223333';
 export const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/countersign-target`;
+/** The claim function's role, whose AssumeRole calls mint sessions (as assumeRoleRecord makes them). */
+export const MINTING_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/countersign-claim-credentials`;
 export const TABLE_ARN = (name: string) => `arn:aws:dynamodb:us-east-1:${ACCOUNT}:table/${name}`;
 
 export const CONFIG: CountersignConfig = parseConfig({
@@ -81,6 +89,8 @@ export const noWorkflow: ApprovalWorkflow = {
 export class FakeMinter implements CredentialMinter {
   readonly calls: AssumeRoleInput[] = [];
   private counter = 0;
+  /** `clock`: sessions expire `durationSeconds` after its now, as STS's do. @default the wall clock, one hour */
+  constructor(private readonly clock?: Clock) {}
   async assumeRole(input: AssumeRoleInput) {
     this.calls.push(input);
     this.counter += 1;
@@ -90,7 +100,9 @@ export class FakeMinter implements CredentialMinter {
       AccessKeyId: accessKeyId,
       SecretAccessKey: 'never-stored',
       SessionToken: 'never-stored',
-      Expiration: new Date(Date.now() + 3600_000).toISOString(),
+      Expiration: this.clock
+        ? new Date(this.clock.now().getTime() + input.durationSeconds * 1000).toISOString()
+        : new Date(Date.now() + 3600_000).toISOString(),
     };
     return {
       credentials,
@@ -110,7 +122,8 @@ export function caller(sub: string, ...roles: Role[]): Caller {
 
 /** DynamoDB Local (in memory) with the table, once per test file. */
 export async function startTable(): Promise<{ db: DynamoDbLocal; client: DynamoDBClient; table: string }> {
-  const db = await startDynamoDbLocal({ inMemory: true });
+  // A loaded machine (CI runners, shared boxes) can take longer than the default to start the JVM.
+  const db = await startDynamoDbLocal({ inMemory: true, startTimeoutMs: 50_000 });
   const client = createLocalDynamoDbClient(db.endpoint);
   const table = 'countersign-evidence-test';
   await ensureTable(client, table);
@@ -118,9 +131,9 @@ export async function startTable(): Promise<{ db: DynamoDbLocal; client: DynamoD
 }
 
 /** The request lifecycle, wired as the Lambdas wire it, on one table and one test clock. */
-export function lifecycle(client: DynamoDBClient, table: string, clock: TestClock) {
-  const store = new DynamoDbRequestStore(client, table);
-  const minter = new FakeMinter();
+export function lifecycle(client: DynamoDBClient, table: string, clock: TestClock, mac?: Mac) {
+  const store = new DynamoDbRequestStore(client, table, mac ? { mac } : {});
+  const minter = new FakeMinter(clock);
   const deps = { store, workflow: noWorkflow, clock, config: CONFIG };
   const requests = new AccessRequests(deps);
   const decisions = new Decisions(deps);

@@ -6,8 +6,8 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalServer, listenLocal } from '../../lib/local/http-server.js';
 import { loadApprovalDefinition } from '../../lib/local/approval-definition.js';
+import { type LocalServer, listenLocal } from '../../lib/local/http-server.js';
 import { createLocalStepFunctions, type LocalStepFunctions } from '../../lib/local/step-functions.js';
 
 /**

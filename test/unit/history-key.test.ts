@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HmacMac, localHistoryKey } from '../../lambdas/adapters/hmac-mac.js';
+import { historyMacInput, sealHistory } from '../../lambdas/core/history.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'history-key-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('HmacMac', () => {
+  it('verifies its own MACs and refuses another key’s, a changed message and garbage', async () => {
+    const mac = new HmacMac(randomBytes(32));
+    const other = new HmacMac(randomBytes(32));
+    const signed = await mac.sign('countersign:test|a');
+
+    expect(await mac.verify('countersign:test|a', signed)).toBe(true);
+    expect(await other.verify('countersign:test|a', signed)).toBe(false);
+    expect(await mac.verify('countersign:test|b', signed)).toBe(false);
+    expect(await mac.verify('countersign:test|a', 'not base64 at all')).toBe(false);
+    expect(await mac.verify('countersign:test|a', '')).toBe(false);
+  });
+
+  it('refuses a key shorter than 32 bytes', () => {
+    expect(() => new HmacMac(randomBytes(16))).toThrow(/32 bytes/);
+  });
+});
+
+describe('localHistoryKey', () => {
+  it('creates an owner-only key once and reads the same key afterwards', () => {
+    const path = join(dir, 'data', 'history.key');
+    const first = localHistoryKey(path);
+    const second = localHistoryKey(path);
+
+    expect(first.length).toBe(32);
+    expect(second.equals(first)).toBe(true);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('sealHistory', () => {
+  it('links each entry to its request and predecessor, so entries cannot move between requests', async () => {
+    const mac = new HmacMac(randomBytes(32));
+    const entries = [
+      { seq: 1, at: '2025-01-01T00:00:00.000Z', event: 'created:PENDING', state: 'a', hash: 'x' },
+      { seq: 2, at: '2025-01-01T00:01:00.000Z', event: 'approved', state: 'b', hash: 'y' },
+    ];
+    const sealed = await sealHistory('req_aaaaaaaaaaaaaaaaaaaa', entries, mac);
+
+    expect(
+      await mac.verify(historyMacInput('req_aaaaaaaaaaaaaaaaaaaa', '', sealed[0]!), sealed[0]!.mac!),
+    ).toBe(true);
+    expect(
+      await mac.verify(
+        historyMacInput('req_aaaaaaaaaaaaaaaaaaaa', sealed[0]!.mac!, sealed[1]!),
+        sealed[1]!.mac!,
+      ),
+    ).toBe(true);
+    expect(
+      await mac.verify(historyMacInput('req_bbbbbbbbbbbbbbbbbbbb', '', sealed[0]!), sealed[0]!.mac!),
+    ).toBe(false);
+    // Already sealed entries keep their MAC.
+    expect(await sealHistory('req_aaaaaaaaaaaaaaaaaaaa', sealed, mac)).toEqual(sealed);
+  });
+});
