@@ -375,6 +375,9 @@ async function startHost(template: Json, model: Model, options: HostOptions): Pr
         }
       }
       for (const [logicalId, r] of Object.entries(resources)) {
+        if (r.Type === 'AWS::KMS::Key') {
+          localAws.ensureKey(values(logicalId).ref, String(r.Properties?.Description ?? logicalId));
+        }
         if (r.Type !== 'AWS::SecretsManager::Secret') continue;
         localAws.putSecret(values(logicalId).attributes.Id ?? values(logicalId).ref, provision.slackSecret);
       }

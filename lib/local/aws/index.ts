@@ -91,6 +91,8 @@ export interface LocalAws {
   rolePolicies(roleArnOrName: string): Record<string, string>;
   /** Creates the secret or adds a new current version; returns the secret's ARN. */
   putSecret(nameOrArn: string, secretString: string): string;
+  /** Creates an HMAC_256 key with this id unless it exists (a key of the template, as CloudFormation creates it). */
+  ensureKey(keyId: string, description: string): void;
 }
 
 /** Lambda execution-role credentials last as long as a role session may (12 h) unless told otherwise. */
@@ -111,6 +113,7 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
     ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
   };
   const secrets = createSecretsManagerService(env);
+  const kms = createKmsService(env);
   const services = new Map<string, AwsService>();
   for (const service of [
     createStsService(env, managedPolicies),
@@ -118,7 +121,7 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
     createDynamoDbService(env, { endpoint: options.dynamodbEndpoint }),
     createStatesService(env, options.stepFunctions),
     secrets,
-    createKmsService(env),
+    kms,
     createS3Service(env),
   ]) {
     services.set(service.signingName, service);
@@ -462,6 +465,9 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
     },
     putSecret(nameOrArn, secretString) {
       return secrets.put(nameOrArn, secretString, now());
+    },
+    ensureKey(keyId, description) {
+      kms.ensureKey(keyId, description);
     },
   };
 }

@@ -31,7 +31,9 @@ interface Key {
   readonly description: string;
 }
 
-export function createKmsService(env: ServiceEnvironment): AwsService {
+export function createKmsService(
+  env: ServiceEnvironment,
+): AwsService & { ensureKey(keyId: string, description: string): void } {
   const keys = new Map<string, Key>();
   const file = env.dataDir === undefined ? undefined : join(env.dataDir, 'kms', 'keys.json');
   if (file) {
@@ -106,6 +108,13 @@ export function createKmsService(env: ServiceEnvironment): AwsService {
   };
 
   return {
+    /** A key of the template, as CloudFormation creates it: new material once, kept across restarts. */
+    ensureKey(keyId: string, description: string) {
+      if (!KEY_ID.test(keyId)) throw new Error(`local KMS: ${keyId} is not a key id`);
+      if (keys.has(keyId)) return;
+      keys.set(keyId, { keyId, material: randomBytes(32), created: Date.now(), description });
+      persist();
+    },
     signingName: 'kms',
     eventSource: 'kms.amazonaws.com',
     protocol: 'json',
