@@ -118,7 +118,9 @@ export function describeFailure(error: unknown): { message: string; exitCode: nu
     return { message: `${lines(error.message)} (${hint})`, exitCode: error.exitCode };
   }
   if (error instanceof ConfigError) {
-    return { message: `bad configuration: ${lines(error.message, 8000)}`, exitCode: EXIT.usage };
+    // A configuration's problems (ConfigInvalidError) say so; a bad flag or unreadable file names itself.
+    const what = error.name === 'ConfigInvalidError' ? 'bad configuration: ' : '';
+    return { message: `${what}${lines(error.message, 8000)}`, exitCode: EXIT.usage };
   }
   if (error instanceof CliError) return { message: sanitize(error.message), exitCode: error.exitCode };
   // node:util parseArgs errors from code that parses its own flags (the local stack).

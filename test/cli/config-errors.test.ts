@@ -29,6 +29,14 @@ describe('countersign local with a bad configuration', () => {
     expect(result.stderr).toContain('\n  rules[payments-two-keys].quorum: quorum 5 cannot be reached');
   });
 
+  it('names a file it cannot read, without "unexpected error"', async () => {
+    const file = join(dir, 'absent.yaml');
+    const result = await runCli(['local', '--config', file, '--port', '0', '--in-memory']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`countersign: ${file}: cannot read the configuration file (ENOENT)`);
+    expect(result.stderr).not.toContain('unexpected error');
+  });
+
   it("prints the YAML parser's message with the offending line", async () => {
     const file = join(dir, 'broken.yaml');
     writeFileSync(file, fixture.replace('effect: allow', 'effect: allow: now'));

@@ -136,7 +136,23 @@ describe('evidence and reports on the local stack', () => {
       headers: { accept: 'text/csv' },
     });
     expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
-    expect(String(csv.body)).toMatch(/"report-bot",[^\n]*,2,1,1,/);
+    // The header names each column; report-bot's row: 2 requests, 1 APPROVED by policy, 1 DENIED by policy.
+    const [header, ...lines] = String(csv.body).trimEnd().split('\r\n');
+    // RFC 4180 cells: quoted text (with "" inside) or a bare number, possibly empty.
+    const cells = (line: string) =>
+      [...`${line},`.matchAll(/("(?:[^"]|"")*"|[^,]*),/g)].map(([, c]) =>
+        c!.startsWith('"') ? c!.slice(1, -1).replace(/""/g, '"') : c === '' ? null : Number(c),
+      );
+    const columns = cells(header!) as string[];
+    const row = cells(lines.find((l) => l.startsWith('"report-bot"'))!);
+    const cell = (name: string) => row[columns.indexOf(name)];
+    expect([
+      cell('requests'),
+      cell('APPROVED'),
+      cell('DENIED'),
+      cell('allowedByPolicy'),
+      cell('deniedByPolicy'),
+    ]).toEqual([2, 1, 1, 1, 1]);
   });
 
   it('refuses reports to agents (403)', async () => {
