@@ -4,6 +4,7 @@ import {
   DescribeTableCommand,
   type DynamoDBClient,
   ResourceInUseException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 
@@ -19,6 +20,7 @@ export async function createTablesFromTemplate(
 ): Promise<void> {
   for (const { TimeToLive, ...input } of tables) {
     const created = await createIfMissing(client, input);
+    if (!created) await addMissingIndexes(client, input);
     if (created && TimeToLive?.Enabled && TimeToLive.AttributeName) {
       await client.send(
         new UpdateTimeToLiveCommand({
@@ -43,6 +45,28 @@ export async function seedDemoTables(client: DynamoDBClient, names: readonly str
       AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
       KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
     });
+  }
+}
+
+/**
+ * A data directory from an earlier version lacks the indexes the template added since; CloudFormation
+ * adds them with UpdateTable (one at a time, as DynamoDB requires), and so does this.
+ */
+async function addMissingIndexes(client: DynamoDBClient, input: CreateTableCommandInput): Promise<void> {
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: input.TableName }));
+  const existing = new Set((Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
+  for (const index of input.GlobalSecondaryIndexes ?? []) {
+    if (existing.has(index.IndexName)) continue;
+    const keys = new Set(index.KeySchema?.map((k) => k.AttributeName));
+    await client.send(
+      new UpdateTableCommand({
+        TableName: input.TableName,
+        AttributeDefinitions: input.AttributeDefinitions?.filter((a) => keys.has(a.AttributeName)),
+        GlobalSecondaryIndexUpdates: [
+          { Create: { IndexName: index.IndexName, KeySchema: index.KeySchema, Projection: index.Projection } },
+        ],
+      }),
+    );
   }
 }
 
