@@ -1,9 +1,15 @@
-import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteTableCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assumeRoleRecord, callRecord, eventBridge } from '../evidence/support.js';
+import { callRecord } from '../evidence/support.js';
 import { fakeAccessKeyId } from '../support/fake-keys.js';
 import { eventually, TABLE, TestStack } from '../support/local-stack.js';
 
+type Creds = { AccessKeyId: string; SecretAccessKey: string; SessionToken: string };
 type Evidence = {
   request: { status: string };
   evidence: { activity: Array<{ eventName: string; errorCode?: string }> };
@@ -36,55 +42,50 @@ describe('evidence and reports on the local stack', () => {
     return id;
   }
 
-  it('links CloudTrail records to the request: six facts, two calls, ACCESS_DENIED, a duplicate stored once, RUBBER_STAMP', async () => {
+  it('links what the session did, through the local AWS and CloudTrail: six facts, two calls, ACCESS_DENIED, RUBBER_STAMP', async () => {
     // flagged-review: minReviewSeconds 5 in flag mode — an approval after 1 s is accepted and flagged.
     const id = await approvedAfter('flagged-orders', 1);
-    const claim = await stack.call<{ AccessKeyId: string }>('POST', `/v1/requests/${id}/credentials`, {
-      token: agent,
-    });
-    const key = claim.body.AccessKeyId;
-    const now = new Date().toISOString();
-    const put = callRecord({
+    const claim = await stack.call<Creds>('POST', `/v1/requests/${id}/credentials`, { token: agent });
+    expect(claim.status).toBe(200);
+    // The agent uses its session as it would on AWS: one granted call, one refused by IAM.
+    const session = new DynamoDBClient({ ...stack.awsClientConfig(claim.body), maxAttempts: 1 });
+    try {
+      await session.send(
+        new PutItemCommand({ TableName: 'flagged-orders', Item: { id: { S: 'order-8812' } } }),
+      );
+      const refused = await session
+        .send(new DeleteTableCommand({ TableName: 'flagged-orders' }))
+        .catch((error: Error) => error);
+      expect(refused).toMatchObject({ name: 'AccessDeniedException' });
+    } finally {
+      session.destroy();
+    }
+    // CloudTrail hands both calls to EventBridge a moment later; the rules deliver them to the linker.
+    await stack.stack.delivery.idle();
+
+    // The local feed links hand-made records too: a duplicate eventID is stored once, an unknown key ignored.
+    const handMade = callRecord({
       requestId: id,
-      accessKeyId: key,
-      eventName: 'PutItem',
-      eventTime: now,
+      accessKeyId: claim.body.AccessKeyId,
+      eventName: 'GetItem',
+      eventTime: new Date().toISOString(),
       tableName: 'flagged-orders',
-      sourceIdentity: 'etl-bot',
     });
-    const records = [
-      eventBridge(
-        assumeRoleRecord({
-          requestId: id,
-          mintedAccessKeyId: key,
-          sourceIdentity: 'etl-bot',
-          eventTime: now,
-        }),
-      ),
-      eventBridge(put),
-      callRecord({
-        requestId: id,
-        accessKeyId: key,
-        eventName: 'DeleteTable',
-        eventTime: now,
-        tableName: 'flagged-orders',
-        errorCode: 'AccessDenied',
-        errorMessage: 'not authorized',
-      }),
-      put,
+    const fed = [];
+    for (const record of [
+      handMade,
+      handMade,
       callRecord({
         requestId: 'req_someoneElse000000000',
         accessKeyId: fakeAccessKeyId('UNKNOWNKEY'),
         eventName: 'GetItem',
-        eventTime: now,
+        eventTime: new Date().toISOString(),
       }),
-    ];
-    const linked = [];
-    for (const record of records)
-      linked.push((await stack.call('POST', '/local/cloudtrail', { body: record })).body);
-    expect(linked.map((r) => r.stored)).toEqual([1, 1, 1, 0, 0]);
-    expect(linked[3]).toMatchObject({ duplicates: 1 });
-    expect(linked[4]).toMatchObject({ ignored: 1 });
+    ])
+      fed.push((await stack.call('POST', '/local/cloudtrail', { body: record })).body);
+    expect(fed.map((r) => r.stored)).toEqual([1, 0, 0]);
+    expect(fed[1]).toMatchObject({ duplicates: 1 });
+    expect(fed[2]).toMatchObject({ ignored: 1 });
 
     // After expiry the record is complete: the grant ended and what it was used for is on record.
     await eventually(
@@ -95,7 +96,8 @@ describe('evidence and reports on the local stack', () => {
     expect(record.complete).toBe(true);
     expect(record.integrity.valid).toBe(true);
     const calls = record.evidence.activity.filter((a) => a.eventName !== 'AssumeRole');
-    expect(calls.map((a) => a.eventName).sort()).toEqual(['DeleteTable', 'PutItem']);
+    expect(calls.map((a) => a.eventName).sort()).toEqual(['DeleteTable', 'GetItem', 'PutItem']);
+    expect(calls.find((a) => a.eventName === 'DeleteTable')?.errorCode).toMatch(/^AccessDenied/);
     expect(record.findings.map((f) => f.type).sort()).toEqual(['ACCESS_DENIED', 'RUBBER_STAMP']);
 
     // The approver's thread got a summary of what the session did.
@@ -103,7 +105,7 @@ describe('evidence and reports on the local stack', () => {
       stack.slackMessages().find((m) => m.thread_ts && JSON.stringify(m).includes('DeleteTable')),
     );
     expect(JSON.stringify(summary)).toMatch(/AccessDenied/);
-  }, 40_000);
+  }, 60_000);
 
   it('an approved grant never used shows UNUSED_GRANT after expiry', async () => {
     const id = await approvedAfter('orders', 0);
