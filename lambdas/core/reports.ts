@@ -383,6 +383,8 @@ export interface AgentReview {
   unusedGrants: number;
   /** Resources the agent's successful calls named. */
   resourcesTouched: string[];
+  /** Exact calls Countersign executed for the agent (requests that are EXECUTED). */
+  executions: number;
 }
 
 function median(values: number[]): number | null {
@@ -413,6 +415,7 @@ export function buildAccessReview(rows: readonly ReviewRow[], now: Date): AgentR
         rubberStamps: 0,
         unusedGrants: 0,
         resourcesTouched: [],
+        executions: 0,
         seconds: [],
         touched: new Set(),
       };
@@ -423,6 +426,7 @@ export function buildAccessReview(rows: readonly ReviewRow[], now: Date): AgentR
     if (request.grant) entry.approved += 1;
     if (status === 'DENIED') entry.denied += 1;
     if (status === 'TIMED_OUT') entry.timedOut += 1;
+    if (status === 'EXECUTED') entry.executions += 1;
     for (const d of Array.isArray(request.decisions) ? request.decisions : []) {
       if (d.channel !== 'policy' && typeof d.reviewSeconds === 'number') entry.seconds.push(d.reviewSeconds);
     }
@@ -456,6 +460,7 @@ const CSV_COLUMNS = [
   'rubberStamps',
   'unusedGrants',
   'resourcesTouched',
+  'executions',
 ] as const;
 
 /**
@@ -477,6 +482,7 @@ export function accessReviewCsv(review: readonly AgentReview[]): string {
         row.rubberStamps,
         row.unusedGrants,
         row.resourcesTouched.join(' '),
+        row.executions,
       ]),
     );
   }

