@@ -78,6 +78,8 @@ export interface AgentReview {
   granted: GrantedAccess[];
   /** Resources the agent's successful calls named. */
   resourcesTouched: string[];
+  /** Exact calls Countersign made for the agent (EXECUTED requests; docs/exact-calls.md). */
+  executions: number;
 }
 
 export interface ApproverReview {
@@ -159,6 +161,7 @@ export function buildAccessReview(rows: readonly ReviewRow[], query: ReviewQuery
         approvers: [],
         granted: [],
         resourcesTouched: [],
+        executions: 0,
         seconds: [],
         people: new Set(),
         access: new Map(),
@@ -189,6 +192,7 @@ export function buildAccessReview(rows: readonly ReviewRow[], query: ReviewQuery
       else entry.refused += 1;
     }
     if (status === 'TIMED_OUT') entry.timedOut += 1;
+    if (status === 'EXECUTED') entry.executions += 1;
 
     const minReview = request.policy?.minReviewSeconds ?? 0;
     for (const d of human) {
@@ -272,6 +276,7 @@ const AGENT_COLUMNS: ReadonlyArray<[string, (r: AgentReview) => string | number 
   ['approvers', (r) => r.approvers.join(' ')],
   ['granted', (r) => r.granted.map((g) => `${g.resource} ${g.actions.join(',')}`).join('; ')],
   ['resourcesTouched', (r) => r.resourcesTouched.join(' ')],
+  ['executions', (r) => r.executions],
 ];
 
 const APPROVER_COLUMNS: ReadonlyArray<[string, (r: ApproverReview) => string | number | null]> = [

@@ -1,8 +1,14 @@
 import { isRequester } from './access.js';
 import { assertClaimable, MIN_SESSION_SECONDS } from './credentials.js';
-import { AlreadyExecutedError, FailClosedError, NotACallError, NotFoundError } from './errors.js';
+import {
+  AlreadyExecutedError,
+  ConditionFailedError,
+  FailClosedError,
+  NotACallError,
+  NotFoundError,
+} from './errors.js';
 import { inputSha256, sha256Hex } from './exact-call.js';
-import { canonicalJson } from './history.js';
+import { appendHistory, canonicalJson } from './history.js';
 import { type MaskingRules, maskText, maskValue } from './masking.js';
 import type { AccessRequest, Caller, Execution, MintedSession, ProcessCredentials } from './model.js';
 import type { Clock, CredentialMinter, RequestStore } from './ports.js';
@@ -64,23 +70,22 @@ export class ExactCalls {
 
   async execute(caller: Caller, requestId: string): Promise<Execution> {
     const { store, clock } = this.deps;
-    const found = await store.get(requestId, { consistent: true });
-    // Only the requester may execute; to anyone else the request does not exist.
-    if (!found || !isRequester(caller, found)) throw new NotFoundError(`No request ${requestId}.`);
-    if (!found.call) {
-      throw new NotACallError(
-        'This request is for a session, not for one exact call; claim its credentials.',
-      );
-    }
-
-    if (!this.deps.executor.supports(found.call.operation)) {
-      // Before the claim: nothing is spent on a call that cannot be made.
-      throw new FailClosedError(
-        `Exact calls of ${found.call.operation} are validated but not yet executed by this version of Countersign.`,
-      );
-    }
     const startedAt = clock.now().toISOString();
+    // One consistent read and one conditional write: every check runs on the state being replaced.
     const { request } = await changeRequest(this.deps, requestId, (current, now) => {
+      // Only the requester may execute; to anyone else the request does not exist.
+      if (!isRequester(caller, current)) throw new NotFoundError(`No request ${requestId}.`);
+      if (!current.call) {
+        throw new NotACallError(
+          'This request is for a session, not for one exact call; claim its credentials.',
+        );
+      }
+      if (!this.deps.executor.supports(current.call.operation)) {
+        // Before the claim: nothing is spent on a call that cannot be made.
+        throw new FailClosedError(
+          `Exact calls of ${current.call.operation} are validated but not executed by this version of Countersign.`,
+        );
+      }
       assertExecutable(current, now);
       return {
         patch: { status: 'EXECUTED', execution: { status: 'running', masked: [], startedAt } },
@@ -92,7 +97,7 @@ export class ExactCalls {
     try {
       execution = await this.run(request);
     } catch {
-      // Recording the session failed (the store): the call was not sent, and is not offered again.
+      // Something failed before the call was sent: it was not made, and is not offered again.
       execution = {
         status: 'failed',
         awsError: {
@@ -104,11 +109,26 @@ export class ExactCalls {
         at: clock.now().toISOString(),
       };
     }
-    await changeRequest(this.deps, requestId, (current) =>
-      current.execution?.status !== 'running' || current.execution.startedAt !== startedAt
-        ? undefined
-        : { patch: { execution }, event: `executed: ${execution.status}` },
-    );
+    // The result replaces the claim written above (its version), without reading it again; if
+    // anything changed it in between, the general path re-reads.
+    const event = `executed: ${execution.status}`;
+    const draft: AccessRequest = {
+      ...request,
+      execution,
+      updatedAt: execution.at ?? startedAt,
+      version: request.version + 1,
+    };
+    const next = { ...draft, history: appendHistory(request.history ?? [], draft, event, draft.updatedAt) };
+    try {
+      await store.replace(next, { expectedVersion: request.version, from: ['EXECUTED'] });
+    } catch (error) {
+      if (!(error instanceof ConditionFailedError)) throw error;
+      await changeRequest(this.deps, requestId, (current) =>
+        current.execution?.status !== 'running' || current.execution.startedAt !== startedAt
+          ? undefined
+          : { patch: { execution }, event },
+      );
+    }
     return execution;
   }
 
@@ -173,7 +193,11 @@ export class ExactCalls {
       issuedAt: now.toISOString(),
       expiresAt: session.credentials.Expiration,
     };
-    await store.putSession(record, Math.floor(Date.parse(record.expiresAt) / 1000) + LINK_RETENTION_SECONDS);
+    // Recorded while the call is made (the credentials never leave this function): the record links
+    // the call's CloudTrail event to the request; the execution carries the key id in any case.
+    const recorded = store
+      .putSession(record, Math.floor(Date.parse(record.expiresAt) / 1000) + LINK_RETENTION_SECONDS)
+      .catch(() => undefined);
 
     const region = regionOf(grant.resource);
     let outcome: CallOutcome;
@@ -194,6 +218,7 @@ export class ExactCalls {
         },
       };
     }
+    await recorded;
     const at = clock.now().toISOString();
     const base = { masked: [] as string[], accessKeyId: record.accessKeyId, startedAt, at };
     if (!outcome.ok) {

@@ -123,6 +123,14 @@ describe('exact calls on the local stack', () => {
     });
     expect(evidence.body.facts.activity).toBe('present');
     expect(evidence.body.integrity.valid).toBe(true);
+
+    // The access review counts it.
+    const review = await stack.call<{ agents: Array<{ agent: string; executions: number }> }>(
+      'GET',
+      '/v1/reports/access-review',
+      { token: auditor },
+    );
+    expect(review.body.agents.find((a) => a.agent === 'deploy-bot')?.executions).toBeGreaterThanOrEqual(1);
   });
 
   it('masks a password attribute and an e-mail address in a GetItem and lists their paths', async () => {

@@ -107,6 +107,27 @@ describe('exact call validation', () => {
       { Bucket: 'acme-prod-data', Key: 'reports/2025.csv', SSEKMSKeyId: 'k' },
       'SSEKMSKeyId',
     ],
+    [
+      'a key that resolves elsewhere',
+      'arn:aws:s3:::acme-prod-data/reports/../secrets.csv',
+      's3:GetObject',
+      { Bucket: 'acme-prod-data', Key: 'reports/../secrets.csv' },
+      'Key',
+    ],
+    [
+      'a header with a line break',
+      OBJECT,
+      's3:GetObject',
+      { Bucket: 'acme-prod-data', Key: 'reports/2025.csv', IfMatch: 'x\r\nx-amz-acl: public-read' },
+      'IfMatch',
+    ],
+    [
+      'a metadata name that is not a header token',
+      OBJECT,
+      's3:PutObject',
+      { Bucket: 'acme-prod-data', Key: 'reports/2025.csv', Metadata: { 'a b': 'x' } },
+      'Metadata',
+    ],
     ['another bucket listing', BUCKET, 's3:ListBucket', { Bucket: 'acme-prod-logs' }, 'Bucket'],
     [
       'another queue',

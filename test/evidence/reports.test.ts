@@ -522,6 +522,7 @@ describe('GET /v1/reports/access-review', () => {
         approvers: [],
         granted: [{ resource: TABLE_ARN('orders'), actions: ['dynamodb:GetItem'] }],
         resourcesTouched: [],
+        executions: 0,
       },
       {
         agent: 'deploy-bot',
@@ -542,6 +543,7 @@ describe('GET /v1/reports/access-review', () => {
         approvers: ['alice@example.com'],
         granted: [{ resource: TABLE_ARN('orders'), actions: ['dynamodb:PutItem'] }],
         resourcesTouched: [TABLE_ARN('orders')],
+        executions: 0,
       },
       {
         agent: 'etl-bot',
@@ -565,6 +567,7 @@ describe('GET /v1/reports/access-review', () => {
           { resource: TABLE_ARN('orders'), actions: ['dynamodb:PutItem'] },
         ],
         resourcesTouched: [TABLE_ARN('flagged-ledger')],
+        executions: 0,
       },
     ]);
   });

@@ -123,9 +123,44 @@ function s3Object(arn: Arn): { bucket: string; key: string } {
 
 const objectTarget = (input: Record<string, unknown>, arn: Arn) => {
   const { bucket, key } = s3Object(arn);
+  // `.` and `..` segments are resolved away by URL parsers: the request would name another key.
+  if (key.split('/').some((segment) => segment === '.' || segment === '..')) {
+    throw callError('an S3 key with "." or ".." segments cannot be called exactly', 'Key');
+  }
   mustEqual(input, 'Bucket', [bucket]);
   mustEqual(input, 'Key', [key]);
+  headerSafe(input);
 };
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
+
+/** S3 fields travel as HTTP headers: no line breaks or control characters, metadata names as tokens. */
+function headerSafe(input: Record<string, unknown>): void {
+  for (const [field, value] of Object.entries(input)) {
+    if (field === 'Body' || field === 'Metadata') continue;
+    if (typeof value === 'string' && CONTROL.test(value)) {
+      throw callError(`call.input.${field} may not contain control characters`, field);
+    }
+    if (
+      value !== undefined &&
+      typeof value !== 'string' &&
+      typeof value !== 'number' &&
+      typeof value !== 'boolean'
+    ) {
+      throw callError(`call.input.${field} must be a string or a number`, field);
+    }
+  }
+  const metadata = input.Metadata;
+  if (metadata && typeof metadata === 'object') {
+    for (const [name, value] of Object.entries(metadata)) {
+      if (!HEADER_NAME.test(name) || typeof value !== 'string' || CONTROL.test(value)) {
+        throw callError('call.input.Metadata names must be header tokens and values plain text', 'Metadata');
+      }
+    }
+  }
+}
 
 const S3_READ_CONDITIONS = [
   'IfMatch',
@@ -265,6 +300,7 @@ const SPECS: readonly OperationSpec[] = [
         throw callError('the resource must be an S3 bucket ARN (arn:aws:s3:::bucket) for ListObjectsV2');
       }
       mustEqual(input, 'Bucket', [arn.resource]);
+      headerSafe(input);
     },
   },
   {
