@@ -29,11 +29,12 @@ describe('exact calls on the local stack', () => {
     agent = await stack.agentToken('deploy-bot');
     other = await stack.agentToken('other-bot');
     auditor = await stack.token('audrey@example.com', ['auditors']);
-    // The tables the calls act on. Locally the stack names its AWS endpoint(s).
+    // The tables the calls act on.
     const endpoints = (await stack.call('GET', '/local/endpoints')).body as Record<string, string>;
     ddb = new DynamoDBClient({
       region: 'us-east-1',
-      endpoint: endpoints.aws ?? endpoints.dynamodb,
+      // Seeding the "production" data as its owner would: straight into DynamoDB Local, outside Countersign.
+      endpoint: endpoints.dynamodb,
       credentials: { accessKeyId: 'LOCALTESTSETUP000001', secretAccessKey: 'local-test-setup' },
     });
     for (const name of ['calls-orders', 'calls-users']) {

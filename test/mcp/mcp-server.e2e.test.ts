@@ -40,7 +40,8 @@ describe('countersign mcp over stdio', () => {
     const endpoints = (await stack.call('GET', '/local/endpoints')).body as Record<string, string>;
     ddb = new DynamoDBClient({
       region: 'us-east-1',
-      endpoint: endpoints.aws ?? endpoints.dynamodb,
+      // Seeding the "production" data as its owner would: straight into DynamoDB Local, outside Countersign.
+      endpoint: endpoints.dynamodb,
       credentials: { accessKeyId: 'LOCALTESTSETUP000001', secretAccessKey: 'local-test-setup' },
     });
     await ddb.send(
