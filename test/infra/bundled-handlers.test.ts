@@ -166,6 +166,8 @@ describe('every bundle starts with exactly its template environment', { timeout:
   const apiRoutes: Array<[HandlerName, string, string]> = [
     ['requestAccess', 'POST', '/v1/requests'],
     ['getRequest', 'GET', `/v1/requests/${REQUEST}`],
+    ['listRequests', 'GET', '/v1/requests'],
+    ['executeCall', 'POST', `/v1/requests/${REQUEST}/execute`],
     ['claimCredentials', 'POST', `/v1/requests/${REQUEST}/credentials`],
     ['revokeRequest', 'POST', `/v1/requests/${REQUEST}/revoke`],
     ['decideRequest', 'POST', `/v1/requests/${REQUEST}/decisions`],
