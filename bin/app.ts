@@ -15,6 +15,7 @@ import { CountersignTargetRoleStack } from '../lib/aws/target-role.js';
  * - apiGatewayCloudWatchRole  `false` where another stack manages the region's API Gateway
  *   CloudWatch Logs role (default: this stack sets it)
  * - mintingRoleArn   when set, also defines the `CountersignTargetRole` stack for a member account,
+ *   with executingRoleArn (optional: the execute-call role, for exact calls in that account),
  *   with revokingRoleArn (required), managedPolicyArns (comma-separated), eventBusArn (optional),
  *   targetRoleName (optional)
  * - forwardRoleArns  when set (comma-separated target role ARNs) with eventBusArn, also defines the
@@ -91,6 +92,7 @@ if (mintingRoleArn) {
     description: 'Countersign: the role approved sessions run as, and its revoker, in a member account',
     mintingRoleArn,
     revokingRoleArn,
+    ...(context('executingRoleArn') ? { executingRoleArn: context('executingRoleArn')! } : {}),
     managedPolicyArns: (context('managedPolicyArns') ?? '')
       .split(',')
       .map((s) => s.trim())
