@@ -27,6 +27,8 @@ export function templateEnvironment(
       if (o.Ref === 'AWS::AccountId') return '123456789012';
       if (o.Ref === 'AWS::Region') return 'eu-west-1';
       if (o.Ref === 'AWS::Partition') return 'aws';
+      if (o.Ref === 'AWS::StackName') return 'Countersign';
+      if (o.Ref === 'AWS::URLSuffix') return 'amazonaws.com';
       if (!template.Resources[o.Ref]) throw new Error(`Ref to unknown ${o.Ref}`);
       return `fake-${o.Ref}`;
     }
