@@ -41,7 +41,10 @@ describe('normalizeIdentity', () => {
       fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }), (text) => {
         const normal = normalizeIdentity(text);
         expect(normalizeIdentity(normal)).toBe(normal);
-        expect(normalizeIdentity(text.toUpperCase())).toBe(normalizeIdentity(normal.toUpperCase()));
+        // Dotless ı (also what 𝚤 becomes under NFKC) is kept apart from i, but upper-cases to I.
+        if (!normal.includes('\u0131')) {
+          expect(normalizeIdentity(text.toUpperCase())).toBe(normalizeIdentity(normal.toUpperCase()));
+        }
       }),
       { numRuns: 500 },
     );
