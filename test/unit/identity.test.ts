@@ -6,6 +6,7 @@ import { parseConfig } from '../../lambdas/core/config.js';
 import { ConfigError } from '../../lambdas/core/errors.js';
 import {
   claimedIdentityProblem,
+  couldBeSamePerson,
   mixesScripts,
   normalizeIdentity,
   sameIdentity,
@@ -48,6 +49,19 @@ describe('normalizeIdentity', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('couldBeSamePerson (refusals only)', () => {
+  it.each([
+    ['al\u0131ce@example.com', true], // dotless ı
+    ['alic\u00e9@example.com', true], // é
+    ['\u0430lice@example.com', true], // Cyrillic а
+    ['ALICE@example.com', true],
+    ['alicia@example.com', false],
+    ['bob@example.com', false],
+  ])('%j could be alice@example.com: %s', (other, same) => {
+    expect(couldBeSamePerson(other, 'alice@example.com')).toBe(same);
   });
 });
 
