@@ -113,7 +113,7 @@ const ruleSchema = z
           ctx.addIssue({
             code: 'custom',
             path: ['quorum'],
-            message: `rule ${rule.name}: quorum ${rule.quorum} cannot be reached by ${people} distinct named approver(s)`,
+            message: `quorum ${rule.quorum} cannot be reached by ${people} named approver(s) of rule ${rule.name}, each counted once`,
           });
         }
       }

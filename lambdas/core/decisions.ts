@@ -10,7 +10,7 @@ import {
   TooFastError,
 } from './errors.js';
 import { computeGrant } from './grants.js';
-import { normalizeIdentity, sameIdentity } from './identity.js';
+import { couldBeSamePerson, normalizeIdentity, sameIdentity } from './identity.js';
 import type { AccessRequest, Channel, Decision } from './model.js';
 import type { ApprovalWorkflow, Clock, RequestStore } from './ports.js';
 import { effectiveStatus } from './status.js';
@@ -128,8 +128,9 @@ export class Decisions {
       return new AlreadyDecidedError(`The request is already ${status}.`, { details: { status } });
     }
     if (
-      sameIdentity(input.approver, current.requester.sub) ||
-      sameIdentity(input.approver, current.context.onBehalfOf)
+      // Fail closed: an approver whose name merely reads like the requester's is refused too.
+      couldBeSamePerson(input.approver, current.requester.sub) ||
+      couldBeSamePerson(input.approver, current.context.onBehalfOf)
     ) {
       return new SelfApprovalError('An approver cannot decide a request made by or on behalf of themselves.');
     }

@@ -46,6 +46,68 @@ export function sameIdentity(a: string | undefined, b: string | undefined): bool
   return normalizeIdentity(a) === normalizeIdentity(b);
 }
 
+// Letters that read as another, common one: a few same-script look-alikes (dotless ı, Latin alpha
+// and script g) and the Cyrillic and Greek letters that read as Latin ones. Not Unicode's whole
+// confusables table: enough for the names people and IdPs write, used only to refuse more.
+const LOOK_ALIKES: Readonly<Record<string, string>> = {
+  '\u0131': 'i',
+  '\u0251': 'a',
+  '\u0261': 'g',
+  '\u0269': 'i',
+  '\u026a': 'i',
+  '\u029f': 'l',
+  '\u0430': 'a',
+  '\u0432': 'b',
+  '\u0435': 'e',
+  '\u043a': 'k',
+  '\u043c': 'm',
+  '\u043d': 'h',
+  '\u043e': 'o',
+  '\u0440': 'p',
+  '\u0441': 'c',
+  '\u0442': 't',
+  '\u0443': 'y',
+  '\u0445': 'x',
+  '\u0455': 's',
+  '\u0456': 'i',
+  '\u0458': 'j',
+  '\u04bb': 'h',
+  '\u0501': 'd',
+  '\u03b1': 'a',
+  '\u03b2': 'b',
+  '\u03b5': 'e',
+  '\u03b9': 'i',
+  '\u03ba': 'k',
+  '\u03bd': 'v',
+  '\u03bf': 'o',
+  '\u03c1': 'p',
+  '\u03c4': 't',
+  '\u03c5': 'u',
+  '\u03c7': 'x',
+};
+
+/**
+ * The identity as it reads: normal form, accents removed, look-alike letters replaced. Two
+ * identities with one skeleton could be taken for each other by a person reading them.
+ */
+export function identitySkeleton(identity: string): string {
+  let out = '';
+  for (const ch of normalizeIdentity(identity).normalize('NFD').replace(/\p{M}/gu, '')) {
+    out += LOOK_ALIKES[ch] ?? ch;
+  }
+  return out;
+}
+
+/**
+ * Whether `a` could be the same person as `b`, for refusals only (self-approval): equal in normal
+ * form, or reading the same (`alıce`, `alicé`, Cyrillic `аlice` against `alice`). Never used to
+ * grant anything: being named as an approver needs the exact normal form.
+ */
+export function couldBeSamePerson(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined) return false;
+  return sameIdentity(a, b) || identitySkeleton(a) === identitySkeleton(b);
+}
+
 /**
  * Scripts a single identity may legitimately combine (UTS #39 "highly restrictive"): Japanese,
  * Chinese and Korean names mix Han with their own scripts and with Latin. Anything else that mixes

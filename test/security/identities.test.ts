@@ -108,6 +108,25 @@ describe('identities: one person, one normalized form', () => {
     });
   });
 
+  it.each([
+    ['a dotless ı', 'al\u0131ce@example.com'],
+    ['an accent', 'alic\u00e9@example.com'],
+  ])(
+    'refuses alice approving a request on behalf of a name that reads like hers (%s)',
+    async (_label, onBehalfOf) => {
+      // Prepare: normal form and one script, so accepted as a claim ...
+      const agent = await stack.agentToken('proxy-bot');
+      const id = await stack.pendingRequest(agent, 'orders', { context: { onBehalfOf } });
+
+      // Act: ... but alice may not approve what reads as her own request.
+      const click = await stack.click({ requestId: id, userId: 'U0ALICE' });
+
+      // Assess
+      expect(click.body).toMatchObject({ ok: false, code: 'SelfApproval' });
+      expect(await status(id, agent)).toBe('PENDING');
+    },
+  );
+
   it('still refuses the person an onBehalfOf in normal form names', async () => {
     // Prepare: the normal form is accepted (not everything is refused) ...
     const agent = await stack.agentToken('proxy-bot');
