@@ -199,6 +199,15 @@ export class CountersignStack extends Stack {
       this.table.grantReadWrite(fns[name].role);
     }
     this.table.grantRead(fns.getRequest.role);
+    // A long-poll holds one of its caller's few lease slots (limits.concurrentWaitsPerCaller):
+    // get-request writes those items and nothing else.
+    fns.getRequest.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        resources: [this.table.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['LEASE#wait#*'] } },
+      }),
+    );
     this.table.grantRead(fns.reports.role);
 
     for (const name of [
