@@ -12,8 +12,8 @@ import {
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { ConditionFailedError, DependencyError } from '../core/errors.js';
-import { sealHistory, sessionMacInput } from '../core/history.js';
+import { ConditionFailedError, DependencyError, FailClosedError } from '../core/errors.js';
+import { assertExtendable, sealHistory, sessionMacInput } from '../core/history.js';
 import type { AccessRequest, MintedSession, RequestStatus } from '../core/model.js';
 import type { Mac, RequestStore } from '../core/ports.js';
 import type { RevocationLedger, RevocationSlotState } from './iam-revoker.js';
@@ -199,6 +199,19 @@ export class DynamoDbRequestStore implements RequestStore {
   ): Promise<void> {
     // SET every field of the request rather than putting the whole item: attributes other writers
     // own on the same item (the linker's activity counters) survive a state change.
+    if (this.options.mac) {
+      // Never extend a history whose stored facts were edited outside Countersign (see assertExtendable).
+      const stored = await this.get(next.id, { consistent: true });
+      if (stored && stored.version === condition.expectedVersion) {
+        const verdict = await assertExtendable(stored, this.options.mac);
+        if (!verdict.valid) {
+          throw new FailClosedError(
+            'The stored request does not match its keyed history; nothing was changed. This is logged for review.',
+            { details: { requestId: next.id, problem: verdict.problem } },
+          );
+        }
+      }
+    }
     const { PK: _pk, SK: _sk, ...fields } = unmarshall(toItem(await this.sealed(next)));
     const names: Record<string, string> = { '#version': 'version', '#status': 'status' };
     const values: Record<string, unknown> = { ':expected': condition.expectedVersion };

@@ -112,7 +112,10 @@ export function historyMacInput(requestId: string, previousMac: string, entry: H
   return `countersign:history:v1|${requestId}|${previousMac}|${entry.seq}|${entry.at}|${entry.event}|${entry.state}`;
 }
 
-/** Adds the keyed link to every entry that lacks one (the store calls this as it writes). */
+/**
+ * Adds the keyed link to the entries that lack one (the store calls this as it writes): only
+ * entries after the last sealed one, so an entry slipped in before a sealed one is never signed.
+ */
 export async function sealHistory(
   requestId: string,
   history: readonly HistoryEntry[],
@@ -120,14 +123,42 @@ export async function sealHistory(
 ): Promise<HistoryEntry[]> {
   const sealed: HistoryEntry[] = [];
   let previous = '';
-  for (const entry of history) {
-    const next = entry.mac
-      ? entry
-      : { ...entry, mac: await mac.sign(historyMacInput(requestId, previous, entry)) };
+  // A history written before there was a key gets only its newest entry sealed: the unkeyed ones
+  // before it stay unkeyed (and are reported so), never signed after the fact.
+  const lastSealed = history.findLastIndex((e) => e.mac !== undefined);
+  const from = lastSealed === -1 ? history.length - 1 : lastSealed;
+  for (const [i, entry] of history.entries()) {
+    const next =
+      entry.mac || i < from
+        ? entry
+        : { ...entry, mac: await mac.sign(historyMacInput(requestId, previous, entry)) };
     sealed.push(next);
-    previous = next.mac!;
+    previous = next.mac ?? '';
   }
   return sealed;
+}
+
+/**
+ * Before a state change is written on top of `stored`: its last entry must verify with the key and
+ * record exactly the stored facts. Otherwise an edit made in the table (a refusal removed, an
+ * approver rewritten) would be laundered: the new entry would record the edited facts and be
+ * signed. A history never keyed (written before there was a key) is accepted as it is.
+ */
+export async function assertExtendable(stored: AccessRequest, mac: Mac): Promise<ChainVerdict> {
+  const history = stored.history ?? [];
+  if (history.every((e) => e.mac === undefined)) return { valid: true };
+  const last = history.at(-1)!;
+  const previous = history.at(-2)?.mac ?? '';
+  if (!last.mac || !(await mac.verify(historyMacInput(stored.id, previous, last), last.mac))) {
+    return {
+      valid: false,
+      problem: `entry ${last.seq} (${last.event}) does not verify with the history key`,
+    };
+  }
+  if (last.state !== snapshotOf(stored)) {
+    return { valid: false, problem: 'the stored request differs from the state its history last recorded' };
+  }
+  return { valid: true };
 }
 
 /**

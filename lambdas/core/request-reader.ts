@@ -44,7 +44,9 @@ export class RequestReader {
     try {
       return await this.poll(caller, id, waitSeconds);
     } finally {
-      await store.releaseLease(name, slot, holder).catch(() => undefined);
+      // Not awaited: the answer does not wait for the release, and a release that never happens
+      // (the function froze after answering) only holds the slot until the lease runs out.
+      void store.releaseLease(name, slot, holder).catch(() => undefined);
     }
   }
 

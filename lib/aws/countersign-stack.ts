@@ -273,6 +273,15 @@ export class CountersignStack extends Stack {
     }
     this.table.grantRead(fns.getRequest.role);
     this.table.grantRead(fns.listRequests.role);
+    // A long-poll holds one of its caller's few lease slots (limits.concurrentWaitsPerCaller):
+    // get-request writes those items and nothing else.
+    fns.getRequest.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        resources: [this.table.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['LEASE#wait#*'] } },
+      }),
+    );
     this.table.grantRead(fns.reports.role);
 
     // Only the functions that call Slack read its secret (decide-request never does).

@@ -202,6 +202,28 @@ describe('the keyed history covers every fact a reviewer relies on', () => {
     expect(await verdict(third)).toMatchObject({ valid: false, problem: expect.stringMatching(/counters/) });
   });
 
+  it('a later legitimate state change does not launder an edit: it is refused, and the edit stays visible', async () => {
+    // Prepare: a pending request whose self-approval refusal is removed in the table
+    const request = await life.ask('launder-keyed', TABLE_ARN('orders'), ['dynamodb:PutItem'], {
+      context: { onBehalfOf: 'carol@example.com' },
+    });
+    await life.decisions
+      .decide({ requestId: request.id, approver: 'carol@example.com', decision: 'approve', channel: 'api' })
+      .catch(() => undefined);
+    await setOnRequest(request.id, 'refusals', []);
+
+    // Act: an approver approves, which appends (and would sign) a new entry over the edited facts
+    const error = await life.approve(request.id).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+
+    // Assess
+    expect(error).toMatchObject({ status: 500, code: 'FailedClosed' });
+    expect((await life.store.get(request.id))!.status).toBe('PENDING');
+    expect(await verdict(request.id)).toMatchObject({ valid: false });
+  });
+
   it('a chain signed with another key does not verify', async () => {
     const id = await fullRecord('otherkey-keyed');
     const request = (await life.store.get(id))!;

@@ -562,6 +562,12 @@ describe('IAM', () => {
       expect(writers.has(roleId('reports')), write).toBe(false);
       expect(writers.has(roleId('getRequest')), write).toBe(false);
       expect(writers.has(roleId('listRequests')), write).toBe(false);
+      // get-request writes only its long-poll leases (limits.concurrentWaitsPerCaller).
+      for (const s of statementsAllowing(json, write).filter((s) => s.roles.includes(roleId('getRequest')))) {
+        expect(s.statement.Condition, write).toEqual({
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['LEASE#wait#*'] },
+        });
+      }
     }
     const reportsQueries = statementsAllowing(json, 'dynamodb:Query').filter((s) =>
       s.roles.includes(roleId('reports')),

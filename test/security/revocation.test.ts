@@ -95,7 +95,7 @@ describe('revocation cannot be exhausted or contended away', () => {
     expect(auditorRevoke).toMatchObject({ status: 200, body: { status: 'REVOKED' } });
     expect(await works(live.body)).toBe(false);
     expect(stack.logs.join('\n')).not.toContain('RevocationFailed');
-  });
+  }, 180_000);
 
   it('the next self-revoke in the same minute is 429 RateLimited with Retry-After, and writes nothing', async () => {
     // Prepare: the attacker used its minute's budget above (or does so now)
@@ -149,5 +149,5 @@ describe('revocation cannot be exhausted or contended away', () => {
     const stillWorking = await Promise.all(sessions.map((s) => works(s.body)));
     expect(stillWorking).toEqual(ids.map(() => false));
     expect(await works(bystander.body)).toBe(true);
-  });
+  }, 120_000);
 });

@@ -46,7 +46,9 @@ describe('sealHistory', () => {
       { seq: 1, at: '2025-01-01T00:00:00.000Z', event: 'created:PENDING', state: 'a', hash: 'x' },
       { seq: 2, at: '2025-01-01T00:01:00.000Z', event: 'approved', state: 'b', hash: 'y' },
     ];
-    const sealed = await sealHistory('req_aaaaaaaaaaaaaaaaaaaa', entries, mac);
+    // As the store writes them: each state change seals the entry it appends.
+    const first = await sealHistory('req_aaaaaaaaaaaaaaaaaaaa', [entries[0]!], mac);
+    const sealed = await sealHistory('req_aaaaaaaaaaaaaaaaaaaa', [...first, entries[1]!], mac);
 
     expect(
       await mac.verify(historyMacInput('req_aaaaaaaaaaaaaaaaaaaa', '', sealed[0]!), sealed[0]!.mac!),
@@ -62,5 +64,25 @@ describe('sealHistory', () => {
     ).toBe(false);
     // Already sealed entries keep their MAC.
     expect(await sealHistory('req_aaaaaaaaaaaaaaaaaaaa', sealed, mac)).toEqual(sealed);
+  });
+
+  it('never signs an entry slipped in before a sealed one, nor the old entries of an unkeyed history', async () => {
+    const mac = new HmacMac(randomBytes(32));
+    const entry = (seq: number, extra: Record<string, string> = {}) => ({
+      seq,
+      at: '2025-01-01T00:00:00.000Z',
+      event: `e${seq}`,
+      state: 's',
+      hash: 'h',
+      ...extra,
+    });
+    const slipped = await sealHistory(
+      'req_aaaaaaaaaaaaaaaaaaaa',
+      [entry(1), entry(2, { mac: 'x' }), entry(3)],
+      mac,
+    );
+    expect(slipped.map((e) => e.mac !== undefined)).toEqual([false, true, true]);
+    const legacy = await sealHistory('req_aaaaaaaaaaaaaaaaaaaa', [entry(1), entry(2), entry(3)], mac);
+    expect(legacy.map((e) => e.mac !== undefined)).toEqual([false, false, true]);
   });
 });
