@@ -28,7 +28,7 @@ export class RequestReader {
   async get(caller: Caller, id: string, waitSeconds = 0): Promise<AccessRequest> {
     const limit = this.deps.concurrentWaitsPerCaller;
     if (waitSeconds <= 0 || limit === undefined) return this.poll(caller, id, waitSeconds);
-    // Each open long-poll holds a Lambda and reads twice a second: one caller holds only a few.
+    // Each open long-poll holds a Lambda and reads four times a second: one caller holds only a few.
     // A lease runs out by itself shortly after its wait, so a crashed poll frees its slot.
     const { store, clock } = this.deps;
     const name = `wait#${agentKey(caller)}`;
@@ -63,9 +63,10 @@ export class RequestReader {
       const now = clock.now();
       if (effectiveStatus(request, now) !== 'PENDING' || now.getTime() >= deadline) return request;
       await this.sleep(Math.min(delay, deadline - now.getTime()));
-      // Polls tighten around a click (first checks 100 ms apart) and settle at 500 ms, so a decision
-      // is seen within half a second while a 20 s wait costs about 40 reads.
-      delay = Math.min(500, Math.round(delay * 1.5));
+      // Polls tighten around a click (first checks 100 ms apart) and settle at 250 ms, so a decision
+      // is seen within a quarter of a second (click → credentials, docs/benchmarks.md) while a 20 s
+      // wait costs about 80 single-item reads; limits.concurrentWaitsPerCaller bounds how many run.
+      delay = Math.min(250, Math.round(delay * 1.5));
     }
   }
 }
