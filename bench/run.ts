@@ -414,10 +414,11 @@ export async function main(argv: string[]): Promise<number> {
   const figures: Figure[] = [];
   const data: Record<string, unknown> = { machine, mode: { ...options, only: [...options.only], size } };
   const ctx: RunContext = { size, stack: undefined };
+  const failed: Section[] = [];
   try {
     if (NEEDS_STACK.some((s) => options.only.has(s))) {
       const t = performance.now();
-      ctx.stack = await BenchStack.start({ waitUntilNotAfterMs: 300 });
+      ctx.stack = await BenchStack.start({ waitUntilNotAfterMs: 10_000 });
       write(`  local assembly up in ${((performance.now() - t) / 1000).toFixed(1)} s at ${ctx.stack.url}`);
       data.stackStartSeconds = ctx.stack.stack.startSeconds;
       // Warm DynamoDB Local's JVM and one process of each API function before anything is timed.
@@ -433,11 +434,19 @@ export async function main(argv: string[]): Promise<number> {
     for (const section of SECTIONS) {
       if (!options.only.has(section)) continue;
       write(`\n== ${TITLES[section]}`);
-      const result = await SECTION_RUNNERS[section](ctx);
-      for (const line of result.lines ?? []) write(`   ${line}`);
-      for (const figure of result.figures) write(`   ${formatFigure(figure)}`);
-      figures.push(...result.figures);
-      data[section] = result.data;
+      try {
+        const result = await SECTION_RUNNERS[section](ctx);
+        for (const line of result.lines ?? []) write(`   ${line}`);
+        for (const figure of result.figures) write(`   ${formatFigure(figure)}`);
+        figures.push(...result.figures);
+        data[section] = result.data;
+      } catch (error) {
+        // One broken section does not hide the others' figures; the run still fails (exit 1).
+        const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+        write(`   FAILED: ${message}`);
+        failed.push(section);
+        data[section] = { failed: message };
+      }
     }
   } finally {
     await ctx.stack?.stop();
@@ -457,7 +466,8 @@ export async function main(argv: string[]): Promise<number> {
   );
   writeFileSync(file, `${JSON.stringify({ ...data, goals, figures }, null, 2)}\n`);
   write(`Results: ${file}`);
-  return 0;
+  if (failed.length > 0) write(`Sections that failed: ${failed.join(', ')}.`);
+  return failed.length > 0 ? 1 : 0;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -14,7 +14,7 @@ import { APPROVE_BODY, APPROVER, type BenchStack, inBatches } from './lib/bench-
  * UpdateItem dynamodb-store.ts `replace` sends, with the same fields) and `SendTaskSuccess` — raw
  * with the SDK from this process, signed with a session of slack-interactions' own execution role,
  * through the same local AWS endpoint. Each sample clicks one pending request and floors another;
- * both workflows are let finish before the next sample.
+ * both workflows' Grant steps are let finish before the next sample.
  */
 export interface ClickSamples {
   /** Round trip of the click seen by the client (Slack). */
@@ -121,9 +121,11 @@ export async function measureSlackClick(
       samples.handler.push(h);
       samples.floor.push(f);
     }
-    // The grant step, the Slack update and (after the short WaitUntilNotAfter) the expiry run in
-    // the background; let them finish so they do not queue behind the next sample.
-    await Promise.all([stack.executionDone(handlerId), stack.executionDone(floorId)]);
+    // The Grant step (a Lambda task and a Slack update) runs in the background after each click;
+    // let it finish so it does not queue behind the next sample.
+    await Promise.all([stack.waitGranted(handlerId), stack.waitGranted(floorId)]);
   }
+  // And the expiries (after the shortened WaitUntilNotAfter), before the next section.
+  await Promise.all(pending.map((id) => stack.executionDone(id, 60_000)));
   return samples;
 }

@@ -209,6 +209,22 @@ export class BenchStack {
     return out.Item ? unmarshall(out.Item) : undefined;
   }
 
+  /**
+   * Waits until the workflow's Grant step ran for an approved request: it rewrites the approval
+   * message (chat.update to the Slack sink), after which the execution only waits for notAfter.
+   */
+  async waitGranted(requestId: string, timeoutMs = 30_000, pollMs = 10): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const item = await this.getItem(requestId);
+    const ts = (item?.slack as { ts?: string } | undefined)?.ts;
+    if (!ts) throw new Error(`${requestId} has no Slack message`);
+    for (;;) {
+      if (this.stack.slack.messages().some((m) => m.ts === ts && m.edited)) return;
+      if (Date.now() > deadline) throw new Error(`${requestId} not granted within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+
   /** The task token the notify step stored for a request. */
   async tokenOf(requestId: string): Promise<string> {
     const out = await this.raw.send(
