@@ -1,4 +1,5 @@
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { keys } from '../lambdas/adapters/dynamodb-store.js';
 import type { BenchStack } from './lib/bench-stack.js';
@@ -13,6 +14,8 @@ import type { BenchStack } from './lib/bench-stack.js';
 export interface LocalAwsSamples {
   viaLocalAws: number[];
   direct: number[];
+  /** GetCallerIdentity through the local AWS: SigV4 and a CloudTrail record, no forward, no IAM policy. */
+  endpointOnly: number[];
 }
 
 export async function measureLocalAwsOverhead(
@@ -27,7 +30,13 @@ export async function measureLocalAwsOverhead(
       Item: marshall({ ...keys.request(id), status: 'APPROVED', note: 'x'.repeat(400) }),
     }),
   );
-  const { dynamodb: signed } = stack.roleClients(stack.fn('GetRequest'));
+  const { dynamodb: signed, credentials } = stack.roleClients(stack.fn('GetRequest'));
+  const sts = new STSClient({
+    region: stack.stack.region,
+    endpoint: stack.stack.endpoints.aws,
+    credentials,
+    maxAttempts: 1,
+  });
   const input = { TableName: table, Key: marshall(keys.request(id)), ConsistentRead: true };
   const once = async (client: typeof signed) => {
     const started = performance.now();
@@ -36,21 +45,29 @@ export async function measureLocalAwsOverhead(
     if (!out.Item) throw new Error('GetItem found nothing');
     return ms;
   };
-  const samples: LocalAwsSamples = { viaLocalAws: [], direct: [] };
-  for (let i = 0; i < options.warmup + options.samples; i++) {
-    let a: number;
-    let d: number;
-    if (i % 2 === 0) {
-      a = await once(signed);
-      d = await once(stack.raw);
-    } else {
-      d = await once(stack.raw);
-      a = await once(signed);
+  const samples: LocalAwsSamples = { viaLocalAws: [], direct: [], endpointOnly: [] };
+  try {
+    for (let i = 0; i < options.warmup + options.samples; i++) {
+      let a: number;
+      let d: number;
+      if (i % 2 === 0) {
+        a = await once(signed);
+        d = await once(stack.raw);
+      } else {
+        d = await once(stack.raw);
+        a = await once(signed);
+      }
+      const started = performance.now();
+      await sts.send(new GetCallerIdentityCommand({}));
+      const e = performance.now() - started;
+      if (i >= options.warmup) {
+        samples.viaLocalAws.push(a);
+        samples.direct.push(d);
+        samples.endpointOnly.push(e);
+      }
     }
-    if (i >= options.warmup) {
-      samples.viaLocalAws.push(a);
-      samples.direct.push(d);
-    }
+  } finally {
+    sts.destroy();
   }
   return samples;
 }

@@ -269,6 +269,7 @@ async function localAwsSection(ctx: RunContext): Promise<SectionResult> {
   const s = await measureLocalAwsOverhead(needStack(ctx), ctx.size.localAws);
   const via = summarize(s.viaLocalAws);
   const direct = summarize(s.direct);
+  const endpointOnly = summarize(s.endpointOnly);
   const x = via.p50 / direct.p50;
   const figures: Figure[] = [
     {
@@ -279,13 +280,18 @@ async function localAwsSection(ctx: RunContext): Promise<SectionResult> {
     { section: 'local AWS', name: 'GetItem to DynamoDB Local direct', value: describeMs(direct) },
     {
       section: 'local AWS',
+      name: 'GetCallerIdentity via the local AWS (the endpoint alone: SigV4, CloudTrail, no forward)',
+      value: describeMs(endpointOnly),
+    },
+    {
+      section: 'local AWS',
       name: 'p50 via local AWS / direct',
       value: ratio(x),
       goal: { id: 'localAwsOverhead', measured: x },
       note: `+${ms(via.p50 - direct.p50)} per call at p50; p99 ratio ${ratio(via.p99 / direct.p99)}`,
     },
   ];
-  return { figures, data: { viaLocalAws: via, direct } };
+  return { figures, data: { viaLocalAws: via, direct, endpointOnly } };
 }
 
 async function reportsSection(ctx: RunContext): Promise<SectionResult> {

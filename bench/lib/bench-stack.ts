@@ -119,7 +119,11 @@ export class BenchStack {
    * endpoint: they go through the same SigV4 verification and IAM evaluation as the function's own
    * calls. Destroyed with the stack.
    */
-  roleClients(fn: AssemblyFunction): { dynamodb: DynamoDBClient; sfn: SFNClient } {
+  roleClients(fn: AssemblyFunction): {
+    dynamodb: DynamoDBClient;
+    sfn: SFNClient;
+    credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+  } {
     const session = this.stack.aws.issueRoleSession(fn.roleArn, `bench-${fn.name}`.slice(0, 64));
     const config = {
       region: this.stack.region,
@@ -134,7 +138,7 @@ export class BenchStack {
     const dynamodb = new DynamoDBClient(config);
     const sfn = new SFNClient(config);
     this.clients.push(dynamodb, sfn);
-    return { dynamodb, sfn };
+    return { dynamodb, sfn, credentials: config.credentials };
   }
 
   /**
