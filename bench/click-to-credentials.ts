@@ -1,12 +1,12 @@
-import { signedInteraction } from '../test/support/slack.js';
-import { APPROVE_BODY, APPROVER, type BenchStack, inBatches } from './lib/bench-stack.js';
-import { call } from './lib/http.js';
+import { APPROVE_BODY, type BenchStack, inBatches } from './lib/bench-stack.js';
 
 /**
- * From a signed Approve click to the agent holding credentials: the agent long-polls
- * `GET /v1/requests/{id}?waitSeconds=20` from the moment it asked, an approver clicks some time later
- * (1–3 s, so the poll has settled into its steady cadence, as it has when a human decides), and the
- * agent claims credentials as soon as its poll answers APPROVED.
+ * From a signed Approve click to the agent holding credentials, through the assembly: the agent
+ * long-polls `GET /v1/requests/{id}?waitSeconds=20` from the moment it asked, an approver clicks
+ * some time later (1–3 s, so the poll has settled into its steady cadence, as it has when a human
+ * decides), and the agent claims credentials as soon as its poll answers APPROVED. The claim mints
+ * a session through the local STS (AssumeRole with the session policy, signed by claim-credentials'
+ * execution role, IAM-evaluated).
  */
 export interface ClickToCredentialsSample {
   /** Click sent → the long-poll answered APPROVED. */
@@ -26,11 +26,11 @@ export async function measureClickToCredentials(
   stack: BenchStack,
   options: { samples: number; concurrency: number },
 ): Promise<ClickToCredentialsSample[]> {
-  const samples = await inBatches(options.samples, options.concurrency, async (i) => {
+  return inBatches(options.samples, options.concurrency, async (i) => {
     // Staggered, so concurrent flows do not click at the same instant.
     await new Promise((r) => setTimeout(r, (i % options.concurrency) * 250));
     const token = await stack.agent(`c2c-agent-${i}`);
-    const created = await call(stack.url, 'POST', '/v1/requests', { token, body: APPROVE_BODY });
+    const created = await stack.http.call('POST', '/v1/requests', { token, body: APPROVE_BODY });
     if (created.status !== 201) throw new Error(`create: ${created.status}`);
     const id = String(created.body.id);
     const pollStarted = performance.now();
@@ -39,8 +39,8 @@ export async function measureClickToCredentials(
     const approved = (async () => {
       for (;;) {
         polls += 1;
-        const answer = await call(stack.url, 'GET', `/v1/requests/${id}?waitSeconds=20`, { token });
-        if (answer.status !== 200) throw new Error(`poll: ${answer.status}`);
+        const answer = await stack.http.call('GET', `/v1/requests/${id}?waitSeconds=20`, { token });
+        if (answer.status !== 200) throw new Error(`poll: ${answer.status} ${JSON.stringify(answer.body)}`);
         if (answer.body.status === 'APPROVED') {
           seenAt = performance.now();
           return;
@@ -48,24 +48,16 @@ export async function measureClickToCredentials(
         if (answer.body.status !== 'PENDING') throw new Error(`request ended ${String(answer.body.status)}`);
       }
     })();
-    await stack.waitForTaskToken(id, 30_000, 20);
+    await stack.waitShown(id, 60_000, 20);
     const wait = humanDelayMs(i) - (performance.now() - pollStarted);
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const signed = signedInteraction({
-      secret: stack.test.stack.slackSigningSecret,
-      requestId: id,
-      userId: APPROVER.slackUser,
-    });
     const clickedAt = performance.now();
-    const click = await call(stack.url, 'POST', '/v1/slack/interactions', {
-      rawBody: signed.body,
-      headers: signed.headers,
-    });
+    const click = await stack.click(id);
     if (click.status !== 200 || click.body.outcome !== 'approved') {
       throw new Error(`click: ${click.status} ${JSON.stringify(click.body)}`);
     }
     await approved;
-    const claim = await call(stack.url, 'POST', `/v1/requests/${id}/credentials`, { token });
+    const claim = await stack.http.call('POST', `/v1/requests/${id}/credentials`, { token });
     if (claim.status !== 200 || typeof claim.body.AccessKeyId !== 'string') {
       throw new Error(`claim: ${claim.status} ${JSON.stringify(claim.body)}`);
     }
@@ -78,5 +70,4 @@ export async function measureClickToCredentials(
       polls,
     };
   });
-  return samples;
 }

@@ -325,7 +325,8 @@ export class ReportBench {
 
 /** A DynamoDB Local of its own, with the table, for the report data. */
 export async function startReportTable() {
-  const db = await startDynamoDbLocal({ inMemory: true });
+  // A generous start timeout, as the local stack gives it: on a busy machine the JVM is slow to start.
+  const db = await startDynamoDbLocal({ inMemory: true, startTimeoutMs: 90_000 });
   const client = createLocalDynamoDbClient(db.endpoint);
   await ensureTable(client, TABLE);
   return { db, client, table: TABLE, agentSub };

@@ -1,37 +1,42 @@
 import { randomUUID } from 'node:crypto';
+import {
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { fromRequestItem, keys, toItem } from '../lambdas/adapters/dynamodb-store.js';
 import { workflowInput } from '../lambdas/adapters/step-functions-workflow.js';
 import { agentKey } from '../lambdas/core/access.js';
 import { newRequestId } from '../lambdas/core/ids.js';
 import type { AccessRequest } from '../lambdas/core/model.js';
-import { apiEvent } from './lib/api-event.js';
 import { ALLOW_BODY, APPROVE_BODY, type BenchStack } from './lib/bench-stack.js';
-import type { FloorStep, LambdaHost } from './lib/lambda-env.js';
 
 /**
- * `POST /v1/requests` against its floor: the same DynamoDB and Step Functions calls the handler
- * must make (lambdas/core/access-requests.ts → dynamodb-store.ts, step-functions-workflow.ts),
- * issued raw with the SDK against the same local stack, same item shapes, same client options:
+ * `POST /v1/requests` through the assembly (HTTP front door → API Gateway emulation → the
+ * request-access bundle in its own Node process → its SDK calls through the local AWS, SigV4 + IAM)
+ * against its floor: the same DynamoDB and Step Functions calls the handler must make
+ * (lambdas/core/access-requests.ts → dynamodb-store.ts, step-functions-workflow.ts), issued raw
+ * from this process with the SDK, signed with a session of request-access's own execution role,
+ * against the same local AWS endpoint:
  *
  * - approve rule (PENDING): rate counter UpdateItem, PutItem of the request, StartExecution
  * - allow rule (APPROVED by policy): UpdateItem, PutItem
- * - with an Idempotency-Key: UpdateItem, GetItem of the key, TransactWriteItems (request + key),
- *   StartExecution
+ * - with an Idempotency-Key: UpdateItem, GetItem of the key, TransactWriteItems, StartExecution
  *
- * Both run warm in the Lambda host (the production bundle in its own Node process) and are timed
- * there, sample after sample, alternating which goes first. Each StartExecution (handler's or
- * floor's) starts a real execution whose notify step runs in the local stack; the next sample waits
- * until it has posted, so that work does not queue up behind the requests being timed.
+ * The floor has no HTTP hop, no API Gateway event and no process boundary: the ratio charges those
+ * to the handler (the `transport` figure measures them alone). Samples alternate which goes first;
+ * each StartExecution starts a real execution, and the next sample waits until it has posted.
  */
 export type RequestScenario = 'approve' | 'allow' | 'idempotent';
 
 export interface PathSamples {
-  /** The handler's duration in the Lambda host. */
+  /** Round trip of POST /v1/requests seen by the client. */
   handler: number[];
   floor: number[];
-  /** Round trips seen by the client (the handler's answer is larger than the floor's). */
-  handlerRtt: number[];
   floorCalls: string[];
 }
 
@@ -45,15 +50,14 @@ const RATE_TTL_SECONDS = 120;
 
 export async function measureRequestPath(
   stack: BenchStack,
-  host: LambdaHost,
   options: { scenario: RequestScenario; samples: number; warmup: number; agents: number },
 ): Promise<PathSamples> {
   const { scenario } = options;
-  const settings = stack.settings;
-  const table = settings.tableName;
-  const issuer = settings.jwt.issuer;
+  const table = stack.tableName;
+  const issuer = stack.stack.issuer.issuer;
   const body = BODIES[scenario];
   const startsWorkflow = scenario !== 'allow';
+  const { dynamodb, sfn } = stack.roleClients(stack.fn('RequestAccess'));
   const agents = await Promise.all(
     Array.from({ length: options.agents }, (_, i) => stack.agent(`rp-${scenario}-agent-${i}`)),
   );
@@ -63,7 +67,11 @@ export async function measureRequestPath(
   const stored = await stack.getItem(template.id);
   if (!stored) throw new Error('template request not found');
   const templateRequest = fromRequestItem(stored);
-  if (startsWorkflow) await stack.waitForTaskToken(template.id);
+  let stateMachineArn = '';
+  if (startsWorkflow) {
+    await stack.waitShown(template.id);
+    stateMachineArn = stack.stateMachineArnOf(template.id);
+  }
 
   const floorCalls =
     scenario === 'approve'
@@ -77,7 +85,7 @@ export async function measureRequestPath(
             'StartExecution',
           ];
 
-  const floorSteps = (i: number): { steps: FloorStep[]; id: string } => {
+  const floorOnce = async (i: number) => {
     const now = new Date();
     const at = now.toISOString();
     const requester = {
@@ -93,96 +101,26 @@ export async function measureRequestPath(
       updatedAt: at,
     };
     const agent = agentKey(requester);
-    const idempotencyKey = `bench-${randomUUID()}`;
-    const put = { TableName: table, Item: toItem(request), ConditionExpression: 'attribute_not_exists(PK)' };
-    const steps: FloorStep[] = [
-      {
-        group: 'floor',
-        client: 'dynamodb',
-        command: 'UpdateItem',
-        input: {
-          TableName: table,
-          Key: marshall(keys.rate(agent, at.slice(0, 16))),
-          UpdateExpression: 'ADD #count :one SET expiresAt = :ttl',
-          ExpressionAttributeNames: { '#count': 'count' },
-          ExpressionAttributeValues: marshall({
-            ':one': 1,
-            ':ttl': Math.floor(now.getTime() / 1000) + RATE_TTL_SECONDS,
-          }),
-          ReturnValues: 'UPDATED_NEW',
-        },
-      },
-    ];
-    if (scenario === 'idempotent') {
-      steps.push(
-        {
-          group: 'floor',
-          client: 'dynamodb',
-          command: 'GetItem',
-          input: {
-            TableName: table,
-            Key: marshall(keys.idempotency(agent, idempotencyKey)),
-            ConsistentRead: true,
-          },
-        },
-        {
-          group: 'floor',
-          client: 'dynamodb',
-          command: 'TransactWriteItems',
-          input: {
-            TransactItems: [
-              { Put: put },
-              {
-                Put: {
-                  TableName: table,
-                  Item: marshall({
-                    ...keys.idempotency(agent, idempotencyKey),
-                    requestId: request.id,
-                    bodyHash: 'f'.repeat(64),
-                    expiresAt: Math.floor(now.getTime() / 1000) + 86_400,
-                  }),
-                  ConditionExpression: 'attribute_not_exists(PK)',
-                },
-              },
-            ],
-          },
-        },
-      );
-    } else {
-      steps.push({ group: 'floor', client: 'dynamodb', command: 'PutItem', input: put });
-    }
-    if (startsWorkflow) {
-      steps.push({
-        group: 'floor',
-        client: 'sfn',
-        command: 'StartExecution',
-        input: { stateMachineArn: settings.stateMachineArn, name: request.id, input: workflowInput(request) },
-      });
-    }
-    return { steps, id: request.id };
+    const started = performance.now();
+    await floorCallsOf(dynamodb, sfn, { scenario, table, request, agent, now, stateMachineArn });
+    return { ms: performance.now() - started, id: request.id };
   };
 
   const handlerOnce = async (i: number) => {
-    const event = apiEvent('POST', '/v1/requests', {
+    const answer = await stack.http.call('POST', '/v1/requests', {
       token: agents[i % agents.length]!,
       body,
       ...(scenario === 'idempotent' ? { headers: { 'idempotency-key': `bench-${randomUUID()}` } } : {}),
     });
-    const { ms, result, rttMs } = await host.invoke('request-access', event);
-    if (result.statusCode !== 201) throw new Error(`POST /v1/requests: ${result.statusCode} ${result.body}`);
-    return { ms, rttMs, id: String((JSON.parse(result.body) as { id: string }).id) };
+    if (answer.status !== 201)
+      throw new Error(`POST /v1/requests: ${answer.status} ${JSON.stringify(answer.body)}`);
+    return { ms: answer.ms, id: String(answer.body.id) };
   };
 
-  const floorOnce = async (i: number) => {
-    const { steps, id } = floorSteps(i);
-    const { ms } = await host.floor(steps);
-    return { ms: ms.floor!, id };
-  };
-
-  const samples: PathSamples = { handler: [], floor: [], handlerRtt: [], floorCalls };
+  const samples: PathSamples = { handler: [], floor: [], floorCalls };
   for (let i = 0; i < options.warmup + options.samples; i++) {
-    let h: Awaited<ReturnType<typeof handlerOnce>>;
-    let f: Awaited<ReturnType<typeof floorOnce>>;
+    let h: { ms: number; id: string };
+    let f: { ms: number; id: string };
     // Alternate which goes first, so neither always follows the other's background work.
     if (i % 2 === 0) {
       h = await handlerOnce(i);
@@ -194,12 +132,81 @@ export async function measureRequestPath(
     if (i >= options.warmup) {
       samples.handler.push(h.ms);
       samples.floor.push(f.ms);
-      samples.handlerRtt.push(h.rttMs);
     }
-    if (startsWorkflow) {
-      await stack.waitForTaskToken(h.id);
-      await stack.waitForTaskToken(f.id);
-    }
+    if (startsWorkflow) await Promise.all([stack.waitShown(h.id), stack.waitShown(f.id)]);
   }
   return samples;
+}
+
+async function floorCallsOf(
+  dynamodb: DynamoDBClient,
+  sfn: SFNClient,
+  o: {
+    scenario: RequestScenario;
+    table: string;
+    request: AccessRequest;
+    agent: string;
+    now: Date;
+    stateMachineArn: string;
+  },
+): Promise<void> {
+  const at = o.now.toISOString();
+  await dynamodb.send(
+    new UpdateItemCommand({
+      TableName: o.table,
+      Key: marshall(keys.rate(o.agent, at.slice(0, 16))),
+      UpdateExpression: 'ADD #count :one SET expiresAt = :ttl',
+      ExpressionAttributeNames: { '#count': 'count' },
+      ExpressionAttributeValues: marshall({
+        ':one': 1,
+        ':ttl': Math.floor(o.now.getTime() / 1000) + RATE_TTL_SECONDS,
+      }),
+      ReturnValues: 'UPDATED_NEW',
+    }),
+  );
+  const put = {
+    TableName: o.table,
+    Item: toItem(o.request),
+    ConditionExpression: 'attribute_not_exists(PK)',
+  };
+  if (o.scenario === 'idempotent') {
+    const idempotencyKey = `bench-${randomUUID()}`;
+    await dynamodb.send(
+      new GetItemCommand({
+        TableName: o.table,
+        Key: marshall(keys.idempotency(o.agent, idempotencyKey)),
+        ConsistentRead: true,
+      }),
+    );
+    await dynamodb.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          { Put: put },
+          {
+            Put: {
+              TableName: o.table,
+              Item: marshall({
+                ...keys.idempotency(o.agent, idempotencyKey),
+                requestId: o.request.id,
+                bodyHash: 'f'.repeat(64),
+                expiresAt: Math.floor(o.now.getTime() / 1000) + 86_400,
+              }),
+              ConditionExpression: 'attribute_not_exists(PK)',
+            },
+          },
+        ],
+      }),
+    );
+  } else {
+    await dynamodb.send(new PutItemCommand(put));
+  }
+  if (o.scenario !== 'allow') {
+    await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: o.stateMachineArn,
+        name: o.request.id,
+        input: workflowInput(o.request),
+      }),
+    );
+  }
 }

@@ -1,481 +1,319 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { configDefine, loadSynthConfig } from '../lib/aws/synth-config.js';
+import { loadSynthConfig } from '../lib/aws/synth-config.js';
+import { loadAssembly } from '../lib/local/assembly-host.js';
 import { TEST_CONFIG_PATH } from '../test/support/local-stack.js';
-import { analysisOf, type BundleInfo, buildLambdaBundles, exportRevision, HELLO_WORLD } from './bundles.js';
+import { assemblyBundles } from './bundles.js';
 import { measureClickToCredentials } from './click-to-credentials.js';
-import { buildColdFloors } from './cold-floors.js';
-import { measureColdStarts } from './cold-start.js';
-import {
-  costOf,
-  measureAllowedFlows,
-  measureApprovedFlows,
-  measureWaiting,
-  PRICES,
-  total,
-  waitingMinute,
-} from './cost.js';
+import { HELLO_WORLD, measureColdStarts } from './cold-start.js';
 import { ALLOW_BODY, APPROVE_BODY, BenchStack } from './lib/bench-stack.js';
-import { closeHttp } from './lib/http.js';
-import { LambdaHost, lambdaEnvironment, SECRET_ARN } from './lib/lambda-env.js';
-import { Report } from './lib/report.js';
-import { startSecretsManager } from './lib/secrets-manager.js';
+import { type Figure, formatFigure, GOALS, type SectionResult, summary } from './lib/report.js';
 import { describeMs, kb, ms, ratio, summarize } from './lib/stats.js';
+import { measureLocalAwsOverhead } from './local-aws.js';
 import { loadRequests, ReportBench, startReportTable } from './reports.js';
 import { measureRequestPath, type RequestScenario } from './request-path.js';
 import { measureSlackClick } from './slack-click.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SECTIONS = ['bundles', 'cold', 'request', 'click', 'credentials', 'cost', 'reports'] as const;
+const SECTIONS = ['bundles', 'cold', 'request', 'click', 'credentials', 'local-aws', 'reports'] as const;
 type Section = (typeof SECTIONS)[number];
+/** Sections that run against the local assembly (one stack, started once, stopped in the cleanup). */
+const NEEDS_STACK: readonly Section[] = ['cold', 'request', 'click', 'credentials', 'local-aws'];
 
-const USAGE = `Usage: npm run bench -- [--quick] [--million] [--only LIST] [--bundles-at REV]
+const USAGE = `Usage: npm run bench -- [--quick] [--million] [--only LIST]
 
-Measures Countersign against its goals (docs/benchmarks.md) on 127.0.0.1 and prints each figure
-with its goal. Results are also written to .countersign/bench/<time>.json.
+Measures Countersign, as the CDK app synthesizes it and the local assembly runs it, against its
+goals (docs/benchmarks.md) on 127.0.0.1, and prints each figure with its goal. Results are also
+written to .countersign/bench/<time>.json.
 
-  --quick           fewer samples (under 2 minutes)
-  --million         load 1,000,000 requests for the report benchmark instead of 100,000
-  --only LIST       comma-separated sections: ${SECTIONS.join(', ')}
-  --bundles-at REV  also bundle the handlers as they were at git revision REV (before/after sizes)
-  -h, --help        this help`;
+  --quick       fewer samples (a few minutes on 2 busy cores)
+  --million     load 1,000,000 requests for the report benchmark instead of 100,000
+  --only LIST   comma-separated sections: ${SECTIONS.join(', ')}
+  -h, --help    this help`;
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    million: { type: 'boolean', default: false },
-    only: { type: 'string' },
-    'bundles-at': { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-  strict: true,
-});
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
-const only = new Set((values.only?.split(',') ?? [...SECTIONS]).map((s) => s.trim()) as Section[]);
-for (const s of only)
-  if (!SECTIONS.includes(s)) throw new Error(`unknown section ${s}; known: ${SECTIONS.join(', ')}`);
-const quick = values.quick;
-const runs = (full: number, fast: number) => (quick ? fast : full);
-
-const SIZE = {
-  coldRuns: runs(15, 3),
-  approve: { samples: runs(1000, 150), warmup: runs(100, 30) },
-  allow: { samples: runs(500, 100), warmup: runs(50, 20) },
-  idempotent: { samples: runs(500, 100), warmup: runs(50, 20) },
-  click: { samples: runs(500, 100), warmup: runs(50, 20) },
-  credentials: { samples: runs(40, 8), concurrency: 4 },
-  costFlows: runs(10, 3),
-  waitSeconds: runs(20, 5),
-  reportItems: values.million ? 1_000_000 : runs(100_000, 10_000),
-  reportRepeats: runs(5, 2),
-};
-
-const report = new Report();
-const began = new Date();
-const machine = {
-  cpu: `${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}`,
-  memoryGb: Math.round(totalmem() / 1024 ** 3),
-  node: process.version,
-  platform: `${process.platform} ${process.arch}`,
-  loadAtStart: loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' '),
-  commit: gitHead(),
-};
-report.record('machine', machine);
-report.record('mode', { quick, million: values.million, sections: [...only], size: SIZE });
-process.stdout.write(
-  `Countersign benchmarks, ${began.toISOString()} (${quick ? 'quick' : 'full'})\n` +
-    `  ${machine.cpu}, ${machine.memoryGb} GB, Node ${machine.node} (Lambda runs Node 22/24 on arm64), ` +
-    `load ${machine.loadAtStart}, commit ${machine.commit}\n`,
-);
-
-function gitHead(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT })
-      .toString()
-      .trim();
-    return dirty ? `${head} (+ uncommitted changes)` : head;
-  } catch {
-    return 'unknown';
-  }
+interface Options {
+  quick: boolean;
+  million: boolean;
+  only: ReadonlySet<Section>;
 }
 
-const LIMIT_KB = 300;
-/** The handlers' bundles at --bundles-at REV, when given. */
-let beforeBundles: BundleInfo[] = [];
-const workDir = mkdtempSync(join(tmpdir(), 'countersign-bench-'));
-const config = loadSynthConfig(TEST_CONFIG_PATH);
-
-async function bundleSection(issuer: string): Promise<BundleInfo[]> {
-  const define = configDefine({ ...config, identity: { ...config.identity, issuer } });
-  const bundles = await buildLambdaBundles({ root: ROOT, outDir: join(workDir, 'bundles'), define });
-  if (only.has('bundles'))
-    report.section('1. Bundles: minified ESM, AWS SDK included (lib/bundling.ts options)');
-  const ref = values['bundles-at'];
-  const before = new Map<string, number>();
-  if (ref) {
-    beforeBundles = await buildLambdaBundles({
-      root: exportRevision(ROOT, ref),
-      outDir: join(workDir, 'bundles-before'),
-      define,
-    });
-    for (const b of beforeBundles) before.set(b.name, b.bytes);
-    report.record('bundlesBefore', { ref, bytes: Object.fromEntries(before) });
-  }
-  if (!only.has('bundles')) return bundles;
-  for (const b of bundles) {
-    const was = before.get(b.name);
-    const top = b.byPackage
-      .slice(0, 4)
-      .map((p) => `${p.name} ${kb(p.bytes)}`)
-      .join(', ');
-    if (b.name === HELLO_WORLD) {
-      report.add({ section: 'bundles', name: `${b.name} bundle`, value: kb(b.bytes) });
-      continue;
+function parseOptions(argv: string[]): Options | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      million: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const only = (values.only?.split(',') ?? [...SECTIONS]).map((s) => s.trim());
+  for (const s of only) {
+    if (!(SECTIONS as readonly string[]).includes(s)) {
+      throw new Error(`unknown section ${s}; known: ${SECTIONS.join(', ')}`);
     }
-    report.add({
-      section: 'bundles',
-      name: `${b.name} bundle`,
-      value: kb(b.bytes),
-      goal: `< ${LIMIT_KB} KB`,
-      met: b.bytes < LIMIT_KB * 1024,
-      note: `${was !== undefined ? `was ${kb(was)} at ${ref}; ` : ''}gzip ${kb(b.gzipBytes)}; largest: ${top}`,
-    });
   }
-  report.record(
-    'bundles',
-    bundles.map((b) => ({
-      name: b.name,
-      bytes: b.bytes,
-      gzipBytes: b.gzipBytes,
-      byPackage: b.byPackage.slice(0, 12),
-    })),
-  );
-  const largest = [...bundles].sort((a, b) => b.bytes - a.bytes)[0]!;
-  report.line(`esbuild analyzeMetafile, ${largest.name} (largest inputs):`);
-  for (const line of (await analysisOf(largest, 16)).split('\n')) report.line(`  ${line}`);
-  return bundles;
+  return { quick: values.quick, million: values.million, only: new Set(only as Section[]) };
 }
 
-async function coldSection(stack: BenchStack, bundles: BundleInfo[], secretsUrl: string) {
-  report.section(
-    `1b. Cold start: fresh Node process, load bundle, first real event (${SIZE.coldRuns} runs each)`,
-  );
-  {
-    const floors = await buildColdFloors(stack, ROOT, join(workDir, 'floors'));
-    const results = await measureColdStarts({
-      stack,
-      bundles,
-      runs: SIZE.coldRuns,
-      sourceMaps: true,
-      secretsUrl,
-      floors,
-    });
-    const hello = results.find((r) => r.name === HELLO_WORLD)!;
-    const helloTotal = summarize(hello.samples.map((s) => s.totalMs));
-    const helloCpu = summarize(hello.samples.map((s) => s.cpuMs));
-    report.add({
+function sizesOf(options: Options) {
+  const runs = (full: number, fast: number) => (options.quick ? fast : full);
+  return {
+    warmupRequests: runs(200, 30),
+    coldRuns: runs(10, 3),
+    request: {
+      approve: { samples: runs(500, 30), warmup: runs(50, 5) },
+      allow: { samples: runs(500, 40), warmup: runs(50, 10) },
+      idempotent: options.quick ? undefined : { samples: 300, warmup: 30 },
+    },
+    click: { samples: runs(200, 15), warmup: runs(20, 3) },
+    credentials: { samples: runs(40, 8), concurrency: 2 },
+    localAws: { samples: runs(3000, 400), warmup: runs(200, 50) },
+    reportItems: options.million ? 1_000_000 : runs(100_000, 10_000),
+    reportRepeats: runs(5, 2),
+  };
+}
+type Sizes = ReturnType<typeof sizesOf>;
+
+/** What every section may use; built once per run, never module state. */
+interface RunContext {
+  size: Sizes;
+  /** Present when a section that needs it was asked for. */
+  stack: BenchStack | undefined;
+}
+
+const TITLES: Record<Section, string> = {
+  bundles: '1. Bundles: the synthesized assembly’s asset folders (minified ESM, AWS SDK included)',
+  cold: '1b. Cold start through the assembly’s Lambda runner: fresh process, bundle, first real event',
+  request: '2. POST /v1/requests through the assembly vs the same AWS calls raw (same role, same local AWS)',
+  click: '3. Slack Approve click through the assembly vs reads + conditional write + SendTaskSuccess raw',
+  credentials:
+    '4. Click to credentials through the assembly: signed approve → long-poll sees APPROVED → claim',
+  'local-aws':
+    '5. The local AWS endpoint’s cost: GetItem via SigV4 + IAM + CloudTrail vs DynamoDB Local direct',
+  reports: '6. Reports at scale (DynamoDB Local of their own, synthetic items)',
+};
+
+const SECTION_RUNNERS: Record<Section, (ctx: RunContext) => Promise<SectionResult>> = {
+  bundles: bundlesSection,
+  cold: coldSection,
+  request: requestSection,
+  click: clickSection,
+  credentials: credentialsSection,
+  'local-aws': localAwsSection,
+  reports: reportsSection,
+};
+
+function needStack(ctx: RunContext): BenchStack {
+  if (!ctx.stack) throw new Error('this section needs the local assembly, which was not started');
+  return ctx.stack;
+}
+
+async function bundlesSection(ctx: RunContext): Promise<SectionResult> {
+  const model = ctx.stack
+    ? ctx.stack.stack.assembly.model
+    : (
+        await loadAssembly({
+          configPath: TEST_CONFIG_PATH,
+          cacheDir: resolve(ROOT, '.countersign', 'assembly'),
+          log: () => undefined,
+        })
+      ).model;
+  const bundles = assemblyBundles(model.functions);
+  const figures: Figure[] = bundles.map((b) => ({
+    section: 'bundles',
+    name: `${b.name} bundle`,
+    value: kb(b.bytes),
+    goal: { id: 'bundleSize', measured: b.bytes },
+    note: `gzip ${kb(b.gzipBytes)}, source map ${kb(b.mapBytes)}`,
+  }));
+  return {
+    figures,
+    data: bundles.map(({ name, bytes, gzipBytes, mapBytes }) => ({ name, bytes, gzipBytes, mapBytes })),
+  };
+}
+
+async function coldSection(ctx: RunContext): Promise<SectionResult> {
+  const results = await measureColdStarts(needStack(ctx), { runs: ctx.size.coldRuns });
+  const hello = results.find((r) => r.name === HELLO_WORLD)!;
+  if (hello.cold.length === 0) throw new Error(`hello-world failed: ${hello.failures[0]}`);
+  const helloCold = summarize(hello.cold);
+  const figures: Figure[] = [
+    {
       section: 'cold start',
       name: 'hello-world (floor)',
-      value: describeMs(helloTotal),
-      note: `boot ${ms(summarize(hello.samples.map((s) => s.bootMs)).p50)}, CPU ${ms(helloCpu.p50)}`,
+      value: describeMs(helloCold),
+      note: `warm ${ms(summarize(hello.warm).p50)}`,
+    },
+  ];
+  for (const r of results) {
+    if (r.name === HELLO_WORLD) continue;
+    const name = `${r.name.replace(/^Countersign-/, '').replace(/[0-9A-F]{8}$/, '')} first invoke`;
+    if (r.cold.length === 0) {
+      figures.push({ section: 'cold start', name, value: 'failed', note: r.failures[0] ?? 'no sample' });
+      continue;
+    }
+    const cold = summarize(r.cold);
+    const warm = summarize(r.warm);
+    const x = cold.p50 / helloCold.p50;
+    figures.push({
+      section: 'cold start',
+      name: `${name} / hello-world`,
+      value: ratio(x),
+      goal: { id: 'coldStart', measured: x },
+      note: `${describeMs(cold)}; warm ${ms(warm.p50)}${r.failures.length ? `; ${r.failures.length} failed: ${r.failures[0]}` : ''}`,
     });
-    const rows = [];
-    for (const r of results) {
-      if (r.name === HELLO_WORLD) continue;
-      if (r.samples.length === 0) {
-        report.add({
-          section: 'cold start',
-          name: r.name,
-          value: 'failed',
-          goal: '≤ 2.0x hello-world',
-          met: false,
-          note: r.failures[0],
-        });
-        continue;
-      }
-      const t = summarize(r.samples.map((s) => s.totalMs));
-      const init = summarize(r.samples.map((s) => s.initMs));
-      const first = summarize(r.samples.map((s) => s.firstEventMs));
-      const boot = summarize(r.samples.map((s) => s.bootMs));
-      const cpu = summarize(r.samples.map((s) => s.cpuMs));
-      const x = t.p50 / helloTotal.p50;
-      const floor = r.floor.length > 0 ? summarize(r.floor.map((s) => s.totalMs)) : undefined;
-      const floorCpu = r.floor.length > 0 ? summarize(r.floor.map((s) => s.cpuMs)) : undefined;
-      rows.push({
-        name: r.name,
-        total: t,
-        init,
-        first,
-        boot,
-        cpu,
-        ratio: x,
-        floor,
-        floorCpu,
-        failures: r.failures,
-      });
-      report.add({
-        section: 'cold start',
-        name: `${r.name} to first answer`,
-        value: ratio(x),
-        goal: '≤ 2.0x hello-world',
-        met: x <= 2,
-        note: `${describeMs(t)}: boot ${ms(boot.p50)} + load ${ms(init.p50)} + first event ${ms(first.p50)}; CPU ${ms(cpu.p50)} (${ratio(cpu.p50 / helloCpu.p50)} hello-world's)${r.failures.length ? `; ${r.failures.length} failed runs: ${r.failures[0]}` : ''}`,
-      });
-      if (floor && floorCpu) {
-        report.add({
-          section: 'cold start',
-          name: `${r.name} vs its cold floor (same calls, raw SDK, fresh process)`,
-          value: `${ratio(t.p50 / floor.p50)} wall, ${ratio(cpu.p50 / floorCpu.p50)} CPU`,
-          note: `floor ${describeMs(floor)}, CPU ${ms(floorCpu.p50)}: Countersign's own cold cost ${ms(t.p50 - floor.p50)} wall, ${ms(cpu.p50 - floorCpu.p50)} CPU`,
-        });
-      }
-    }
-    const ref = values['bundles-at'];
-    if (ref && beforeBundles.length > 0) {
-      // The same handlers as they were at REV, interleaved with today's, for before/after.
-      const pairs = ['get-request', 'request-access'].flatMap((name) => {
-        const old = beforeBundles.find((b) => b.name === name);
-        const now = bundles.find((b) => b.name === name);
-        return old && now ? [{ ...now }, { name: `${name}@${ref}`, file: old.file, event: name }] : [];
-      });
-      const compared = await measureColdStarts({
-        stack,
-        bundles: pairs,
-        runs: SIZE.coldRuns,
-        sourceMaps: true,
-        secretsUrl,
-      });
-      const byName = new Map(compared.map((r) => [r.name, r]));
-      const coldBefore: Record<string, unknown> = {};
-      for (const name of ['get-request', 'request-access']) {
-        const now = byName.get(name);
-        const old = byName.get(`${name}@${ref}`);
-        if (!now?.samples.length || !old?.samples.length) {
-          report.line(`${name} at ${ref}: could not be measured (${old?.failures[0] ?? 'no bundle'})`);
-          continue;
-        }
-        const total = (samples: typeof now.samples) => summarize(samples.map((s) => s.totalMs));
-        const cpu = (samples: typeof now.samples) => summarize(samples.map((s) => s.cpuMs));
-        coldBefore[name] = {
-          now: total(now.samples),
-          before: total(old.samples),
-          nowCpu: cpu(now.samples),
-          beforeCpu: cpu(old.samples),
-        };
-        report.add({
-          section: 'cold start',
-          name: `${name} now vs at ${ref}`,
-          value: `${ms(total(now.samples).p50)} vs ${ms(total(old.samples).p50)}`,
-          note: `CPU ${ms(cpu(now.samples).p50)} vs ${ms(cpu(old.samples).p50)}; interleaved, same run`,
-        });
-      }
-      report.record('coldStartBefore', { ref, handlers: coldBefore });
-    }
-    // What NODE_OPTIONS=--enable-source-maps (set by lib/aws) costs a cold start: the same bundles
-    // loaded without it.
-    const subset = bundles.filter((b) => ['get-request', 'request-access', HELLO_WORLD].includes(b.name));
-    const plain = await measureColdStarts({
-      stack,
-      bundles: subset,
-      runs: Math.max(3, Math.ceil(SIZE.coldRuns / 2)),
-      sourceMaps: false,
-      secretsUrl,
-    });
-    const sourceMapCost: Record<string, number> = {};
-    for (const r of plain) {
-      if (r.name === HELLO_WORLD || r.samples.length === 0) continue;
-      const withMaps = results.find((x) => x.name === r.name)!;
-      const delta =
-        summarize(withMaps.samples.map((x) => x.initMs)).p50 - summarize(r.samples.map((x) => x.initMs)).p50;
-      sourceMapCost[r.name] = delta;
-      report.add({
-        section: 'cold start',
-        name: `${r.name}: load time added by --enable-source-maps`,
-        value: ms(delta),
-        note: `load p50 ${ms(summarize(r.samples.map((x) => x.initMs)).p50)} without it`,
-      });
-    }
-    report.record('coldStart', { hello: helloTotal, handlers: rows, sourceMapCost });
   }
+  return { figures, data: results };
 }
 
-async function requestSection(stack: BenchStack, host: LambdaHost) {
-  report.section('2. POST /v1/requests vs the same AWS calls issued raw, warm, against the local stack');
-  const scenarios: Array<[RequestScenario, string, { samples: number; warmup: number }]> = [
-    ['approve', 'approve rule (PENDING, workflow started)', SIZE.approve],
-    ['allow', 'allow rule (APPROVED by policy)', SIZE.allow],
-    ['idempotent', 'approve rule with Idempotency-Key', SIZE.idempotent],
+async function requestSection(ctx: RunContext): Promise<SectionResult> {
+  const stack = needStack(ctx);
+  const scenarios: Array<[RequestScenario, string, { samples: number; warmup: number } | undefined]> = [
+    ['approve', 'approve rule (PENDING, workflow started)', ctx.size.request.approve],
+    ['allow', 'allow rule (APPROVED by policy)', ctx.size.request.allow],
+    ['idempotent', 'approve rule with Idempotency-Key', ctx.size.request.idempotent],
   ];
+  const figures: Figure[] = [];
+  const lines: string[] = [];
   const data: Record<string, unknown> = {};
+  // The transport alone: a round trip to the front door that invokes no function.
+  const transport = [];
+  for (let i = 0; i < 50; i++) transport.push((await stack.http.call('GET', '/local/endpoints')).ms);
+  const t = summarize(transport);
+  figures.push({
+    section: 'request path',
+    name: 'transport: GET /local/endpoints (no function)',
+    value: describeMs(t),
+  });
   for (const [scenario, label, size] of scenarios) {
-    const s = await measureRequestPath(stack, host, { scenario, ...size, agents: 50 });
+    if (!size) continue;
+    const s = await measureRequestPath(stack, { scenario, ...size, agents: 50 });
     const h = summarize(s.handler);
     const f = summarize(s.floor);
-    const rtt = summarize(s.handlerRtt);
-    data[scenario] = { handler: h, floor: f, handlerRtt: rtt, floorCalls: s.floorCalls };
-    report.line(`${label}: floor = ${s.floorCalls.join(' + ')}`);
-    report.add({
+    data[scenario] = { handler: h, floor: f, floorCalls: s.floorCalls };
+    lines.push(`${label}: floor = ${s.floorCalls.join(' + ')}`);
+    figures.push({
       section: 'request path',
-      name: `${scenario}: handler`,
+      name: `${scenario}: through the assembly`,
       value: describeMs(h),
-      note: `round trip from the client ${ms(rtt.p50)}`,
     });
-    report.add({ section: 'request path', name: `${scenario}: floor`, value: describeMs(f) });
+    figures.push({ section: 'request path', name: `${scenario}: floor`, value: describeMs(f) });
     for (const p of ['p50', 'p99'] as const) {
-      report.add({
+      figures.push({
         section: 'request path',
-        name: `${scenario}: ${p} handler / floor`,
+        name: `${scenario}: ${p} assembly / floor`,
         value: ratio(h[p] / f[p]),
-        goal: '≤ 1.5x',
-        met: h[p] / f[p] <= 1.5,
-        note: `+${ms(h[p] - f[p])} of Countersign's own work at ${p}`,
+        goal: { id: 'requestPath', measured: h[p] / f[p] },
+        note: `+${ms(h[p] - f[p])} over the floor at ${p}`,
       });
     }
   }
-  report.record('requestPath', data);
+  return { figures, lines, data: { transport: t, ...data } };
 }
 
-async function clickSection(stack: BenchStack, host: LambdaHost) {
-  report.section(
-    '3. POST /v1/slack/interactions (approve click) vs conditional write + SendTaskSuccess (warm)',
-  );
-  const s = await measureSlackClick(stack, host, { ...SIZE.click, agents: 50 });
+async function clickSection(ctx: RunContext): Promise<SectionResult> {
+  const s = await measureSlackClick(needStack(ctx), { ...ctx.size.click, agents: 20 });
   const h = summarize(s.handler);
   const f = summarize(s.floor);
-  const full = summarize(s.fullFloor);
-  report.add({ section: 'slack click', name: 'handler', value: describeMs(h) });
-  report.add({ section: 'slack click', name: 'floor (write + SendTaskSuccess)', value: describeMs(f) });
-  report.add({
-    section: 'slack click',
-    name: 'every call the click makes, raw',
-    value: describeMs(full),
-    note: 'consistent GetItems of the request and the task token at once, then the write, SendTaskSuccess, chat.postEphemeral',
-  });
+  const figures: Figure[] = [
+    { section: 'slack click', name: 'through the assembly', value: describeMs(h) },
+    { section: 'slack click', name: 'floor (2 reads, write, SendTaskSuccess)', value: describeMs(f) },
+  ];
   for (const p of ['p50', 'p99'] as const) {
-    report.add({
+    figures.push({
       section: 'slack click',
-      name: `${p} handler / floor`,
+      name: `${p} assembly / floor`,
       value: ratio(h[p] / f[p]),
-      goal: '≤ 1.5x',
-      met: h[p] / f[p] <= 1.5,
-      note: `vs every call it makes: ${ratio(h[p] / full[p])}`,
+      goal: { id: 'slackClick', measured: h[p] / f[p] },
     });
   }
-  report.add({
+  figures.push({
     section: 'slack click',
     name: 'p99 answer to Slack',
     value: ms(h.p99),
-    goal: '≤ 1,000 ms (Slack allows 3 s)',
-    met: h.p99 <= 1000,
+    goal: { id: 'slackClickP99', measured: h.p99 },
   });
-  report.record('slackClick', { handler: h, floor: f, fullFloor: full });
+  return { figures, data: { handler: h, floor: f } };
 }
 
-async function credentialsSection(stack: BenchStack) {
-  report.section('4. Click to credentials: signed approve → long-poll sees APPROVED → claim answers');
-  const samples = await measureClickToCredentials(stack, SIZE.credentials);
+async function credentialsSection(ctx: RunContext): Promise<SectionResult> {
+  const samples = await measureClickToCredentials(needStack(ctx), ctx.size.credentials);
   const creds = summarize(samples.map((s) => s.credentialsMs));
   const seen = summarize(samples.map((s) => s.seenMs));
-  report.add({
-    section: 'click to credentials',
-    name: 'click → credentials p50',
-    value: ms(creds.p50),
-    goal: '< 300 ms',
-    met: creds.p50 < 300,
-    note: describeMs(creds),
-  });
-  report.add({
-    section: 'click to credentials',
-    name: 'click → long-poll answers APPROVED',
-    value: describeMs(seen),
-    note: `click ${ms(summarize(samples.map((s) => s.clickMs)).p50)}, claim ${ms(summarize(samples.map((s) => s.claimMs)).p50)}, polls per request ${summarize(samples.map((s) => s.polls)).p50}`,
-  });
-  report.record('clickToCredentials', { credentials: creds, seen, samples });
+  const figures: Figure[] = [
+    {
+      section: 'click to credentials',
+      name: 'click → credentials p50',
+      value: ms(creds.p50),
+      goal: { id: 'clickToCredentials', measured: creds.p50 },
+      note: describeMs(creds),
+    },
+    {
+      section: 'click to credentials',
+      name: 'click → long-poll answers APPROVED',
+      value: describeMs(seen),
+      note: `click ${ms(summarize(samples.map((s) => s.clickMs)).p50)}, claim ${ms(summarize(samples.map((s) => s.claimMs)).p50)}, polls per request ${summarize(samples.map((s) => s.polls)).p50}`,
+    },
+  ];
+  return { figures, data: { credentials: creds, seen, samples } };
 }
 
-async function costSection(stack: BenchStack) {
-  report.section('6. Cost model: measured counts × AWS list prices (us-east-1)');
-  const { HANDLERS } = await import('../lib/aws/countersign-stack.js');
-  const memoryMb = (fn: string) =>
-    (HANDLERS as Record<string, { memorySize: number }>)[fn]?.memorySize ?? 256;
-  // Executions approved by earlier sections expire a moment after approval: let them finish.
-  await new Promise((r) => setTimeout(r, 3000));
-  const approved = await measureApprovedFlows(stack, SIZE.costFlows);
-  const allowed = await measureAllowedFlows(stack, SIZE.costFlows);
-  const waiting = await measureWaiting(stack, SIZE.waitSeconds);
-  const approvedLines = costOf(approved, memoryMb);
-  const allowedLines = costOf(allowed, memoryMb);
-  const perWaitMinute = total(costOf(waitingMinute(waiting, SIZE.waitSeconds), memoryMb));
-  const approvedTotal = total(approvedLines);
-  report.add({
-    section: 'cost',
-    name: 'per 1,000 approved requests (approval at once)',
-    value: `$${approvedTotal.toFixed(4)}`,
-    goal: '< $0.10',
-    met: approvedTotal < 0.1,
-    note: `biggest: ${approvedLines
-      .slice(0, 3)
-      .map((l) => `${l.line} $${l.usdPer1000.toFixed(4)}`)
-      .join(', ')}`,
-  });
-  for (const l of approvedLines)
-    report.line(`  approved  $${l.usdPer1000.toFixed(5)}  ${l.line}: ${l.quantity}`);
-  report.add({
-    section: 'cost',
-    name: 'per 1,000 approved requests, each minute the agent long-polls',
-    value: `+$${perWaitMinute.toFixed(4)}`,
-    note: `get-request at ${memoryMb('getRequest')} MB held open, ${(waiting.dynamo.readUnits / SIZE.waitSeconds).toFixed(1)} RRU/s of polling reads, one API call per 20 s`,
-  });
-  const allowedTotal = total(allowedLines);
-  report.add({
-    section: 'cost',
-    name: 'per 1,000 auto-allowed requests',
-    value: `$${allowedTotal.toFixed(4)}`,
-    note: `biggest: ${allowedLines
-      .slice(0, 2)
-      .map((l) => `${l.line} $${l.usdPer1000.toFixed(4)}`)
-      .join(', ')}`,
-  });
-  for (const l of allowedLines)
-    report.line(`  allowed   $${l.usdPer1000.toFixed(5)}  ${l.line}: ${l.quantity}`);
-  report.line(`prices: ${PRICES.asOf}`);
-  report.record('cost', {
-    prices: PRICES,
-    approved: { measurement: approved, lines: approvedLines, total: approvedTotal },
-    allowed: { measurement: allowed, lines: allowedLines, total: allowedTotal },
-    waiting: { measurement: waiting, perMinutePer1000: perWaitMinute },
-  });
+async function localAwsSection(ctx: RunContext): Promise<SectionResult> {
+  const s = await measureLocalAwsOverhead(needStack(ctx), ctx.size.localAws);
+  const via = summarize(s.viaLocalAws);
+  const direct = summarize(s.direct);
+  const endpointOnly = summarize(s.endpointOnly);
+  const x = via.p50 / direct.p50;
+  const figures: Figure[] = [
+    {
+      section: 'local AWS',
+      name: 'GetItem via the local AWS (signed, role session)',
+      value: describeMs(via),
+    },
+    { section: 'local AWS', name: 'GetItem to DynamoDB Local direct', value: describeMs(direct) },
+    {
+      section: 'local AWS',
+      name: 'GetCallerIdentity via the local AWS (the endpoint alone: SigV4, CloudTrail, no forward)',
+      value: describeMs(endpointOnly),
+    },
+    {
+      section: 'local AWS',
+      name: 'p50 via local AWS / direct',
+      value: ratio(x),
+      goal: { id: 'localAwsOverhead', measured: x },
+      note: `+${ms(via.p50 - direct.p50)} per call at p50; p99 ratio ${ratio(via.p99 / direct.p99)}`,
+    },
+  ];
+  return { figures, data: { viaLocalAws: via, direct, endpointOnly } };
 }
 
-async function reportsSection() {
-  report.section(
-    `5. Reports at scale: ${SIZE.reportItems.toLocaleString('en')} requests, 200 agents, 90 days`,
-  );
+async function reportsSection(ctx: RunContext): Promise<SectionResult> {
+  const items = ctx.size.reportItems;
+  const config = loadSynthConfig(TEST_CONFIG_PATH);
   const table = await startReportTable();
   try {
     const now = Date.now();
     const load = await loadRequests(table.client, config, {
-      count: SIZE.reportItems,
+      count: items,
       agents: 200,
       now,
       onProgress: (n) => process.stdout.write(`   loaded ${n.toLocaleString('en')}\r`),
     });
-    report.add({
-      section: 'reports',
-      name: 'load (BatchWriteItem)',
-      value: `${Math.round(load.items / load.seconds).toLocaleString('en')} items/s`,
-      note: `${load.items.toLocaleString('en')} items in ${load.seconds.toFixed(0)} s, ${(load.itemBytes / 1024).toFixed(1)} KB each`,
-    });
+    const figures: Figure[] = [
+      {
+        section: 'reports',
+        name: 'load (BatchWriteItem)',
+        value: `${Math.round(load.items / load.seconds).toLocaleString('en')} items/s`,
+        note: `${load.items.toLocaleString('en')} items in ${load.seconds.toFixed(0)} s, ${(load.itemBytes / 1024).toFixed(1)} KB each`,
+      },
+    ];
     const bench = new ReportBench(table.client);
     const iso = (t: number) => new Date(t).toISOString();
     const day = 86_400_000;
@@ -518,96 +356,131 @@ async function reportsSection() {
     for (const c of cases) {
       await c.run(); // warm: the JVM compiles DynamoDB Local's query path on first use
       const repeats = [];
-      for (let i = 0; i < SIZE.reportRepeats; i++) repeats.push(await c.run());
+      for (let i = 0; i < ctx.size.reportRepeats; i++) repeats.push(await c.run());
       const last = repeats.at(-1)!;
       const totalMs = summarize(repeats.map((r) => r.totalMs));
       const pageMs = summarize(repeats.flatMap((r) => r.pageMs));
       const amplification = last.read / Math.max(1, last.returned);
       data[c.name] = { ...last, totalMs, pageMs };
-      report.add({
+      figures.push({
         section: 'reports',
         name: `${c.name}: items read / returned`,
         value: ratio(amplification),
-        ...(c.goal ? { goal: '≤ 1.2x', met: amplification <= 1.2 } : {}),
+        ...(c.goal ? { goal: { id: 'reportAmplification' as const, measured: amplification } } : {}),
         note: `${last.read} read for ${last.returned}, ${last.readUnits} RRU, ${last.queries} queries; whole report ${ms(totalMs.p50)} over ${last.pages} page(s) (page p50 ${ms(pageMs.p50)}, max ${ms(pageMs.max)})`,
       });
     }
-    report.record('reports', { load, cases: data });
+    return { figures, data: { load, cases: data } };
   } finally {
     table.client.destroy();
     await table.db.stop();
   }
 }
 
-async function main() {
-  const needsStack = ['cold', 'request', 'click', 'credentials', 'cost'].some((s) => only.has(s as Section));
-  let stack: BenchStack | undefined;
-  let host: LambdaHost | undefined;
-  let secrets: Awaited<ReturnType<typeof startSecretsManager>> | undefined;
+function gitHead(): string {
   try {
-    if (needsStack) {
-      const t = performance.now();
-      stack = await BenchStack.start({ waitUntilNotAfterMs: 2000 });
-      process.stdout.write(
-        `  local stack up in ${((performance.now() - t) / 1000).toFixed(1)} s at ${stack.url}\n`,
-      );
-      // Warm the JVM and the handlers before anything is timed.
-      const agents = await Promise.all(
-        Array.from({ length: 10 }, (_, i) => stack!.agent(`warmup-agent-${i}`)),
-      );
-      for (let i = 0; i < runs(200, 60); i++)
-        await stack.create(agents[i % 10]!, i % 2 ? APPROVE_BODY : ALLOW_BODY);
-    }
-    const bundles =
-      only.has('bundles') || needsStack ? await bundleSection(stack?.url ?? 'http://127.0.0.1:1') : [];
-    if (stack) {
-      secrets = await startSecretsManager(SECRET_ARN, {
-        botToken: stack.settings.slack.botToken,
-        signingSecret: stack.settings.slack.signingSecret,
-      });
-    }
-    if (stack && secrets && only.has('cold')) await coldSection(stack, bundles, secrets.url);
-    if (stack && secrets && (only.has('request') || only.has('click'))) {
-      const file = (name: string) => bundles.find((b) => b.name === name)!.file;
-      host = await LambdaHost.start(lambdaEnvironment(stack, secrets.url, { sourceMaps: true }), {
-        'request-access': file('request-access'),
-        'slack-interactions': file('slack-interactions'),
-      });
-      if (only.has('request')) await requestSection(stack, host);
-      if (only.has('click')) await clickSection(stack, host);
-      await host.stop();
-      host = undefined;
-    }
-    if (stack && only.has('credentials')) await credentialsSection(stack);
-    if (stack && only.has('cost')) await costSection(stack);
-  } finally {
-    closeHttp();
-    await host?.stop();
-    await secrets?.close();
-    await stack?.stop();
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT })
+      .toString()
+      .trim();
+    return dirty ? `${head} (+ uncommitted changes)` : head;
+  } catch {
+    return 'unknown';
   }
-  if (only.has('reports')) await reportsSection();
-
-  const seconds = (Date.now() - began.getTime()) / 1000;
-  report.record('finished', {
-    seconds,
-    loadAtEnd: loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' '),
-  });
-  process.stdout.write(`${report.summary()}\n`);
-  process.stdout.write(
-    `Ran in ${seconds.toFixed(0)} s; load at end ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}.\n`,
-  );
-  const outDir = join(ROOT, '.countersign', 'bench');
-  mkdirSync(outDir, { recursive: true });
-  const file = join(outDir, `${began.toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
-  writeFileSync(file, `${JSON.stringify({ ...report.data, figures: report.figures }, null, 2)}\n`);
-  process.stdout.write(`Results: ${file}\n`);
 }
 
-await main();
-// Sockets of SDK clients inside the local stack may linger; the benchmark is done.
-process.exit(0);
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+
+/** Parses `argv`, runs the sections asked for, prints and saves the figures; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const write = (line: string) => process.stdout.write(`${line}\n`);
+  const parsed = parseOptions(argv);
+  if (parsed === 'help') {
+    write(USAGE);
+    return 0;
+  }
+  const options = parsed;
+  const size = sizesOf(options);
+  const began = new Date();
+  const machine = {
+    cpu: `${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}`,
+    memoryGb: Math.round(totalmem() / 1024 ** 3),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    loadAtStart: load(),
+    commit: gitHead(),
+  };
+  write(
+    `Countersign benchmarks, ${began.toISOString()} (${options.quick ? 'quick' : 'full'})\n` +
+      `  ${machine.cpu}, ${machine.memoryGb} GB, Node ${machine.node}, load ${machine.loadAtStart}, commit ${machine.commit}`,
+  );
+  const figures: Figure[] = [];
+  const data: Record<string, unknown> = { machine, mode: { ...options, only: [...options.only], size } };
+  const ctx: RunContext = { size, stack: undefined };
+  const failed: Section[] = [];
+  try {
+    if (NEEDS_STACK.some((s) => options.only.has(s))) {
+      const t = performance.now();
+      ctx.stack = await BenchStack.start({ waitUntilNotAfterMs: 10_000 });
+      write(`  local assembly up in ${((performance.now() - t) / 1000).toFixed(1)} s at ${ctx.stack.url}`);
+      data.stackStartSeconds = ctx.stack.stack.startSeconds;
+      // Warm DynamoDB Local's JVM and one process of each API function before anything is timed.
+      const stack = ctx.stack;
+      const agents = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => stack.agent(`warmup-agent-${i}`)),
+      );
+      const warm = [];
+      for (let i = 0; i < size.warmupRequests; i++)
+        warm.push(await stack.create(agents[i % 10]!, i % 2 ? APPROVE_BODY : ALLOW_BODY));
+      for (const w of warm) if (w.status === 'PENDING') await stack.waitShown(w.id, 60_000, 20);
+    }
+    for (const section of SECTIONS) {
+      if (!options.only.has(section)) continue;
+      write(`\n== ${TITLES[section]}`);
+      try {
+        const result = await SECTION_RUNNERS[section](ctx);
+        for (const line of result.lines ?? []) write(`   ${line}`);
+        for (const figure of result.figures) write(`   ${formatFigure(figure)}`);
+        figures.push(...result.figures);
+        data[section] = result.data;
+      } catch (error) {
+        // One broken section does not hide the others' figures; the run still fails (exit 1).
+        const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+        write(`   FAILED: ${message}`);
+        failed.push(section);
+        data[section] = { failed: message };
+      }
+    }
+  } finally {
+    await ctx.stack?.stop();
+  }
+  const seconds = (Date.now() - began.getTime()) / 1000;
+  data.finished = { seconds, loadAtEnd: load() };
+  write(summary(figures));
+  write(`Ran in ${seconds.toFixed(0)} s; load at end ${load()}.`);
+  const outDir = join(ROOT, '.countersign', 'bench');
+  mkdirSync(outDir, { recursive: true });
+  const file = join(
+    outDir,
+    `${began.toISOString().replace(/[:.]/g, '-')}${options.quick ? '-quick' : ''}.json`,
+  );
+  const goals = Object.fromEntries(
+    Object.entries(GOALS).map(([id, g]) => [id, { goal: g.goal, compared: g.compared }]),
+  );
+  writeFileSync(file, `${JSON.stringify({ ...data, goals, figures }, null, 2)}\n`);
+  write(`Results: ${file}`);
+  if (failed.length > 0) write(`Sections that failed: ${failed.join(', ')}.`);
+  return failed.length > 0 ? 1 : 0;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const code = await main(process.argv.slice(2)).catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  });
+  // Sockets of SDK clients may linger after the stack stopped; the benchmark is done.
+  process.exit(code);
+}
