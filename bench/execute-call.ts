@@ -24,11 +24,12 @@ const percentile = (values: number[], p: number) => {
 const stack = await TestStack.start();
 try {
   const agent = await stack.agentToken('bench-agent');
-  const { settings, endpoints } = stack.stack;
+  const { endpoints, config } = stack.stack;
+  // The table's owner seeds it straight into DynamoDB Local, outside Countersign.
   const ddb = new DynamoDBClient({
     region: 'us-east-1',
     endpoint: endpoints.dynamodb,
-    credentials: settings.credentials,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
   await ddb.send(
     new CreateTableCommand({
@@ -42,16 +43,15 @@ try {
     new PutItemCommand({ TableName: 'bench-exec', Item: { id: { S: 'k' }, email: { S: 'a@example.com' } } }),
   );
   const input = { TableName: 'bench-exec', Key: { id: { S: 'k' } } };
-  const sts = new STSClient({
-    region: 'us-east-1',
-    endpoint: endpoints.sts,
-    credentials: settings.credentials,
-  });
+  // The floor runs as the execute-call function's own role, through the same local AWS.
+  const executeRole = stack.stack.functions.find((f) => f.arn.includes('ExecuteCall'))!.roleArn;
+  const own = stack.stack.aws.issueRoleSession(executeRole, 'bench-floor');
+  const sts = new STSClient({ region: 'us-east-1', endpoint: endpoints.aws, credentials: own });
   const executor = new SigV4CallExecutor({
     defaultRegion: 'us-east-1',
-    endpoints: { dynamodb: endpoints.dynamodb },
+    endpoints: { dynamodb: endpoints.aws },
   });
-  const roleArn = settings.config.targets[0]!.roleArn;
+  const roleArn = config.targets[0]!.roleArn;
 
   const floor: number[] = [];
   const execute: number[] = [];

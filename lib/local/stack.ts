@@ -8,7 +8,7 @@ import { jwtSettings } from '../../lambdas/adapters/settings.js';
 import type { CountersignConfig } from '../../lambdas/core/config.js';
 import { ConfigError } from '../../lambdas/core/errors.js';
 import { API_GATEWAY_MAX_BODY_BYTES, API_GATEWAY_TIMEOUT_MS, ApiGateway } from './api-gateway.js';
-import { type Assembly, loadAssembly } from './assembly-host.js';
+import { type Assembly, type Host, loadAssembly } from './assembly-host.js';
 import { createLocalAws, type LocalAws } from './aws/index.js';
 import { createDelivery, type Delivery } from './cloudtrail-delivery.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config-file.js';
@@ -96,6 +96,8 @@ export interface LocalStack {
   readonly aws: LocalAws;
   readonly slack: ReturnType<typeof createLocalSlack>;
   readonly assembly: Assembly;
+  /** The functions of the template: physical name, ARN, role, environment variable names. */
+  readonly functions: Host['functions'];
   readonly delivery: Delivery;
   /** The physical name of the Countersign table. */
   readonly tableName: string;
@@ -319,6 +321,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       aws,
       slack,
       assembly,
+      functions: host.functions,
       delivery,
       tableName: host.tableName,
       startSeconds: (Date.now() - started) / 1000,

@@ -63,7 +63,9 @@ async function addMissingIndexes(client: DynamoDBClient, input: CreateTableComma
         TableName: input.TableName,
         AttributeDefinitions: input.AttributeDefinitions?.filter((a) => keys.has(a.AttributeName)),
         GlobalSecondaryIndexUpdates: [
-          { Create: { IndexName: index.IndexName, KeySchema: index.KeySchema, Projection: index.Projection } },
+          {
+            Create: { IndexName: index.IndexName, KeySchema: index.KeySchema, Projection: index.Projection },
+          },
         ],
       }),
     );
