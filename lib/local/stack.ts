@@ -242,6 +242,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await createTablesFromTemplate(ddb, host.tables);
     await seedDemoTables(ddb, config.local?.demoTables ?? []);
     ddb.destroy();
+    for (const table of host.tables) {
+      const hash = table.KeySchema?.find((k) => k.KeyType === 'HASH')?.AttributeName;
+      if (table.TableName && hash) aws.registerTable(table.TableName, hash);
+    }
+    for (const name of config.local?.demoTables ?? []) aws.registerTable(name, 'id');
     host.provision(aws, {
       targets: config.targets,
       targetRolePolicy: config.local?.targetRolePolicy,

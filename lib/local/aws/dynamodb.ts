@@ -58,6 +58,21 @@ const TRANSACT_WRITE_ACTIONS: Record<string, string> = {
 export interface DynamoDbServiceOptions {
   /** DynamoDB Local's URL. */
   readonly endpoint: string;
+  /**
+   * Partition key name per table name, for the `dynamodb:LeadingKeys` condition key. Tables created
+   * through this endpoint are learnt from their CreateTable; others are registered by whoever
+   * creates them (the local stack, as CloudFormation). Unknown tables carry no LeadingKeys.
+   */
+  readonly partitionKeys: Map<string, string>;
+}
+
+/** The value of an item's partition key as IAM sees it in `dynamodb:LeadingKeys`. */
+function leadingKey(item: unknown, partitionKey: string | undefined): string | undefined {
+  if (!partitionKey || typeof item !== 'object' || item === null) return undefined;
+  const attribute = (item as Record<string, unknown>)[partitionKey];
+  if (typeof attribute !== 'object' || attribute === null) return undefined;
+  const scalar = (attribute as Record<string, unknown>).S ?? (attribute as Record<string, unknown>).N;
+  return typeof scalar === 'string' ? scalar : undefined;
 }
 
 export function createDynamoDbService(env: ServiceEnvironment, options: DynamoDbServiceOptions): AwsService {
@@ -190,6 +205,25 @@ export function createDynamoDbService(env: ServiceEnvironment, options: DynamoDb
       } else {
         const name = nameOf(body.TableName);
         add(action, name, operation === 'Query' || operation === 'Scan' ? body.IndexName : undefined);
+        // dynamodb:LeadingKeys for single-item calls on a table whose partition key is known.
+        const leading = leadingKey(
+          operation === 'PutItem'
+            ? body.Item
+            : ['GetItem', 'DeleteItem', 'UpdateItem'].includes(operation)
+              ? body.Key
+              : undefined,
+          options.partitionKeys.get(name),
+        );
+        if (leading !== undefined) {
+          const last = authorizations.pop()!;
+          authorizations.push({ ...last, context: new Map([['dynamodb:leadingkeys', [leading]]]) });
+        }
+        if (operation === 'CreateTable' && Array.isArray(body.KeySchema)) {
+          const hash = (body.KeySchema as Array<{ AttributeName?: unknown; KeyType?: unknown }>).find(
+            (k) => k.KeyType === 'HASH',
+          );
+          if (typeof hash?.AttributeName === 'string') options.partitionKeys.set(name, hash.AttributeName);
+        }
         params.tableName = name;
         if (typeof body.IndexName === 'string') params.indexName = body.IndexName;
         // Keys name which item; they are not item values. Everything else (items, values) stays out.

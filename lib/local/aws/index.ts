@@ -93,6 +93,8 @@ export interface LocalAws {
   putSecret(nameOrArn: string, secretString: string): string;
   /** Creates an HMAC_256 key with this id unless it exists (a key of the template, as CloudFormation creates it). */
   ensureKey(keyId: string, description: string): void;
+  /** A table created outside this endpoint, so that `dynamodb:LeadingKeys` knows its partition key. */
+  registerTable(tableName: string, partitionKey: string): void;
 }
 
 /** Lambda execution-role credentials last as long as a role session may (12 h) unless told otherwise. */
@@ -112,13 +114,14 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
     log,
     ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
   };
+  const partitionKeys = new Map<string, string>();
   const secrets = createSecretsManagerService(env);
   const kms = createKmsService(env);
   const services = new Map<string, AwsService>();
   for (const service of [
     createStsService(env, managedPolicies),
     createIamService(env),
-    createDynamoDbService(env, { endpoint: options.dynamodbEndpoint }),
+    createDynamoDbService(env, { endpoint: options.dynamodbEndpoint, partitionKeys }),
     createStatesService(env, options.stepFunctions),
     secrets,
     kms,
@@ -468,6 +471,9 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
     },
     ensureKey(keyId, description) {
       kms.ensureKey(keyId, description);
+    },
+    registerTable(tableName, partitionKey) {
+      partitionKeys.set(tableName, partitionKey);
     },
   };
 }

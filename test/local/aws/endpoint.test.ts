@@ -140,6 +140,22 @@ describe('local AWS endpoint', () => {
         },
       },
     });
+    // get-request's lease policy (lib/aws/countersign-stack.ts): writes only items whose partition key is a lease.
+    aws.createRole(role('leases'), {
+      inline: {
+        leases: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Action: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+              Resource: table('alpha'),
+              Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['LEASE#wait#*'] } },
+            },
+          ],
+        },
+      },
+    });
     const admin = dynamo(lambdaCredentials('admin', 'setup'));
     for (const name of ['alpha', 'beta']) {
       await admin.send(
@@ -690,5 +706,14 @@ describe('local AWS endpoint', () => {
     });
     expect(aws.sessions().at(-1)).toMatchObject({ roleArn: role('reader'), roleSessionName: 'reader-fn' });
     expect(JSON.stringify(aws.sessions())).not.toContain(creds.secretAccessKey);
+  });
+
+  it('gives dynamodb:LeadingKeys the item’s partition key, so a lease-only role writes leases and nothing else', async () => {
+    const leases = dynamo(lambdaCredentials('leases'));
+    await leases.send(new PutItemCommand({ TableName: 'alpha', Item: { pk: { S: 'LEASE#wait#1' } } }));
+    const other = await failure(
+      leases.send(new PutItemCommand({ TableName: 'alpha', Item: { pk: { S: 'REQUEST#req_1' } } })),
+    );
+    expect(other).toMatchObject({ name: 'AccessDeniedException' });
   });
 });
