@@ -87,6 +87,18 @@ export class DynamoDbRequestStore implements RequestStore {
     private readonly options: RequestStoreOptions = {},
   ) {}
 
+  /**
+   * The requests this store last read, so that `replace` can check the state a change was decided
+   * from without reading it again (a state change reads, decides, then replaces on that version).
+   */
+  private readonly lastRead = new Map<string, AccessRequest>();
+
+  private remember(request: AccessRequest): void {
+    this.lastRead.delete(request.id);
+    this.lastRead.set(request.id, request);
+    if (this.lastRead.size > 200) this.lastRead.delete(this.lastRead.keys().next().value!);
+  }
+
   /** The request with its history's keyed links added (see RequestStoreOptions.mac). */
   private async sealed(request: AccessRequest): Promise<AccessRequest> {
     const { mac } = this.options;
@@ -150,7 +162,9 @@ export class DynamoDbRequestStore implements RequestStore {
           ConsistentRead: options?.consistent ?? true,
         }),
       );
-      return out.Item ? fromRequestItem(unmarshall(out.Item)) : undefined;
+      const request = out.Item ? fromRequestItem(unmarshall(out.Item)) : undefined;
+      if (request && this.options.mac) this.remember(request);
+      return request;
     } catch (error) {
       throw dependencyFailure('get', error);
     }
@@ -201,7 +215,12 @@ export class DynamoDbRequestStore implements RequestStore {
     // own on the same item (the linker's activity counters) survive a state change.
     if (this.options.mac) {
       // Never extend a history whose stored facts were edited outside Countersign (see assertExtendable).
-      const stored = await this.get(next.id, { consistent: true });
+      // The version condition below makes sure the write lands on exactly this state.
+      const cached = this.lastRead.get(next.id);
+      const stored =
+        cached?.version === condition.expectedVersion
+          ? cached
+          : await this.get(next.id, { consistent: true });
       if (stored && stored.version === condition.expectedVersion) {
         const verdict = await assertExtendable(stored, this.options.mac);
         if (!verdict.valid) {

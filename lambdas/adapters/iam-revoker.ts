@@ -39,8 +39,11 @@ const REVOKER_SESSION_SECONDS = 900;
  */
 const REFRESH_MARGIN_MS = 5 * 60 * 1000;
 
-/** Lost races before a revoke gives up (each costs one conditional write): 50 concurrent revokes converge well within it. */
-const MAX_ATTEMPTS = 40;
+/**
+ * Lost races before a revoke gives up (each costs one read and one conditional write, with jitter
+ * between): 50 concurrent revokes on one role converge well within it, inside the function's timeout.
+ */
+const MAX_ATTEMPTS = 100;
 
 /** The fixed codes of the log lines an alarm watches (lib/aws/revocation-alarm.ts). */
 export const REVOCATION_FAILED = 'RevocationFailed';
@@ -158,7 +161,7 @@ function firstSlot(requestId: string): number {
 }
 
 const jitter = (attempt: number) =>
-  new Promise<void>((resolve) => setTimeout(resolve, Math.random() * Math.min(200, 5 * 2 ** attempt)));
+  new Promise<void>((resolve) => setTimeout(resolve, Math.random() * Math.min(250, 10 * 2 ** attempt)));
 
 /**
  * Revokes by denying, on the target role, everything to the sessions named after the request
@@ -260,7 +263,8 @@ export class IamSessionRevoker implements SessionRevoker {
 
       let next: RevocationSlotState | undefined;
       if (!forceCollapse) {
-        const start = firstSlot(requestId);
+        // A lost race moves on to the next slot first, so racing revokes spread out.
+        const start = (firstSlot(requestId) + attempt) % REVOCATION_SLOTS;
         for (let i = 0; i < REVOCATION_SLOTS && !next; i++) {
           const current = prune(slots[(start + i) % REVOCATION_SLOTS]!, nowMs);
           const candidate: RevocationSlotState = {
