@@ -23,6 +23,8 @@ import { BUNDLE_FILES } from '../bundling.js';
 import { ApprovalStateMachine } from './approval-state-machine.js';
 import { CloudTrailLinkage } from './cloudtrail-linkage.js';
 import { ConsoleSite } from './console-site.js';
+import { HistoryKey } from './history-key.js';
+import { RevocationAlarm } from './revocation-alarm.js';
 import { type ApiRoute, CountersignApi } from './countersign-api.js';
 import { CountersignFunction } from './countersign-function.js';
 import { CountersignTable } from './countersign-table.js';
@@ -396,6 +398,26 @@ export class CountersignStack extends Stack {
     });
 
     if (props.config.console) new ConsoleSite(this, 'Console', { api: this.api.api, config: props.config });
+
+    // --- Evidence and kill-switch health ---------------------------------------------------------
+    // The key of the keyed history chain (lib/aws/history-key.ts): writers MAC, reports verify.
+    new HistoryKey(this, 'HistoryKey', {
+      writers: (
+        [
+          'requestAccess',
+          'claimCredentials',
+          'executeCall',
+          'revokeRequest',
+          'decideRequest',
+          'slackInteractions',
+          'notifyApprovers',
+          'settleRequest',
+          'linkCloudTrail',
+        ] as const
+      ).map((n) => fns[n]),
+      verifiers: [fns.reports],
+    });
+    new RevocationAlarm(this, 'RevocationAlarm', { logGroup: fns.revokeRequest.logGroup });
 
     // --- CloudTrail ----------------------------------------------------------------------------
     this.linkage = new CloudTrailLinkage(this, 'CloudTrail', {

@@ -61,6 +61,8 @@ export interface Host {
   /** Creates the template's roles (with their policies), the target roles and the secret. */
   provision(aws: LocalAws, options: ProvisionOptions): void;
   invoke(functionName: string, event: unknown): Promise<InvokeOutcome>;
+  /** Execution environments (processes) alive now, per function name. */
+  processes(): Record<string, number>;
   invokeFromApi(functionName: string, event: unknown, timeoutMs: number): Promise<InvokeOutcome>;
   stop(): Promise<void>;
 }
@@ -383,6 +385,7 @@ async function startHost(template: Json, model: Model, options: HostOptions): Pr
       }
     },
     invoke,
+    processes: () => runner.processes(),
     async invokeFromApi(name, event, timeoutMs) {
       if (!permitted(name, 'apigateway.amazonaws.com')) {
         return {

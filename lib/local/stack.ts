@@ -98,6 +98,8 @@ export interface LocalStack {
   readonly assembly: Assembly;
   /** The functions of the template: physical name, ARN, role, environment variable names. */
   readonly functions: Host['functions'];
+  /** Execution environments (processes) alive now, per function name. */
+  processes(): Record<string, number>;
   readonly delivery: Delivery;
   /** The physical name of the Countersign table. */
   readonly tableName: string;
@@ -327,6 +329,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       slack,
       assembly,
       functions: host.functions,
+      processes: () => host.processes(),
       delivery,
       tableName: host.tableName,
       startSeconds: (Date.now() - started) / 1000,

@@ -163,7 +163,7 @@ describe('identity: forged, stale and foreign JWTs, and roles', () => {
     expect([...messages]).toEqual(['The bearer token is not valid.']);
   });
 
-  it('a flood of unknown kids fetches the JWKS at most once, and real callers still get in', async () => {
+  it('a flood of unknown kids fetches the JWKS at most once per execution environment, and real callers still get in', async () => {
     // Prepare: the verifier has the JWKS cached from the control test's token.
     await bearer(stack.stack.issuer.sign({ sub: 'warm-up-bot', groups: ['agents'] }));
     const before = stack.stack.jwksFetches();
@@ -190,7 +190,13 @@ describe('identity: forged, stale and foreign JWTs, and roles', () => {
     // Assess
     expect(answers.map((a) => a.status)).toEqual(forged.map(() => 401));
     expect(legitAnswers.map((a) => a.status)).toEqual([201, 201, 201]);
-    expect(stack.stack.jwksFetches() - before).toBeLessThanOrEqual(1);
+    // At most one fetch per execution environment, as on Lambda: each process has its own verifier
+    // (its JWKS cache and unknown-kid penalty box), and concurrent callers spread over several.
+    const environments = Object.entries(stack.stack.processes())
+      .filter(([name]) => name.includes('RequestAccess'))
+      .reduce((n, [, count]) => n + count, 0);
+    expect(environments).toBeGreaterThanOrEqual(1);
+    expect(stack.stack.jwksFetches() - before).toBeLessThanOrEqual(environments);
     expect(await storedRequestIds(stack, ddb, FORGER)).toEqual([]);
   });
 

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HANDLERS } from '../../../lib/aws/countersign-stack.js';
 import {
   assertEventPatternSize,
   matchesPattern,
@@ -136,8 +137,8 @@ describe('the model of the synthesized template', () => {
     });
   });
 
-  it('has the ten functions, each with its bundle in its asset folder', () => {
-    expect(model.functions).toHaveLength(10);
+  it('has every handler as a function, each with its bundle in its asset folder', () => {
+    expect(model.functions).toHaveLength(Object.keys(HANDLERS).length);
     for (const fn of model.functions) {
       expect(existsSync(join(fn.assetDir, 'index.mjs')), fn.logicalId).toBe(true);
       expect(fn.assetDir.startsWith(first.dir)).toBe(true);
