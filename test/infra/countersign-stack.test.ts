@@ -252,19 +252,21 @@ describe('functions', () => {
       SLACK_API_URL: { Ref: 'SlackApiUrl' },
     };
     const base = { TABLE_NAME: table, NODE_OPTIONS: '--enable-source-maps' };
+    // The history key's ARN for every function that writes or verifies the keyed chain.
+    const keyed = { ...base, HISTORY_KEY_ID: expect.anything() };
     const expected: Record<HandlerName, Record<string, unknown>> = {
       requestAccess: {
-        ...base,
+        ...keyed,
         OIDC_ISSUER: issuer,
         STATE_MACHINE_ARN: stateMachine,
         COUNTERSIGN_OWN_RESOURCES: expect.anything(),
       },
       getRequest: { ...base, OIDC_ISSUER: issuer },
       listRequests: { ...base, OIDC_ISSUER: issuer },
-      executeCall: { ...base, OIDC_ISSUER: issuer },
-      claimCredentials: { ...base, OIDC_ISSUER: issuer },
+      executeCall: { ...keyed, OIDC_ISSUER: issuer },
+      claimCredentials: { ...keyed, OIDC_ISSUER: issuer },
       revokeRequest: {
-        ...base,
+        ...keyed,
         ...slack,
         OIDC_ISSUER: issuer,
         STATE_MACHINE_ARN: stateMachine,
@@ -272,14 +274,15 @@ describe('functions', () => {
         COUNTERSIGN_ACCOUNT_ID: { Ref: 'AWS::AccountId' },
       },
       // Deciding answers a task token, which names no state machine; it never talks to Slack.
-      decideRequest: { ...base, OIDC_ISSUER: issuer },
-      slackInteractions: { ...base, ...slack },
+      decideRequest: { ...keyed, OIDC_ISSUER: issuer },
+      slackInteractions: { ...keyed, ...slack },
       // The workflow's own functions cannot be given the state machine's ARN (that is a cycle) and
       // do not need it.
-      notifyApprovers: { ...base, ...slack },
-      settleRequest: { ...base, ...slack },
-      linkCloudTrail: { ...base },
-      reports: { ...base, OIDC_ISSUER: issuer },
+      notifyApprovers: { ...keyed, ...slack },
+      settleRequest: { ...keyed, ...slack },
+      // The linker joins AssumeRole by session name only for calls of the minting (claim) role.
+      linkCloudTrail: { ...keyed, MINTING_ROLE_ARN: expect.anything() },
+      reports: { ...keyed, OIDC_ISSUER: issuer },
     };
     for (const name of Object.keys(HANDLERS) as HandlerName[]) {
       expect(propsOf<FunctionProps>(json, fnId(name)).Environment.Variables, name).toEqual(expected[name]);
@@ -560,7 +563,6 @@ describe('IAM', () => {
     ]) {
       const writers = rolesAllowing(write);
       expect(writers.has(roleId('reports')), write).toBe(false);
-      expect(writers.has(roleId('getRequest')), write).toBe(false);
       expect(writers.has(roleId('listRequests')), write).toBe(false);
       // get-request writes only its long-poll leases (limits.concurrentWaitsPerCaller).
       for (const s of statementsAllowing(json, write).filter((s) => s.roles.includes(roleId('getRequest')))) {
@@ -591,27 +593,31 @@ describe('IAM', () => {
     ];
     const slackSecret = ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'];
     const taskTokens = ['states:SendTaskSuccess', 'states:SendTaskFailure'];
+    // The keyed history chain (lib/aws/history-key.ts): writers MAC each entry, reports verify.
+    const mac = ['kms:GenerateMac', 'kms:VerifyMac'];
     const expected: Record<HandlerName, string[]> = {
-      requestAccess: [...readWrite, 'states:StartExecution'],
-      getRequest: read,
+      requestAccess: [...readWrite, ...mac, 'states:StartExecution'],
+      // get-request writes only its long-poll lease items (asserted above).
+      getRequest: [...read, 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
       listRequests: read,
-      executeCall: [...readWrite, 'sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'],
-      claimCredentials: [...readWrite, 'sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'],
+      executeCall: [...readWrite, ...mac, 'sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'],
+      claimCredentials: [...readWrite, ...mac, 'sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'],
       revokeRequest: [
         ...readWrite,
+        ...mac,
         ...slackSecret,
         'states:StopExecution',
         'sts:AssumeRole',
         'iam:GetRolePolicy',
         'iam:PutRolePolicy',
       ],
-      decideRequest: [...readWrite, ...taskTokens],
-      slackInteractions: [...readWrite, ...slackSecret, ...taskTokens],
-      notifyApprovers: [...readWrite, ...slackSecret, ...taskTokens],
-      settleRequest: [...readWrite, ...slackSecret],
+      decideRequest: [...readWrite, ...mac, ...taskTokens],
+      slackInteractions: [...readWrite, ...mac, ...slackSecret, ...taskTokens],
+      notifyApprovers: [...readWrite, ...mac, ...slackSecret, ...taskTokens],
+      settleRequest: [...readWrite, ...mac, ...slackSecret],
       // Lambda sends the linker's failed asynchronous events to the dead-letter queue with its role.
-      linkCloudTrail: [...readWrite, 'sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
-      reports: read,
+      linkCloudTrail: [...readWrite, ...mac, 'sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+      reports: [...read, 'kms:VerifyMac'],
     };
     for (const name of Object.keys(HANDLERS) as HandlerName[]) {
       const actions = identityStatements(json)
