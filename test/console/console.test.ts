@@ -83,7 +83,10 @@ describe.skipIf(!available)('web console in chromium', () => {
     await page.getByRole('button', { name: 'Approve' }).click();
 
     // Assess: the page shows it APPROVED, with the decision and its comment; the API agrees.
-    await expect.poll(() => page.locator('.status-line .badge').textContent()).toBe('APPROVED');
+    // The first call of a function starts its execution environment: a cold start can take seconds.
+    await expect
+      .poll(() => page.locator('.status-line .badge').textContent(), { timeout: 30_000 })
+      .toBe('APPROVED');
     expect(await page.locator('table').textContent()).toContain(
       'Checked INC-2291: the backfill is expected.',
     );
@@ -101,7 +104,9 @@ describe.skipIf(!available)('web console in chromium', () => {
     ]);
     // Revoke: the grant ends at once, for the page and for the API.
     await page.getByRole('button', { name: 'Revoke access' }).click();
-    await expect.poll(() => page.locator('.status-line .badge').textContent()).toBe('REVOKED');
+    await expect
+      .poll(() => page.locator('.status-line .badge').textContent(), { timeout: 30_000 })
+      .toBe('REVOKED');
     expect((await stack.call('GET', `/v1/requests/${id}`, { token: agent })).body.status).toBe('REVOKED');
     await page.close();
   });
@@ -183,7 +188,9 @@ describe.skipIf(!available)('web console in chromium', () => {
       page.waitForEvent('download'),
       page.getByRole('button', { name: 'Download CSV' }).click(),
     ]);
-    expect(download.suggestedFilename()).toMatch(/^access-review-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}\.csv$/);
+    expect(download.suggestedFilename()).toMatch(
+      /^access-review-(agents-)?\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}\.csv$/,
+    );
     const csv = readFileSync((await download.path())!, 'utf8');
     const direct = await stack.call('GET', '/v1/reports/access-review', {
       token: await stack.token('auditor@example.com', ['auditors']),
@@ -199,9 +206,11 @@ describe.skipIf(!available)('web console in chromium', () => {
     await page.close();
   });
 
-  it('a hostile reason and comment render as inert text: no markup, no script, visible bidi marks', async () => {
-    // Prepare: markup and mentions in the reason; the API refuses bidi overrides in a reason
-    // (DISPLAY_TRICKS), so they come through an approver's comment, which it does not filter.
+  it('a hostile reason and comment render as inert text: no markup, no script; bidi tricks never get in', async () => {
+    // Prepare: markup and mentions in the reason. The API refuses bidi overrides in every text field
+    // (reason, context, comment: one text rule), so none reaches the console through it; the
+    // console would still mark one visibly (lib/console/app), which stored data edited by hand
+    // could carry.
     const hostile = '<img src=x onerror=alert(1)> @here <!channel> <script>alert(2)</script>';
     const refused = await stack.request(agent, {
       resource: TABLE('payments'),
@@ -209,11 +218,22 @@ describe.skipIf(!available)('web console in chromium', () => {
       reason: 'txt.exe\u202Egnp',
     });
     expect(refused.status).toBe(400);
+    const reordered = await stack.request(agent, {
+      resource: TABLE('payments'),
+      actions: ['dynamodb:PutItem'],
+      context: { task: 'INC-1 \u202Egnp.exe' },
+    });
+    expect(reordered.status).toBe(400);
     const id = await stack.pendingRequest(agent, 'payments', { reason: hostile });
     const bob = await stack.token('bob@example.com', ['approvers']);
+    const tricked = await stack.call('POST', `/v1/requests/${id}/decisions`, {
+      token: bob,
+      body: { decision: 'approve', comment: 'ok \u202Egnp.exe' },
+    });
+    expect(tricked.status).toBe(400);
     const first = await stack.call('POST', `/v1/requests/${id}/decisions`, {
       token: bob,
-      body: { decision: 'approve', comment: 'ok \u202Egnp.exe <b>bold</b>' },
+      body: { decision: 'approve', comment: 'ok <b>bold</b>' },
     });
     expect(first.status).toBe(200);
     const page = await newPage();
@@ -226,8 +246,7 @@ describe.skipIf(!available)('web console in chromium', () => {
     expect(await main.textContent()).toContain(hostile);
     expect(await main.locator('img, script, b').count()).toBe(0);
     expect(await page.locator('script:not([src])').count()).toBe(0);
-    expect(await main.textContent()).toContain('ok [U+202E]gnp.exe <b>bold</b>');
-    expect(await main.locator('.hidden-char').count()).toBeGreaterThanOrEqual(1);
+    expect(await main.textContent()).toContain('ok <b>bold</b>');
     // The CSP would have stopped an inline handler anyway; no error image was even requested.
     await shot(page, 'request-hostile-text');
     await page.close();
