@@ -102,9 +102,24 @@ export async function sweepLostWorkflows(options: RestartSweepOptions): Promise<
     for await (const request of requestsIn(options.dynamodb, options.tableName, status)) {
       // Only requests that needed people ever had a workflow.
       if (request.policy?.effect !== 'approve' || typeof request.id !== 'string') continue;
-      const answer = await options.startExecution(request.id, resumedWorkflowInput(request, now()));
-      if (answer === 'started') result.resumed[status].push(request.id);
-      else result.existing.push(request.id);
+      const input = resumedWorkflowInput(request, now());
+      const answer = await options.startExecution(request.id, input);
+      if (answer === 'exists') {
+        result.existing.push(request.id);
+        continue;
+      }
+      result.resumed[status].push(request.id);
+      options.log?.(
+        JSON.stringify({
+          level: 'INFO',
+          part: 'restart-sweep',
+          message: 'workflow started again',
+          requestId: request.id,
+          status,
+          approvalTimeoutSeconds: (JSON.parse(input) as { approvalTimeoutSeconds: number })
+            .approvalTimeoutSeconds,
+        }),
+      );
     }
   }
   options.log?.(
