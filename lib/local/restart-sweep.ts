@@ -61,14 +61,6 @@ export function remainingApprovalSeconds(request: SweptRequest, now: Date): numb
   return Number.isFinite(left) ? Math.min(timeout, Math.max(1, left)) : 1;
 }
 
-/** The execution input of `approval.asl.json`, as `workflowInput` builds it, with the time left. */
-export function resumedWorkflowInput(request: SweptRequest, now: Date): string {
-  return JSON.stringify({
-    requestId: request.id,
-    approvalTimeoutSeconds: remainingApprovalSeconds(request, now),
-  });
-}
-
 /** Every request in `status`, oldest first, read from the byStatus index page by page. */
 async function* requestsIn(
   dynamodb: DynamoDBClient,
@@ -102,7 +94,9 @@ export async function sweepLostWorkflows(options: RestartSweepOptions): Promise<
     for await (const request of requestsIn(options.dynamodb, options.tableName, status)) {
       // Only requests that needed people ever had a workflow.
       if (request.policy?.effect !== 'approve' || typeof request.id !== 'string') continue;
-      const input = resumedWorkflowInput(request, now());
+      const approvalTimeoutSeconds = remainingApprovalSeconds(request, now());
+      // The execution input of approval.asl.json, as workflowInput builds it, with the time left.
+      const input = JSON.stringify({ requestId: request.id, approvalTimeoutSeconds });
       const answer = await options.startExecution(request.id, input);
       if (answer === 'exists') {
         result.existing.push(request.id);
@@ -116,8 +110,7 @@ export async function sweepLostWorkflows(options: RestartSweepOptions): Promise<
           message: 'workflow started again',
           requestId: request.id,
           status,
-          approvalTimeoutSeconds: (JSON.parse(input) as { approvalTimeoutSeconds: number })
-            .approvalTimeoutSeconds,
+          approvalTimeoutSeconds,
         }),
       );
     }
