@@ -13,7 +13,7 @@ import { computeGrant } from './grants.js';
 import { couldBeSamePerson, normalizeIdentity, sameIdentity } from './identity.js';
 import type { AccessRequest, Channel, Decision } from './model.js';
 import type { ApprovalWorkflow, Clock, RequestStore } from './ports.js';
-import { effectiveStatus } from './status.js';
+import { approvalDeadline, effectiveStatus } from './status.js';
 import { validateText } from './text-rules.js';
 import { type Change, changeRequest } from './transitions.js';
 
@@ -123,7 +123,10 @@ export class Decisions {
   /** Returns the change this decision makes, or the error refusing it. */
   private judge(current: AccessRequest, input: DecisionInput, now: Date): Change | CountersignError {
     const status = effectiveStatus(current, now);
-    if (status === 'TIMED_OUT') return new TimedOutError('The request timed out before it was decided.');
+    // The grace period effectiveStatus gives the workflow to record a timeout is for readers only: past
+    // its approval timeout a request is never approved, whether or not the timeout was recorded yet.
+    if (status === 'TIMED_OUT' || (status === 'PENDING' && now.getTime() >= approvalDeadline(current)))
+      return new TimedOutError('The request timed out before it was decided.');
     if (status !== 'PENDING') {
       return new AlreadyDecidedError(`The request is already ${status}.`, { details: { status } });
     }

@@ -86,7 +86,7 @@ export class ApprovalSteps {
     const slack = request.slack
       ? await notifier.update(request.slack, message).then(() => request.slack!)
       : await notifier.post(config.slack.channel, message);
-    await changeRequest(this.deps, requestId, (current, now) =>
+    const { request: latest } = await changeRequest(this.deps, requestId, (current, now) =>
       current.slack && current.shownAt
         ? undefined
         : {
@@ -94,6 +94,11 @@ export class ApprovalSteps {
             event: 'shown to approvers',
           },
     );
+    // Settled while this step ran (its timeout fired first, as for a workflow started again after a
+    // restart, or a decision landed): the settle step may have rewritten the message before the
+    // buttons above did. The message must end showing the outcome, not buttons.
+    if (latest.status !== 'PENDING' && latest.slack)
+      await notifier.update(latest.slack, buildOutcomeMessage({ request: latest }));
   }
 
   async settle(step: SettleStep, requestId: string, error?: string): Promise<StepResult> {

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BodyTooLargeError, readBody, requestPath, sendJson } from './http-server.js';
 
@@ -12,6 +13,11 @@ import { BodyTooLargeError, readBody, requestPath, sendJson } from './http-serve
 export interface LocalSlackOptions {
   /** The only token accepted in `Authorization: Bearer …`. */
   readonly botToken: string;
+  /**
+   * Keep the messages in this JSON file (local mode on disk): a restart must still find the
+   * approval message it posted, to rewrite it with the outcome, as Slack itself would.
+   */
+  readonly file?: string;
 }
 
 export interface LocalSlackMessage {
@@ -214,6 +220,21 @@ export function createLocalSlack(options: LocalSlackOptions): LocalSlack {
   const expectedAuth = Buffer.from(`Bearer ${options.botToken}`);
   const messages: Array<{ -readonly [K in keyof LocalSlackMessage]: LocalSlackMessage[K] }> = [];
   let lastMicros = 0;
+  if (options.file && existsSync(options.file)) {
+    const kept = JSON.parse(readFileSync(options.file, 'utf8')) as typeof messages;
+    messages.push(...kept);
+    for (const m of kept) {
+      const [seconds = '0', micros = '0'] = m.ts.split('.');
+      lastMicros = Math.max(lastMicros, Number(seconds) * 1e6 + Number(micros));
+    }
+  }
+  const persist = () => {
+    if (!options.file) return;
+    // Written whole and renamed into place: a crash mid-write leaves the previous file.
+    const temp = `${options.file}.tmp`;
+    writeFileSync(temp, JSON.stringify(messages));
+    renameSync(temp, options.file);
+  };
 
   /** Slack `ts`: seconds.microseconds, unique and increasing within this sink. */
   function nextTs(): string {
@@ -349,7 +370,9 @@ export function createLocalSlack(options: LocalSlackOptions): LocalSlack {
     }
     const body = parseBody(String(req.headers['content-type'] ?? ''), raw.toString('utf8'));
     if (!body) return answer({ ok: false, error: 'invalid_json' });
-    return answer(run(body));
+    const result = run(body);
+    if (result.ok) persist();
+    return answer(result);
   }
 
   return {

@@ -26,6 +26,7 @@ import {
 import { loadIssuerKey } from './issuer-key.js';
 import { localEndpoints } from './local-endpoints.js';
 import { createLocalIssuer, type LocalIssuer } from './oidc-issuer.js';
+import { sweepAfterRestart } from './restart-sweep.js';
 import { createLocalSlack } from './slack-api.js';
 import { createLocalStepFunctions, type LocalStepFunctions } from './step-functions.js';
 import { createTablesFromTemplate, seedDemoTables } from './tables.js';
@@ -186,7 +187,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       privateKey: loadIssuerKey(dataDir),
     });
 
-    const slack = createLocalSlack({ botToken: LOCAL_BOT_TOKEN });
+    const slack = createLocalSlack({
+      botToken: LOCAL_BOT_TOKEN,
+      ...(dataDir ? { file: join(dataDir, 'slack-messages.json') } : {}),
+    });
     const slackServer = await listenLocal((req, res) => slack.handle(req, res));
     cleanups.push(() => slackServer.close());
 
@@ -254,6 +258,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       targetRolePolicy: config.local?.targetRolePolicy,
       slackSecret: JSON.stringify({ botToken: LOCAL_BOT_TOKEN, signingSecret: slackSigningSecret }),
     });
+
+    // On disk, the workflows a restart lost are started again (restart-sweep.ts).
+    if (dataDir)
+      await sweepAfterRestart(dynamo.endpoint, host.tableName, sfn, host.stateMachines[0]?.name, write);
 
     const gateway = new ApiGateway(host.routes, host.gatewayResponses);
     let jwksFetches = 0;
