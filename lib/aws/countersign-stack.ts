@@ -23,11 +23,11 @@ import { BUNDLE_FILES } from '../bundling.js';
 import { ApprovalStateMachine } from './approval-state-machine.js';
 import { CloudTrailLinkage } from './cloudtrail-linkage.js';
 import { ConsoleSite } from './console-site.js';
-import { HistoryKey } from './history-key.js';
-import { RevocationAlarm } from './revocation-alarm.js';
 import { type ApiRoute, CountersignApi } from './countersign-api.js';
 import { CountersignFunction } from './countersign-function.js';
 import { CountersignTable } from './countersign-table.js';
+import { HistoryKey } from './history-key.js';
+import { RevocationAlarm } from './revocation-alarm.js';
 import { SlackSecret } from './slack-secret.js';
 import { configDefine } from './synth-config.js';
 

@@ -66,7 +66,7 @@ describe('DynamoDB Local', () => {
     console.info(`DynamoDB Local answered ${db.startMs} ms after spawn`);
   });
 
-  it('ensureTable creates the table of TABLE_DESIGN once: keys, both GSIs projecting ALL, on-demand, TTL', async () => {
+  it('ensureTable creates the table of TABLE_DESIGN once: keys, its GSIs projecting ALL, on-demand, TTL', async () => {
     // Act
     const first = await ensureTable(client, 'countersign-test');
     const second = await ensureTable(client, 'countersign-test');
@@ -92,6 +92,7 @@ describe('DynamoDB Local', () => {
     expect(indexes).toEqual({
       byAgent: { keys: ['GSI1PK:HASH', 'GSI1SK:RANGE'], projection: 'ALL' },
       byDay: { keys: ['GSI2PK:HASH', 'GSI2SK:RANGE'], projection: 'ALL' },
+      byStatus: { keys: ['status:HASH', 'GSI2SK:RANGE'], projection: 'ALL' },
     });
     expect(ttl.TimeToLiveDescription).toMatchObject({
       AttributeName: 'expiresAt',
