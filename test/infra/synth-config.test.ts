@@ -23,7 +23,14 @@ describe('loadSynthConfig', () => {
   it('returns the validated configuration, defaults applied', () => {
     const config = loadSynthConfig(FIXTURE_CONFIG_FILE);
     expect(config.targets.map((t) => t.account)).toEqual(['111122223333', '444455556666']);
-    expect(config.limits).toEqual({ requestsPerMinutePerAgent: 60, maxWaitSeconds: 20 });
+    expect(config.limits).toEqual({
+      requestsPerMinutePerAgent: 60,
+      maxWaitSeconds: 20,
+      revokesPerMinutePerAgent: 10,
+      claimsPerMinutePerAgent: 20,
+      liveSessionsPerGrant: 5,
+      concurrentWaitsPerCaller: 5,
+    });
   });
 
   it('fails naming the file and the bad key', () => {

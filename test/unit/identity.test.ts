@@ -113,7 +113,7 @@ describe('identities in the configuration', () => {
     const raw = fixture();
     raw.rules[2]!.approvers = ['alice@example.com', 'Alice@Example.com', 'bob@example.com'];
     const error = refusal(raw);
-    expect(error.key).toBe('rules[2].approvers[1]');
+    expect(error.key).toBe('rules[payments-two-keys].approvers[1]');
     expect(error.message).toContain('payments-two-keys');
   });
 
@@ -122,7 +122,7 @@ describe('identities in the configuration', () => {
     raw.rules[2]!.approvers = ['alice@example.com', 'bob@example.com'];
     raw.rules[2]!.quorum = 3;
     const error = refusal(raw);
-    expect(error.key).toBe('rules[2].quorum');
+    expect(error.key).toBe('rules[payments-two-keys].quorum');
     expect(error.message).toContain('payments-two-keys');
   });
 
