@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { STSClient } from '@aws-sdk/client-sts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../lib/local/stack.js';
 import { type BlockActionsOptions, signedInteraction } from './slack.js';
@@ -163,6 +163,29 @@ export class TestStack {
       return 'ok';
     } catch (error) {
       return (error as Error).name;
+    } finally {
+      client.destroy();
+    }
+  }
+
+  /**
+   * Whether a minted session can still do what it was granted, through IAM: the first action of its
+   * session policy (GetItem or PutItem) on its table. A table that does not exist still proves IAM
+   * let the call through; only AccessDeniedException means the session no longer works.
+   */
+  async sessionWorks(creds: { AccessKeyId: string; SecretAccessKey: string; SessionToken: string }) {
+    const session = this.stack.aws.sessions().find((s) => s.accessKeyId === creds.AccessKeyId);
+    const statement = JSON.parse(session?.policy ?? '{}').Statement?.[0] ?? {};
+    const action = String([statement.Action].flat()[0]).split(':')[1];
+    const table = String([statement.Resource].flat()[0]).split('/')[1];
+    const client = new DynamoDBClient({ ...this.awsClientConfig(creds), maxAttempts: 1 });
+    const key = { id: { S: 'session-probe' } };
+    try {
+      if (action === 'PutItem') await client.send(new PutItemCommand({ TableName: table, Item: key }));
+      else await client.send(new GetItemCommand({ TableName: table, Key: key }));
+      return true;
+    } catch (error) {
+      return (error as Error).name !== 'AccessDeniedException';
     } finally {
       client.destroy();
     }
