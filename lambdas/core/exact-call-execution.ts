@@ -2,10 +2,10 @@ import { isRequester } from './access.js';
 import { assertClaimable, MIN_SESSION_SECONDS } from './credentials.js';
 import { AlreadyExecutedError, FailClosedError, NotACallError, NotFoundError } from './errors.js';
 import { inputSha256, sha256Hex } from './exact-call.js';
-import { canonicalJson } from './history.js';
+import { canonicalJson, verifyHistory, verifyKeyedHistory } from './history.js';
 import { type MaskingRules, maskText, maskValue } from './masking.js';
 import type { AccessRequest, Caller, Execution, MintedSession, ProcessCredentials } from './model.js';
-import type { Clock, CredentialMinter, RequestStore } from './ports.js';
+import type { Clock, CredentialMinter, Mac, RequestStore } from './ports.js';
 import { buildSessionPolicy, sanitizeSourceIdentity } from './session-policy.js';
 import { changeRequest } from './transitions.js';
 
@@ -57,6 +57,11 @@ export interface ExactCallDeps {
   executor: CallExecutor;
   clock: Clock;
   masking: MaskingRules;
+  /**
+   * The history key: the approved call is run only if the request's keyed history verifies and
+   * last recorded exactly this request. Without it, the unkeyed chain is checked.
+   */
+  mac?: Mac;
 }
 
 export class ExactCalls {
@@ -79,6 +84,17 @@ export class ExactCalls {
         `Exact calls of ${found.call.operation} are validated but not yet executed by this version of Countersign.`,
       );
     }
+    // Someone with write access to the table could change the stored input and recompute its plain
+    // SHA-256 beside it: what runs must be what the history recorded when it was approved, and the
+    // history is keyed. Checked before the claim, so a refusal spends nothing.
+    const verdict = this.deps.mac
+      ? await verifyKeyedHistory(found.history ?? [], found, this.deps.mac)
+      : verifyHistory(found.history ?? [], found);
+    if (!verdict.valid) {
+      throw new FailClosedError('The request no longer matches its recorded history; the call is not made.', {
+        details: { requestId, problem: verdict.problem },
+      });
+    }
     const startedAt = clock.now().toISOString();
     const { request } = await changeRequest(this.deps, requestId, (current, now) => {
       assertExecutable(current, now);
@@ -90,7 +106,8 @@ export class ExactCalls {
 
     let execution: Execution;
     try {
-      execution = await this.run(request);
+      // The call and grant checked above, whatever was written between that read and the claim.
+      execution = await this.run({ ...request, call: found.call, grant: found.grant });
     } catch {
       // Recording the session failed (the store): the call was not sent, and is not offered again.
       execution = {
