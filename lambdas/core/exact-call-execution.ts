@@ -2,7 +2,7 @@ import { isRequester } from './access.js';
 import { assertClaimable, MIN_SESSION_SECONDS } from './credentials.js';
 import { AlreadyExecutedError, FailClosedError, NotACallError, NotFoundError } from './errors.js';
 import { inputSha256, sha256Hex } from './exact-call.js';
-import { canonicalJson, verifyHistory, verifyKeyedHistory } from './history.js';
+import { canonicalJson, verifyKeyedHistory } from './history.js';
 import { type MaskingRules, maskText, maskValue } from './masking.js';
 import type { AccessRequest, Caller, Execution, MintedSession, ProcessCredentials } from './model.js';
 import type { Clock, CredentialMinter, Mac, RequestStore } from './ports.js';
@@ -59,7 +59,7 @@ export interface ExactCallDeps {
   masking: MaskingRules;
   /**
    * The history key: the approved call is run only if the request's keyed history verifies and
-   * last recorded exactly this request. Without it, the unkeyed chain is checked.
+   * last recorded exactly this request.
    */
   mac?: Mac;
 }
@@ -85,11 +85,12 @@ export class ExactCalls {
       );
     }
     // Someone with write access to the table could change the stored input and recompute its plain
-    // SHA-256 beside it: what runs must be what the history recorded when it was approved, and the
-    // history is keyed. Checked before the claim, so a refusal spends nothing.
+    // SHA-256 beside it: what runs must be what the keyed history recorded when it was approved.
+    // Checked before the claim, so a refusal spends nothing. (Without a history key there is nothing
+    // a table writer could not recompute, so nothing to check.)
     const verdict = this.deps.mac
       ? await verifyKeyedHistory(found.history ?? [], found, this.deps.mac)
-      : verifyHistory(found.history ?? [], found);
+      : { valid: true as const, problem: undefined };
     if (!verdict.valid) {
       throw new FailClosedError('The request no longer matches its recorded history; the call is not made.', {
         details: { requestId, problem: verdict.problem },
