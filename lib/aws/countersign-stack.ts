@@ -26,6 +26,7 @@ import { ConsoleSite } from './console-site.js';
 import { type ApiRoute, CountersignApi } from './countersign-api.js';
 import { CountersignFunction } from './countersign-function.js';
 import { CountersignTable } from './countersign-table.js';
+import { HistoryKey } from './history-key.js';
 import { SlackSecret } from './slack-secret.js';
 import { configDefine } from './synth-config.js';
 
@@ -271,6 +272,25 @@ export class CountersignStack extends Stack {
     ] as const) {
       this.table.grantReadWrite(fns[name].role);
     }
+    // The history key (issue 12 #3): every function that writes evidence MACs it with a KMS HMAC key
+    // (HISTORY_KEY_ID); without it the history chain is unkeyed, and anyone with write access to
+    // the table could rewrite a request and recompute its hashes. Reports only verify.
+    new HistoryKey(this, 'HistoryKey', {
+      writers: (
+        [
+          'requestAccess',
+          'claimCredentials',
+          'executeCall',
+          'revokeRequest',
+          'decideRequest',
+          'slackInteractions',
+          'notifyApprovers',
+          'settleRequest',
+          'linkCloudTrail',
+        ] as const
+      ).map((name) => fns[name]),
+      verifiers: [fns.reports],
+    });
     this.table.grantRead(fns.getRequest.role);
     this.table.grantRead(fns.listRequests.role);
     this.table.grantRead(fns.reports.role);

@@ -585,27 +585,30 @@ describe('IAM', () => {
     ];
     const slackSecret = ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'];
     const taskTokens = ['states:SendTaskSuccess', 'states:SendTaskFailure'];
+    // The history key (lib/aws/history-key.ts): writers MAC and verify, reports verify.
+    const macs = ['kms:GenerateMac', 'kms:VerifyMac'];
     const expected: Record<HandlerName, string[]> = {
-      requestAccess: [...readWrite, 'states:StartExecution'],
+      requestAccess: [...readWrite, ...macs, 'states:StartExecution'],
       getRequest: read,
       listRequests: read,
-      executeCall: [...readWrite, 'sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'],
-      claimCredentials: [...readWrite, 'sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'],
+      executeCall: [...readWrite, ...macs, 'sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'],
+      claimCredentials: [...readWrite, ...macs, 'sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'],
       revokeRequest: [
         ...readWrite,
+        ...macs,
         ...slackSecret,
         'states:StopExecution',
         'sts:AssumeRole',
         'iam:GetRolePolicy',
         'iam:PutRolePolicy',
       ],
-      decideRequest: [...readWrite, ...taskTokens],
-      slackInteractions: [...readWrite, ...slackSecret, ...taskTokens],
-      notifyApprovers: [...readWrite, ...slackSecret, ...taskTokens],
-      settleRequest: [...readWrite, ...slackSecret],
+      decideRequest: [...readWrite, ...macs, ...taskTokens],
+      slackInteractions: [...readWrite, ...macs, ...slackSecret, ...taskTokens],
+      notifyApprovers: [...readWrite, ...macs, ...slackSecret, ...taskTokens],
+      settleRequest: [...readWrite, ...macs, ...slackSecret],
       // Lambda sends the linker's failed asynchronous events to the dead-letter queue with its role.
-      linkCloudTrail: [...readWrite, 'sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
-      reports: read,
+      linkCloudTrail: [...readWrite, ...macs, 'sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+      reports: [...read, 'kms:VerifyMac'],
     };
     for (const name of Object.keys(HANDLERS) as HandlerName[]) {
       const actions = identityStatements(json)
