@@ -275,7 +275,7 @@ export class CountersignStack extends Stack {
     // The history key (issue 12 #3): every function that writes evidence MACs it with a KMS HMAC key
     // (HISTORY_KEY_ID); without it the history chain is unkeyed, and anyone with write access to
     // the table could rewrite a request and recompute its hashes. Reports only verify.
-    new HistoryKey(this, 'HistoryKey', {
+    const historyKey = new HistoryKey(this, 'HistoryKey', {
       writers: (
         [
           'requestAccess',
@@ -470,6 +470,8 @@ export class CountersignStack extends Stack {
       ...this.linkage.rules.map((rule) => rule.ruleArn),
       this.linkage.deadLetterQueue.queueArn,
       ...(props.tableEncryptionKey ? [props.tableEncryptionKey.keyArn] : []),
+      // Whoever may GenerateMac with it can forge the evidence chain.
+      historyKey.key.keyArn,
     ];
     fns.requestAccess.function.addEnvironment('COUNTERSIGN_OWN_RESOURCES', this.toJsonString(ownResources));
   }

