@@ -12,9 +12,16 @@ import {
   RevokedError,
 } from './errors.js';
 import { MIN_SESSION_SECONDS } from './grants.js';
-import { canonicalJson } from './history.js';
+import { canonicalJson, verifyKeyedHistory } from './history.js';
 import type { AccessRequest, Caller, MintedSession, ProcessCredentials } from './model.js';
-import type { ApprovalWorkflow, Clock, CredentialMinter, RequestStore, SessionRevoker } from './ports.js';
+import type {
+  ApprovalWorkflow,
+  Clock,
+  CredentialMinter,
+  Mac,
+  RequestStore,
+  SessionRevoker,
+} from './ports.js';
 import { buildSessionPolicy, sanitizeSourceIdentity } from './session-policy.js';
 import { effectiveStatus } from './status.js';
 import { changeRequest } from './transitions.js';
@@ -32,6 +39,12 @@ export interface CredentialDeps {
   clock: Clock;
   /** `limits.claimsPerMinutePerAgent` and `limits.liveSessionsPerGrant`; unlimited when absent. */
   limits?: { claimsPerMinutePerAgent: number; liveSessionsPerGrant: number };
+  /**
+   * The history key: a session is minted only for a request whose keyed history verifies and last
+   * recorded exactly this request (someone with write access to the table could otherwise rewrite
+   * the resource, the actions and the grant together, or drop an exact call's `call`).
+   */
+  mac?: Mac;
 }
 
 /**
@@ -62,6 +75,14 @@ export class CredentialClaims {
     const request = await store.get(requestId, { consistent: true });
     // Only the requester may claim; to anyone else the request does not exist.
     if (!request || !isRequester(caller, request)) throw new NotFoundError(`No request ${requestId}.`);
+    if (this.deps.mac) {
+      const verdict = await verifyKeyedHistory(request.history ?? [], request, this.deps.mac);
+      if (!verdict.valid) {
+        throw new FailClosedError('The request no longer matches its recorded history; nothing is minted.', {
+          details: { requestId, problem: verdict.problem },
+        });
+      }
+    }
     if (request.call) {
       throw new CallOnlyError(
         'This request is for one exact call: Countersign makes it (POST /v1/requests/{id}/execute); no credentials are handed out.',

@@ -11,6 +11,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inputSha256 } from '../../lambdas/core/exact-call.js';
 import { GENESIS_HASH, snapshotOf } from '../../lambdas/core/history.js';
+import { buildSessionPolicy } from '../../lambdas/core/session-policy.js';
 import { loadConfigFile } from '../../lib/local/config-file.js';
 import { TABLE, TEST_CONFIG_PATH, TestStack } from '../support/local-stack.js';
 
@@ -512,6 +513,58 @@ describe('attacker pass: exact calls', () => {
         { token: auditor },
       );
       expect(evidence.body.integrity).toMatchObject({ valid: false, keyed: true });
+    });
+
+    /** The table writer rewrites a stored request and relinks the last entry of the unkeyed chain. */
+    async function rewriteRequest(id: string, mutate: (request: Record<string, unknown>) => void) {
+      const table = stack.stack.tableName;
+      const key = { PK: { S: `REQ#${id}` }, SK: { S: 'REQUEST' } };
+      const found = await ddb.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true }));
+      const request = unmarshall(found.Item!) as Record<string, unknown> & {
+        history: Array<Record<string, unknown>>;
+      };
+      mutate(request);
+      const history = request.history;
+      const last = { ...history.at(-1)! };
+      const previous = history.length > 1 ? String(history.at(-2)!.hash) : GENESIS_HASH;
+      last.state = snapshotOf(request as never);
+      last.hash = createHash('sha256')
+        .update(`${previous}|${last.seq}|${last.at}|${last.event}|${last.state}`, 'utf8')
+        .digest('hex');
+      history[history.length - 1] = last;
+      await ddb.send(
+        new PutItemCommand({ TableName: table, Item: marshall(request, { removeUndefinedValues: true }) }),
+      );
+    }
+
+    it('a table writer cannot widen an approved session to another table, even with a consistent grant', async () => {
+      const id = await stack.approvedRequest(agent, 'orders');
+      const other = TABLE('payments');
+      await rewriteRequest(id, (request) => {
+        const grant = request.grant as Record<string, unknown>;
+        request.resource = other;
+        grant.resource = other;
+        grant.sessionPolicy = buildSessionPolicy({
+          actions: grant.actions as string[],
+          resource: other,
+          notAfter: String(grant.notAfter),
+        }).document;
+      });
+      const claim = await stack.call('POST', `/v1/requests/${id}/credentials`, { token: agent });
+      expect(claim.status).not.toBe(200);
+      expect(JSON.stringify(claim.body)).not.toContain('SecretAccessKey');
+    });
+
+    it('a table writer cannot turn a call-only request into credentials by dropping its call', async () => {
+      const id = await stack.approvedRequest(agent, 'orders', {
+        call: { input: { TableName: 'orders', Item: { id: { S: 'atk-drop-call' } } } },
+      });
+      await rewriteRequest(id, (request) => {
+        delete request.call;
+      });
+      const claim = await stack.call('POST', `/v1/requests/${id}/credentials`, { token: agent });
+      expect(claim.status).not.toBe(200);
+      expect(JSON.stringify(claim.body)).not.toContain('SecretAccessKey');
     });
 
     it('the input approvers saw is the input run: a hostile value cannot close the Slack code block', async () => {
