@@ -75,14 +75,6 @@ export class CredentialClaims {
     const request = await store.get(requestId, { consistent: true });
     // Only the requester may claim; to anyone else the request does not exist.
     if (!request || !isRequester(caller, request)) throw new NotFoundError(`No request ${requestId}.`);
-    if (this.deps.mac) {
-      const verdict = await verifyKeyedHistory(request.history ?? [], request, this.deps.mac);
-      if (!verdict.valid) {
-        throw new FailClosedError('The request no longer matches its recorded history; nothing is minted.', {
-          details: { requestId, problem: verdict.problem },
-        });
-      }
-    }
     if (request.call) {
       throw new CallOnlyError(
         'This request is for one exact call: Countersign makes it (POST /v1/requests/{id}/execute); no credentials are handed out.',
@@ -99,6 +91,15 @@ export class CredentialClaims {
         `The grant ends at ${grant.notAfter}; STS sessions last at least ${MIN_SESSION_SECONDS} s, so no session that ends with it can be minted after ${claimableUntil.toISOString()}.`,
         { details: { notAfter: grant.notAfter, claimableUntil: claimableUntil.toISOString() } },
       );
+    }
+    // Refusals above need no proof; a session does: the request must be what its history recorded.
+    if (this.deps.mac) {
+      const verdict = await verifyKeyedHistory(request.history ?? [], request, this.deps.mac);
+      if (!verdict.valid) {
+        throw new FailClosedError('The request no longer matches its recorded history; nothing is minted.', {
+          details: { requestId, problem: verdict.problem },
+        });
+      }
     }
     const policy = rebuiltSessionPolicy(request);
     await claimLimits(this.deps, caller, request.id, now);

@@ -84,6 +84,8 @@ export class ExactCalls {
         `Exact calls of ${found.call.operation} are validated but not yet executed by this version of Countersign.`,
       );
     }
+    // Refusals first (they need no proof; the claim below checks again, atomically).
+    assertExecutable(found, clock.now());
     // Someone with write access to the table could change the stored input and recompute its plain
     // SHA-256 beside it: what runs must be what the keyed history recorded when it was approved.
     // Checked before the claim, so a refusal spends nothing. (Without a history key there is nothing
