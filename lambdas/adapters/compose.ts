@@ -184,6 +184,7 @@ export const buildClaims = (s: Settings) =>
           claimsPerMinutePerAgent: s.config.limits.claimsPerMinutePerAgent,
           liveSessionsPerGrant: s.config.limits.liveSessionsPerGrant,
         },
+        ...optionalMac(s),
       }),
   );
 /** The workflow steps; without `secrets`, Slack's secret is read when a message is first sent. */

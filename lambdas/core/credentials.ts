@@ -12,9 +12,16 @@ import {
   RevokedError,
 } from './errors.js';
 import { MIN_SESSION_SECONDS } from './grants.js';
-import { canonicalJson } from './history.js';
+import { canonicalJson, verifyKeyedHistory } from './history.js';
 import type { AccessRequest, Caller, MintedSession, ProcessCredentials } from './model.js';
-import type { ApprovalWorkflow, Clock, CredentialMinter, RequestStore, SessionRevoker } from './ports.js';
+import type {
+  ApprovalWorkflow,
+  Clock,
+  CredentialMinter,
+  Mac,
+  RequestStore,
+  SessionRevoker,
+} from './ports.js';
 import { buildSessionPolicy, sanitizeSourceIdentity } from './session-policy.js';
 import { effectiveStatus } from './status.js';
 import { changeRequest } from './transitions.js';
@@ -32,6 +39,12 @@ export interface CredentialDeps {
   clock: Clock;
   /** `limits.claimsPerMinutePerAgent` and `limits.liveSessionsPerGrant`; unlimited when absent. */
   limits?: { claimsPerMinutePerAgent: number; liveSessionsPerGrant: number };
+  /**
+   * The history key: a session is minted only for a request whose keyed history verifies and last
+   * recorded exactly this request (someone with write access to the table could otherwise rewrite
+   * the resource, the actions and the grant together, or drop an exact call's `call`).
+   */
+  mac?: Mac;
 }
 
 /**
@@ -78,6 +91,15 @@ export class CredentialClaims {
         `The grant ends at ${grant.notAfter}; STS sessions last at least ${MIN_SESSION_SECONDS} s, so no session that ends with it can be minted after ${claimableUntil.toISOString()}.`,
         { details: { notAfter: grant.notAfter, claimableUntil: claimableUntil.toISOString() } },
       );
+    }
+    // Refusals above need no proof; a session does: the request must be what its history recorded.
+    if (this.deps.mac) {
+      const verdict = await verifyKeyedHistory(request.history ?? [], request, this.deps.mac);
+      if (!verdict.valid) {
+        throw new FailClosedError('The request no longer matches its recorded history; nothing is minted.', {
+          details: { requestId, problem: verdict.problem },
+        });
+      }
     }
     const policy = rebuiltSessionPolicy(request);
     await claimLimits(this.deps, caller, request.id, now);

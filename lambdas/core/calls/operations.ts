@@ -130,6 +130,14 @@ const objectTarget = (input: Record<string, unknown>, arn: Arn) => {
   mustEqual(input, 'Bucket', [bucket]);
   mustEqual(input, 'Key', [key]);
   headerSafe(input);
+  // `.` and `..` segments are legal in S3 keys, but a URL path with them is normalized (by fetch,
+  // by any WHATWG URL) before it is sent: `public/../secret/x` would reach `secret/x`. Refused.
+  if (key.split('/').some((segment) => segment === '.' || segment === '..')) {
+    throw callError(
+      'call.input.Key may not hold "." or ".." segments: the request would reach another object than the one named',
+      'Key',
+    );
+  }
 };
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
@@ -167,11 +175,12 @@ const S3_READ_CONDITIONS = [
   'IfNoneMatch',
   'IfModifiedSince',
   'IfUnmodifiedSince',
-  'Range',
-  'PartNumber',
   'ChecksumMode',
   'ExpectedBucketOwner',
 ];
+// No `Range` or `PartNumber`: a partial read can cut a secret so that no masking detector sees it
+// whole (a PEM key without its BEGIN line, half of a secret access key). Objects are read whole, up
+// to the executor's body limit, and masked as a whole.
 
 // --- The list ----------------------------------------------------------------------------------
 
@@ -208,9 +217,11 @@ const SPECS: readonly OperationSpec[] = [
     operation: 'Query',
     action: 'dynamodb:Query',
     names: ['TableName', 'IndexName'],
+    // No FilterExpression: a filter on a masked attribute (`begins_with(password, :guess)`) is an
+    // oracle for its value, one auto-allowed read per guess, and a filter on any attribute probes
+    // what the detectors mask. Filter the (masked) output instead.
     allowed: [
       'KeyConditionExpression',
-      'FilterExpression',
       'ProjectionExpression',
       'ExpressionAttributeValues',
       'Select',
