@@ -171,6 +171,7 @@ describe('countersign exec', () => {
         names: [
           'AWS_ACCESS_KEY_ID',
           'AWS_CREDENTIAL_EXPIRATION',
+          'AWS_DEFAULT_REGION',
           'AWS_EC2_METADATA_DISABLED',
           'AWS_REGION',
           'AWS_SECRET_ACCESS_KEY',

@@ -140,7 +140,7 @@ describe('access review', () => {
     const review = buildAccessReview(rows, query, NOW);
     const [header, first] = accessReviewCsv(review, 'agents').split('\r\n');
     expect(header).toContain(
-      '"requests","PENDING","APPROVED","DENIED","TIMED_OUT","EXPIRED","REVOKED","approvedByHumans"',
+      '"requests","PENDING","APPROVED","DENIED","TIMED_OUT","EXPIRED","REVOKED","EXECUTED","approvedByHumans"',
     );
     expect(first).toContain('"alice bob"');
     expect(accessReviewCsv(review, 'approvers').split('\r\n')[0]).toBe(

@@ -82,6 +82,6 @@ describe('match.exceptActions', () => {
       rules: Array<{ match: Record<string, unknown> }>;
     };
     raw.rules[0]!.match.exceptActions = ['dynamodb:GetItem'];
-    expect(() => parseConfig(raw)).toThrow(/rules\[0\]\.match\.exceptActions/);
+    expect(() => parseConfig(raw)).toThrow(/rules\[deny-destructive\]\.match\.exceptActions/);
   });
 });

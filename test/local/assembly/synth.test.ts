@@ -90,6 +90,7 @@ describe('synthesizeAssembly (mechanics)', () => {
       stackName: 'Fake',
       '@aws-cdk/core:someFlag': true,
       configFile: config,
+      local: true,
       'aws:cdk:enable-path-metadata': true,
       'aws:cdk:enable-asset-metadata': true,
       'aws:cdk:version-reporting': true,
