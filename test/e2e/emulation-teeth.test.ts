@@ -119,7 +119,13 @@ describe('the local assembly fails as AWS would', () => {
       writeFileSync(counter, '');
       // A stand-in for notify-approvers that fails the way a DynamoDB blip makes it fail.
       const source = `import { appendFileSync } from 'node:fs';
-        class DependencyError extends Error {}
+        // Named as an error hierarchy names itself (name from the class), which minification breaks.
+        class DependencyError extends Error {
+          constructor(message) {
+            super(message);
+            this.name = this.constructor.name;
+          }
+        }
         export const handler = async () => {
           appendFileSync(${JSON.stringify(counter)}, 'x');
           throw new DependencyError('DynamoDB did not answer');
