@@ -313,6 +313,7 @@ const OPAQUE_TYPES = new Set([
   'AWS::Events::EventBusPolicy',
   'AWS::Lambda::EventSourceMapping',
   'AWS::CDK::Metadata',
+  'AWS::Logs::MetricFilter',
 ]);
 
 /**
@@ -522,6 +523,11 @@ export function physicalResources(model: AssemblyModel, options: PhysicalOptions
       case 'AWS::ApiGateway::Stage':
         set(resolveString(p.StageName, ctx, `${id} StageName`));
         break;
+      case 'AWS::CloudWatch::Alarm': {
+        const name = nameOf(id, p.AlarmName, 255);
+        set(name, { Arn: arn('cloudwatch', `alarm:${name}`) });
+        break;
+      }
       default:
         if (OPAQUE_TYPES.has(type)) set(generatedName(stackName, id, 128));
       // Any other type stays unknown: references to it throw with the logical id named.
