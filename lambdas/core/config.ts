@@ -286,6 +286,10 @@ export const configSchema = z
         cloudTrailDelaySeconds: z.number().min(0).max(300).optional(),
         /** Plain tables (partition key `id`) created in the local DynamoDB for walk-throughs. */
         demoTables: z.array(z.string().regex(/^[\w.-]{3,255}$/, 'a DynamoDB table name')).optional(),
+        /** S3 buckets created in the local S3 for walk-throughs. */
+        demoBuckets: z
+          .array(z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'))
+          .optional(),
       })
       .strict()
       .optional(),

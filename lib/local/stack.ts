@@ -253,6 +253,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (table.TableName && hash) aws.registerTable(table.TableName, hash);
     }
     for (const name of config.local?.demoTables ?? []) aws.registerTable(name, 'id');
+    for (const name of config.local?.demoBuckets ?? []) aws.ensureBucket(name);
     host.provision(aws, {
       targets: config.targets,
       targetRolePolicy: config.local?.targetRolePolicy,

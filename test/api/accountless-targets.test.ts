@@ -1,3 +1,4 @@
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../lib/local/config-file.js';
 import { TEST_CONFIG_PATH, TestStack } from '../support/local-stack.js';
@@ -16,6 +17,7 @@ describe('account-less ARNs through targets[].resources', () => {
       config: {
         ...config,
         targets: config.targets.map((t) => ({ ...t, resources: ['arn:aws:s3:::acme-prod-*'] })),
+        local: { ...config.local!, demoBuckets: ['acme-prod-reports'] },
       },
     });
     agent = await stack.agentToken('report-bot');
@@ -42,6 +44,20 @@ describe('account-less ARNs through targets[].resources', () => {
     expect(mine).toHaveLength(1);
     expect(JSON.stringify(mine[0])).toContain(ROLE);
     expect(JSON.stringify(mine[0])).toContain(OBJECT);
+
+    // The agent uses it through the local AWS: the approved object is written, another key is refused.
+    const creds = claim.body as { AccessKeyId: string; SecretAccessKey: string; SessionToken: string };
+    const s3 = new S3Client({ ...stack.awsClientConfig(creds), forcePathStyle: true, maxAttempts: 1 });
+    try {
+      const [bucket, ...key] = OBJECT.replace('arn:aws:s3:::', '').split('/');
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key.join('/'), Body: 'q3,total\n' }));
+      const other = await s3
+        .send(new PutObjectCommand({ Bucket: bucket, Key: 'elsewhere.csv', Body: 'x' }))
+        .catch((error: Error) => error);
+      expect(other).toMatchObject({ name: 'AccessDenied' });
+    } finally {
+      s3.destroy();
+    }
   });
 
   it('records a DENIED request with the reason when no target covers the bucket', async () => {

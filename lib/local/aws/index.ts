@@ -95,6 +95,8 @@ export interface LocalAws {
   ensureKey(keyId: string, description: string): void;
   /** A table created outside this endpoint, so that `dynamodb:LeadingKeys` knows its partition key. */
   registerTable(tableName: string, partitionKey: string): void;
+  /** Creates an S3 bucket unless it exists (the local world's data, outside Countersign). */
+  ensureBucket(name: string): void;
 }
 
 /** Lambda execution-role credentials last as long as a role session may (12 h) unless told otherwise. */
@@ -117,6 +119,7 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
   const partitionKeys = new Map<string, string>();
   const secrets = createSecretsManagerService(env);
   const kms = createKmsService(env);
+  const s3 = createS3Service(env);
   const services = new Map<string, AwsService>();
   for (const service of [
     createStsService(env, managedPolicies),
@@ -125,7 +128,7 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
     createStatesService(env, options.stepFunctions),
     secrets,
     kms,
-    createS3Service(env),
+    s3,
   ]) {
     services.set(service.signingName, service);
   }
@@ -474,6 +477,9 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
     },
     registerTable(tableName, partitionKey) {
       partitionKeys.set(tableName, partitionKey);
+    },
+    ensureBucket(name) {
+      s3.ensureBucket(name);
     },
   };
 }

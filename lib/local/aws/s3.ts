@@ -146,7 +146,7 @@ function decodeSegment(text: string): string {
   }
 }
 
-export function createS3Service(env: ServiceEnvironment): AwsService {
+export function createS3Service(env: ServiceEnvironment): AwsService & { ensureBucket(name: string): void } {
   const store = env.dataDir === undefined ? memoryStore() : fileStore(join(env.dataDir, 's3'));
 
   function route(
@@ -213,6 +213,10 @@ export function createS3Service(env: ServiceEnvironment): AwsService {
     new AwsError('NoSuchBucket', 404, `The specified bucket does not exist: ${bucket}`);
 
   return {
+    /** A bucket that exists before anyone calls (the local world's data, not Countersign's). */
+    ensureBucket(name: string) {
+      if (!store.hasBucket(name)) store.createBucket(name);
+    },
     signingName: 's3',
     eventSource: 's3.amazonaws.com',
     protocol: 'rest-xml',
