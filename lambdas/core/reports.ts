@@ -272,9 +272,20 @@ export function encodeCursor(query: ListQuery, next: ListPosition): string {
 export const badCursor = (why: string) =>
   new ValidationError('cursor', `The cursor is not valid (${why}); start again without it.`);
 
-/** Decodes a cursor, refusing anything this service did not write for this query. */
-function decodeCursor(raw: string, fingerprint: string): CursorBody {
-  if (raw.length === 0 || raw.length > 512 || !/^[A-Za-z0-9_-]+$/.test(raw)) throw badCursor('not base64url');
+/**
+ * A cursor's JSON body, refusing anything this service did not write for this query: base64url of
+ * at most `maxLength` characters, an object with only `keys`, version 1, bound to `fingerprint`
+ * (the caller and the filter: another query's cursor reveals nothing here). Reports and the
+ * caller's list (request-list.ts) share it.
+ */
+export function readCursor(
+  raw: string,
+  fingerprint: string,
+  keys: readonly string[],
+  maxLength: number,
+): Record<string, unknown> {
+  if (raw.length === 0 || raw.length > maxLength || !/^[A-Za-z0-9_-]+$/.test(raw))
+    throw badCursor('not base64url');
   let body: unknown;
   try {
     body = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
@@ -283,9 +294,15 @@ function decodeCursor(raw: string, fingerprint: string): CursorBody {
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badCursor('not readable');
   const c = body as Record<string, unknown>;
-  const allowed = new Set(['v', 'q', 'f', 't', 'd', 'k']);
-  if (Object.keys(c).some((k) => !allowed.has(k)) || c.v !== 1) throw badCursor('unknown version');
+  if (Object.keys(c).some((k) => !['v', ...keys].includes(k)) || c.v !== 1)
+    throw badCursor('unknown version');
   if (c.q !== fingerprint) throw badCursor('it belongs to a query with other filters');
+  return c;
+}
+
+/** Decodes a report listing's cursor: its range and position must be its own. */
+function decodeCursor(raw: string, fingerprint: string): CursorBody {
+  const c = readCursor(raw, fingerprint, ['q', 'f', 't', 'd', 'k'], 512);
   if (typeof c.f !== 'string' || !ISO.test(c.f) || typeof c.t !== 'string' || !ISO.test(c.t))
     throw badCursor('bad range');
   if (c.d !== undefined && (typeof c.d !== 'string' || !DAY.test(c.d))) throw badCursor('bad position');

@@ -9,6 +9,7 @@ import {
   type Params,
   parseLimit,
   type ReportReader,
+  readCursor,
   refuseUnknown,
   SORT_KEY,
   type StoredRequest,
@@ -81,19 +82,7 @@ export function parseCallerListQuery(params: Params, caller: Caller): CallerList
 
 /** `{v, q, k}` in base64url: the version, the query (and caller) it belongs to, the position. */
 function decodeListCursor(raw: string, fingerprint: string): string {
-  if (raw.length === 0 || raw.length > 256 || !/^[A-Za-z0-9_-]+$/.test(raw)) throw badCursor('not base64url');
-  let body: unknown;
-  try {
-    body = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-  } catch {
-    throw badCursor('not readable');
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badCursor('not readable');
-  const c = body as Record<string, unknown>;
-  if (Object.keys(c).some((k) => !['v', 'q', 'k'].includes(k)) || c.v !== 1)
-    throw badCursor('unknown version');
-  // A cursor is bound to the caller and the filter: another caller's cursor reveals nothing here.
-  if (c.q !== fingerprint) throw badCursor('it belongs to a query with other filters');
+  const c = readCursor(raw, fingerprint, ['q', 'k'], 256);
   if (typeof c.k !== 'string' || !SORT_KEY.test(c.k)) throw badCursor('bad position');
   return c.k;
 }

@@ -260,7 +260,8 @@ export class CountersignStack extends Stack {
     fns.linkCloudTrail.function.addEnvironment('MINTING_ROLE_ARN', fns.claimCredentials.role.roleArn);
 
     // --- Permissions, handler by handler -------------------------------------------------------
-    for (const name of [
+    // The functions that change requests: they write the table and append to the keyed history.
+    const writers = [
       'requestAccess',
       'claimCredentials',
       'executeCall',
@@ -270,26 +271,13 @@ export class CountersignStack extends Stack {
       'notifyApprovers',
       'settleRequest',
       'linkCloudTrail',
-    ] as const) {
-      this.table.grantReadWrite(fns[name].role);
-    }
+    ] as const;
+    for (const name of writers) this.table.grantReadWrite(fns[name].role);
     // The history key (issue 12 #3): every function that writes evidence MACs it with a KMS HMAC key
     // (HISTORY_KEY_ID); without it the history chain is unkeyed, and anyone with write access to
     // the table could rewrite a request and recompute its hashes. Reports only verify.
     const historyKey = new HistoryKey(this, 'HistoryKey', {
-      writers: (
-        [
-          'requestAccess',
-          'claimCredentials',
-          'executeCall',
-          'revokeRequest',
-          'decideRequest',
-          'slackInteractions',
-          'notifyApprovers',
-          'settleRequest',
-          'linkCloudTrail',
-        ] as const
-      ).map((name) => fns[name]),
+      writers: writers.map((name) => fns[name]),
       verifiers: [fns.reports],
     });
     this.table.grantRead(fns.getRequest.role);
