@@ -10,6 +10,16 @@ export interface Goal {
 }
 
 export const GOALS = {
+  consoleScript: {
+    goal: '< 150 KB of JavaScript',
+    compared: "bytes of the console's first-load JavaScript, as lib/console/build.ts builds it",
+    met: (bytes) => bytes < 150 * 1024,
+  },
+  consoleScriptGzip: {
+    goal: '< 50 KB gzipped',
+    compared: 'the same JavaScript, gzipped, as a browser downloads it',
+    met: (bytes) => bytes < 50 * 1024,
+  },
   bundleSize: {
     goal: '< 300 KB',
     compared: 'bytes of the bundle in its synthesized asset folder (minified ESM, AWS SDK included)',
