@@ -27,9 +27,19 @@ class LoopbackHttpFetcher {
     if (url.protocol !== 'http:' || !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
       throw new Error(`refusing to fetch JWKS over http from ${url.host}`);
     }
-    const response = await fetch(url, { signal: AbortSignal.timeout(3000) });
-    if (response.status !== 200) throw new Error(`JWKS answered ${response.status}`);
-    return response.arrayBuffer();
+    // Generous: the local front door serves the JWKS while it serves everything else, and under a
+    // burst many fresh execution environments fetch it at once.
+    // One retry: a fresh execution environment's first fetch may meet a front door under a burst.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+        if (response.status !== 200) throw new Error(`JWKS answered ${response.status}`);
+        return await response.arrayBuffer();
+      } catch (error) {
+        console.error(JSON.stringify({ level: 'warn', message: 'JWKS fetch failed', attempt, error: String(error) }));
+        if (attempt >= 2) throw error;
+      }
+    }
   }
 }
 

@@ -111,7 +111,9 @@ export async function listenLocal(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
+    // A deep accept queue: a burst of hundreds of concurrent callers (the load suite, an agent fleet)
+    // must not push a connection — a function's JWKS fetch, say — into SYN retransmission.
+    server.listen({ port: options.port ?? 0, host: '127.0.0.1', backlog: 4096 }, () => {
       server.off('error', reject);
       resolve();
     });
