@@ -36,7 +36,9 @@ class LoopbackHttpFetcher {
         if (response.status !== 200) throw new Error(`JWKS answered ${response.status}`);
         return await response.arrayBuffer();
       } catch (error) {
-        console.error(JSON.stringify({ level: 'warn', message: 'JWKS fetch failed', attempt, error: String(error) }));
+        console.error(
+          JSON.stringify({ level: 'warn', message: 'JWKS fetch failed', attempt, error: String(error) }),
+        );
         if (attempt >= 2) throw error;
       }
     }
