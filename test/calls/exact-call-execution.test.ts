@@ -11,6 +11,7 @@ import { maskingRules } from '../../lambdas/core/masking.js';
 import type { AccessRequest, Caller, MintedSession } from '../../lambdas/core/model.js';
 import type { CredentialMinter, RequestStore } from '../../lambdas/core/ports.js';
 import { buildSessionPolicy } from '../../lambdas/core/session-policy.js';
+import { fakeAccessKeyId } from '../support/fake-keys.js';
 
 /** The execute use case with the store, STS and AWS at its ports: what it records in each case. */
 
@@ -74,7 +75,7 @@ const minter = (policies: string[] = []): CredentialMinter => ({
     return {
       credentials: {
         Version: 1,
-        AccessKeyId: 'ASIATESTSESSION00001',
+        AccessKeyId: fakeAccessKeyId('TESTSESSION00001'),
         SecretAccessKey: 'not-a-secret',
         SessionToken: 'not-a-token',
         Expiration: '2026-01-01T10:15:00Z',
@@ -121,11 +122,11 @@ describe('executing an exact call', () => {
       buildSessionPolicy({ actions: ['dynamodb:GetItem'], resource: TABLE, notAfter: '2026-01-01T10:05:00Z' })
         .document,
     );
-    expect(store.sessions.map((s) => s.accessKeyId)).toEqual(['ASIATESTSESSION00001']);
+    expect(store.sessions.map((s) => s.accessKeyId)).toEqual([fakeAccessKeyId('TESTSESSION00001')]);
     expect(store.request.status).toBe('EXECUTED');
     expect(store.request.execution).toMatchObject({
       status: 'succeeded',
-      accessKeyId: 'ASIATESTSESSION00001',
+      accessKeyId: fakeAccessKeyId('TESTSESSION00001'),
     });
   });
 

@@ -32,6 +32,7 @@ import {
   type FunctionModel,
   readAssemblyModel,
 } from '../../../lib/local/assembly/template.js';
+import { fakeAccessKeyId } from '../../support/fake-keys.js';
 
 /**
  * The real CDK app (bin/app.ts) synthesized with the end-to-end configuration, read back, resolved
@@ -308,7 +309,7 @@ describe('the real bundles, run as Lambda runs them', () => {
   let endpointUrl: string;
   const requests: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
   const credentials = {
-    accessKeyId: 'ASIAQLOCALFUNCTION01',
+    accessKeyId: fakeAccessKeyId('QLOCALFUNCTION01'),
     secretAccessKey: 'local-function-secret',
     sessionToken: 'local-function-session',
   };
@@ -412,7 +413,7 @@ describe('the real bundles, run as Lambda runs them', () => {
           principalId: 'AROAEXAMPLE:req_AAAAAAAAAAAAAAAAAAAA',
           arn: 'arn:aws:sts::111122223333:assumed-role/countersign-target/req_AAAAAAAAAAAAAAAAAAAA',
           accountId: '111122223333',
-          accessKeyId: 'ASIAAAAAAAAAAAAAAAAA',
+          accessKeyId: fakeAccessKeyId('AAAAAAAAAAAAAAAA'),
           sessionContext: { sessionIssuer: { type: 'Role', arn: TARGET_ROLE } },
         },
       },
