@@ -8,7 +8,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { type ActivityCounters, activityOf } from '../core/evidence.js';
+import { type ActivityCounters, activityOf } from '../core/activity.js';
 import { countersMacInput, eventMacInput } from '../core/history.js';
 import type { LinkedEvent } from '../core/model.js';
 import type { EventStore, Mac } from '../core/ports.js';
