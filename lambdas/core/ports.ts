@@ -1,3 +1,4 @@
+import type { RecordedActivity } from './activity.js';
 import type {
   AccessRequest,
   LinkedEvent,
@@ -130,6 +131,11 @@ export interface AgentHistory {
 export interface EventStore {
   putEvent(event: LinkedEvent): Promise<'stored' | 'duplicate'>;
   listEvents(requestId: string): Promise<LinkedEvent[]>;
+  /**
+   * What the request's sessions did, for the end-of-grant summary: its events (the first ones when
+   * there are too many to read, then `truncated`) and the linker's counters, which saw them all.
+   */
+  readActivity(requestId: string): Promise<RecordedActivity>;
   findRequestByAccessKey(accessKeyId: string): Promise<string | undefined>;
 }
 
