@@ -504,7 +504,6 @@ describe('buildClickAnswer', () => {
     [{ kind: 'not-an-approver' }, 'You are not an approver for this request'],
     [{ kind: 'unknown-user' }, 'Your Slack account is not mapped to a Countersign approver'],
     [{ kind: 'too-fast', minReviewSeconds: 5 }, 'Too fast: take at least 5 seconds to review'],
-    [{ kind: 'already-voted' }, 'You already approved this request'],
     [{ kind: 'already-decided' }, 'Already decided'],
     [{ kind: 'already-decided', status: 'TIMED_OUT' }, 'Already decided: timed out'],
     [{ kind: 'timed-out' }, 'Too late: this request timed out'],
@@ -547,6 +546,11 @@ describe('buildClickAnswer', () => {
     ).toEqual({ kind: 'recorded-unfinished', status: 'DENIED' });
     expect(clickOutcomeFromError(new DependencyError('no'))).toEqual({ kind: 'failed' });
     expect(clickOutcomeFromError(new Error('ECONNRESET'))).toEqual({ kind: 'failed' });
+    // The class decides, not a `code` field anyone could put on an object.
+    expect(clickOutcomeFromError({ code: 'SelfApproval' })).toEqual({ kind: 'failed' });
+    expect(clickOutcomeFromError({ code: 'AlreadyDecided', details: { status: 'APPROVED' } })).toEqual({
+      kind: 'failed',
+    });
     expect(clickOutcomeFromError(undefined)).toEqual({ kind: 'failed' });
   });
 });

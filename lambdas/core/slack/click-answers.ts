@@ -1,3 +1,12 @@
+import {
+  AlreadyDecidedError,
+  DependencyError,
+  NotAnApproverError,
+  NotFoundError,
+  SelfApprovalError,
+  TimedOutError,
+  TooFastError,
+} from '../errors.js';
 import type { RequestStatus } from '../model.js';
 import { plural } from './blocks.js';
 
@@ -9,7 +18,6 @@ export type ClickOutcome =
   | { kind: 'not-an-approver' }
   | { kind: 'unknown-user' }
   | { kind: 'too-fast'; minReviewSeconds: number }
-  | { kind: 'already-voted' }
   | { kind: 'already-decided'; status?: RequestStatus }
   | { kind: 'timed-out' }
   | { kind: 'not-found' }
@@ -44,8 +52,6 @@ export function buildClickAnswer(outcome: ClickOutcome): string {
       return 'Your Slack account is not mapped to a Countersign approver';
     case 'too-fast':
       return `Too fast: take at least ${plural(outcome.minReviewSeconds, 'second')} to review`;
-    case 'already-voted':
-      return 'You already approved this request';
     case 'already-decided':
       return outcome.status ? `Already decided: ${STATUS_WORDS[outcome.status]}` : 'Already decided';
     case 'timed-out':
@@ -59,43 +65,39 @@ export function buildClickAnswer(outcome: ClickOutcome): string {
   }
 }
 
+/** A status the decision path put in an error's details, if it is one. */
+function statusIn(details: Record<string, unknown> | undefined): RequestStatus | undefined {
+  const status = details?.status;
+  return typeof status === 'string' && Object.hasOwn(STATUS_WORDS, status)
+    ? (status as RequestStatus)
+    : undefined;
+}
+
 /**
- * Maps what the decision path threw to a click answer, by the error's contract `code`, so the Slack
- * handler and the decisions endpoint share one set of rules. Anything unknown is `failed`.
+ * Maps what the decision path threw to a click answer, by the error's class (lambdas/core/errors.ts),
+ * so the Slack handler and the decisions endpoint share one set of rules. Anything else — an object
+ * that merely carries a `code`, an SDK failure, a bug — is `failed`: nothing is claimed that the
+ * decision path did not say.
  */
 export function clickOutcomeFromError(error: unknown): ClickOutcome {
-  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-  const details =
-    typeof error === 'object' && error !== null
-      ? (error as { details?: Record<string, unknown> }).details
-      : undefined;
-  switch (code) {
-    case 'SelfApproval':
-      return { kind: 'self-approval' };
-    case 'NotAnApprover':
-      return { kind: 'not-an-approver' };
-    case 'TooFast': {
-      const seconds = Number(details?.minReviewSeconds);
-      return { kind: 'too-fast', minReviewSeconds: Number.isFinite(seconds) && seconds > 0 ? seconds : 1 };
-    }
-    case 'AlreadyDecided': {
-      const status = details?.status;
-      return typeof status === 'string' && Object.hasOwn(STATUS_WORDS, status)
-        ? { kind: 'already-decided', status: status as RequestStatus }
-        : { kind: 'already-decided' };
-    }
-    case 'TimedOut':
-      return { kind: 'timed-out' };
-    case 'NotFound':
-      return { kind: 'not-found' };
-    case 'DependencyUnavailable': {
-      // Only a failure after the decision was written says `recorded`; any other changed nothing.
-      const status = details?.status;
-      return details?.recorded === true && typeof status === 'string' && Object.hasOwn(STATUS_WORDS, status)
-        ? { kind: 'recorded-unfinished', status: status as RequestStatus }
-        : { kind: 'failed' };
-    }
-    default:
-      return { kind: 'failed' };
+  if (error instanceof SelfApprovalError) return { kind: 'self-approval' };
+  if (error instanceof NotAnApproverError) return { kind: 'not-an-approver' };
+  if (error instanceof TooFastError) {
+    const seconds = Number(error.details?.minReviewSeconds);
+    return { kind: 'too-fast', minReviewSeconds: Number.isFinite(seconds) && seconds > 0 ? seconds : 1 };
   }
+  if (error instanceof AlreadyDecidedError) {
+    const status = statusIn(error.details);
+    return status ? { kind: 'already-decided', status } : { kind: 'already-decided' };
+  }
+  if (error instanceof TimedOutError) return { kind: 'timed-out' };
+  if (error instanceof NotFoundError) return { kind: 'not-found' };
+  if (error instanceof DependencyError) {
+    // Only a failure after the decision was written says `recorded`; any other changed nothing.
+    const status = statusIn(error.details);
+    return error.details?.recorded === true && status
+      ? { kind: 'recorded-unfinished', status }
+      : { kind: 'failed' };
+  }
+  return { kind: 'failed' };
 }
