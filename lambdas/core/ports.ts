@@ -119,12 +119,16 @@ export interface SessionRevoker {
   revoke(roleArn: string, requestId: string, until: string): Promise<void>;
 }
 
-/** What an approver is shown about the agent's recent behaviour (Slack message). */
-export interface AgentHistory {
+/** Reads what an approver is shown about the agent's recent behaviour (the approval message). */
+export interface AgentHistoryReader {
+  /**
+   * The agent's requests since `since`, and how many of them were denied. `capped`: there were more
+   * than the reader counts, so both numbers are lower bounds.
+   */
   recentActivity(
     requester: { issuer: string; sub: string },
     since: string,
-  ): Promise<{ requests: number; denied: number }>;
+  ): Promise<{ requests: number; denied: number; capped: boolean }>;
 }
 
 /** Where linked CloudTrail events are kept and read back. */

@@ -8,7 +8,7 @@ export { buildActivitySummary } from './slack/activity-summary.js';
 export { formatDuration, SLACK_LIMITS } from './slack/blocks.js';
 export { buildClickAnswer, type ClickOutcome, clickOutcomeFromError } from './slack/click-answers.js';
 export {
-  type AgentHistory,
+  type AgentRecentCounts,
   type ApprovalMessageInput,
   buildApprovalMessage,
   buildOutcomeMessage,

@@ -4,7 +4,7 @@ import type { Decisions } from './decisions.js';
 import { DependencyError } from './errors.js';
 import { computeGrant } from './grants.js';
 import type { AccessRequest, RequestStatus } from './model.js';
-import type { AgentHistory, ChatNotifier, Clock, EventStore, RequestStore } from './ports.js';
+import type { AgentHistoryReader, ChatNotifier, Clock, EventStore, RequestStore } from './ports.js';
 import { buildActivitySummary } from './slack/activity-summary.js';
 import { buildApprovalMessage, buildOutcomeMessage } from './slack/request-messages.js';
 import { changeRequest } from './transitions.js';
@@ -14,7 +14,7 @@ export interface WorkflowStepDeps {
   clock: Clock;
   config: CountersignConfig;
   notifier: ChatNotifier;
-  history: AgentHistory;
+  history: AgentHistoryReader;
   decisions: Decisions;
   events?: EventStore;
 }
@@ -82,7 +82,7 @@ export class ApprovalSteps {
       request,
       sessionPolicy: preview.sessionPolicy,
       roleArn: preview.roleArn,
-      history: { requests7d: recent.requests, denied7d: recent.denied },
+      history: { requests7d: recent.requests, denied7d: recent.denied, capped: recent.capped },
     });
     // A retried step re-renders the message it already posted instead of posting a second one.
     const slack = request.slack

@@ -214,6 +214,15 @@ describe('buildApprovalMessage', () => {
     expect(deny).toMatchObject({ type: 'button', action_id: 'deny', style: 'danger', value: REQUEST_ID });
   });
 
+  it('says "500+" when the agent made more requests than were counted', () => {
+    const message = buildApprovalMessage({
+      request: request(),
+      sessionPolicy: POLICY,
+      history: { requests7d: 500, denied7d: 40, capped: true },
+    });
+    expect(mrkdwnTexts(message)).toContain('*This agent, last 7 days:* 500+ requests, 40+ denied');
+  });
+
   it('stays inert and within limits with a hostile reason and context', () => {
     // Prepare
     const hostile = request({

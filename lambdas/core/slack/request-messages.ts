@@ -48,7 +48,7 @@ function identityList(identities: readonly string[]): string {
 }
 
 /** The facts section: only what Countersign verified or derived, plus `onBehalfOf` labelled as a claim. */
-function factsBlocks(request: AccessRequest, history?: AgentHistory): Block[] {
+function factsBlocks(request: AccessRequest, history?: AgentRecentCounts): Block[] {
   const { requester, policy } = request;
   const lines = [
     `*Requester:* ${code(requester.sub, 150)} (verified token from ${code(requester.issuer, 150)})`,
@@ -68,9 +68,11 @@ function factsBlocks(request: AccessRequest, history?: AgentHistory): Block[] {
     `*Rule:* ${code(policy.rule, 80)}  ·  *Approvals needed:* ${quorumOf(request)}  ·  *Duration:* ${formatDuration(request.durationSeconds)}`,
   );
   if (history) {
-    lines.push(
-      `*This agent, last 7 days:* ${plural(history.requests7d, 'request')}, ${history.denied7d} denied`,
-    );
+    const requests = history.capped
+      ? `${history.requests7d}+ requests`
+      : plural(history.requests7d, 'request');
+    const denied = `${history.denied7d}${history.capped ? '+' : ''} denied`;
+    lines.push(`*This agent, last 7 days:* ${requests}, ${denied}`);
   }
   // Budgets above keep this under 3,000 characters even at every maximum; sections() is the backstop.
   return sections(lines);
@@ -183,16 +185,19 @@ function fallback(prefix: string, request: AccessRequest): string {
   return `${prefix}: ${escapeMrkdwn(request.requester.sub, { maxLength: 200 })} — ${actions.join(', ')} on ${escapeMrkdwn(request.resource, { code: true, maxLength: 1000 })}`;
 }
 
-export interface AgentHistory {
+/** The requesting agent's requests of the last 7 days, as the approval message shows them. */
+export interface AgentRecentCounts {
   requests7d: number;
   denied7d: number;
+  /** The agent made more requests than were counted: both counts are lower bounds (shown "500+"). */
+  capped?: boolean;
 }
 
 export interface ApprovalMessageInput {
   request: AccessRequest;
   /** The session policy an approval would grant, exactly as it would be sent to STS. */
   sessionPolicy: PolicyDocument;
-  history: AgentHistory;
+  history: AgentRecentCounts;
   /** Decisions so far; defaults to `request.decisions`. */
   decisions?: readonly Decision[];
   /** The role the session would be minted from, when known. */
@@ -270,7 +275,7 @@ export interface OutcomeMessageInput {
   request: AccessRequest;
   /** The granted policy; defaults to `request.grant.sessionPolicy`. */
   sessionPolicy?: PolicyDocument;
-  history?: AgentHistory;
+  history?: AgentRecentCounts;
 }
 
 const OUTCOME_TITLES: Readonly<Record<Exclude<RequestStatus, 'PENDING'>, [string, string]>> = {
