@@ -4,6 +4,7 @@ import type { Decisions } from './decisions.js';
 import { DependencyError } from './errors.js';
 import { computeGrant } from './grants.js';
 import type { AccessRequest, RequestStatus } from './model.js';
+import { DEFAULT_APPROVAL_TIMEOUT_SECONDS } from './policy.js';
 import type { AgentHistoryReader, ChatNotifier, Clock, EventStore, RequestStore } from './ports.js';
 import { buildActivitySummary } from './slack/activity-summary.js';
 import { buildApprovalMessage, buildOutcomeMessage } from './slack/request-messages.js';
@@ -117,7 +118,7 @@ export class ApprovalSteps {
         break;
       case 'timeout':
         request = await this.moveFrom(requestId, 'PENDING', 'TIMED_OUT', 'timed out', (now) => ({
-          reason: `No decision within ${current.policy.approvalTimeoutSeconds ?? 3600} s.`,
+          reason: `No decision within ${current.policy.approvalTimeoutSeconds ?? DEFAULT_APPROVAL_TIMEOUT_SECONDS} s.`,
           at: now,
         }));
         break;
