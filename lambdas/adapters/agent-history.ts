@@ -1,13 +1,13 @@
 import { type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import type { AgentHistory } from '../core/ports.js';
+import type { AgentHistoryReader } from '../core/ports.js';
 import { agentPartition, dependencyFailure } from './dynamodb-store.js';
 
-/** How many recent requests the approval message looks at; beyond this it says "500+". */
+/** How many recent requests the approval message counts; beyond this it says "500+" (`capped`). */
 const HISTORY_LIMIT = 500;
 
 /** The agent's recent requests and denials, for the approval message: one Query on byAgent. */
-export class DynamoDbAgentHistory implements AgentHistory {
+export class DynamoDbAgentHistory implements AgentHistoryReader {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
@@ -23,11 +23,16 @@ export class DynamoDbAgentHistory implements AgentHistory {
           ExpressionAttributeValues: marshall({ ':pk': agentPartition(requester), ':since': since }),
           ExpressionAttributeNames: { '#status': 'status' },
           ProjectionExpression: '#status',
-          Limit: HISTORY_LIMIT,
+          // One more than is counted: whether it comes back says if there were more.
+          Limit: HISTORY_LIMIT + 1,
         }),
       );
-      const items = out.Items ?? [];
-      return { requests: items.length, denied: items.filter((i) => i.status?.S === 'DENIED').length };
+      const items = (out.Items ?? []).slice(0, HISTORY_LIMIT);
+      return {
+        requests: items.length,
+        denied: items.filter((i) => i.status?.S === 'DENIED').length,
+        capped: (out.Items?.length ?? 0) > HISTORY_LIMIT,
+      };
     } catch (error) {
       throw dependencyFailure('agent history', error);
     }

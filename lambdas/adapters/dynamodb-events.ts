@@ -8,7 +8,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { type ActivityCounters, activityOf } from '../core/evidence.js';
+import { type ActivityCounters, activityOf, type RecordedActivity } from '../core/activity.js';
 import { countersMacInput, eventMacInput } from '../core/history.js';
 import type { LinkedEvent } from '../core/model.js';
 import type { EventStore, Mac } from '../core/ports.js';
@@ -26,6 +26,8 @@ export const ACTIVITY_ATTRIBUTES = {
   resources: 'activityResources',
   lastAt: 'activityLastAt',
 } as const;
+
+const ATTRIBUTE_NAMES: readonly string[] = Object.values(ACTIVITY_ATTRIBUTES);
 
 /** The MAC over the counters (history.ts `countersMacInput`), written by the linker after each count. */
 export const ACTIVITY_MAC_ATTRIBUTE = 'activityMac';
@@ -231,7 +233,34 @@ export class DynamoDbEventStore implements EventStore {
   }
 
   async listEvents(requestId: string): Promise<LinkedEvent[]> {
+    return (await this.queryEvents(requestId)).events;
+  }
+
+  async readActivity(requestId: string): Promise<RecordedActivity> {
+    const { events, truncated } = await this.queryEvents(requestId);
+    let counters: ActivityCounters | undefined;
+    try {
+      const out = await this.client.send(
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: marshall(keys.request(requestId)),
+          ConsistentRead: true,
+          // The counters only: the rest of the REQUEST item is not needed here.
+          ProjectionExpression: ATTRIBUTE_NAMES.map((_, i) => `#a${i}`).join(', '),
+          ExpressionAttributeNames: Object.fromEntries(ATTRIBUTE_NAMES.map((name, i) => [`#a${i}`, name])),
+        }),
+      );
+      if (out.Item) counters = countersOf(unmarshall(out.Item));
+    } catch (error) {
+      throw dependencyFailure('read activity counters', error);
+    }
+    return { events, truncated, ...(counters ? { counters } : {}) };
+  }
+
+  /** The request's events in time order: the first `MAX_LIST_EVENTS` read, and whether more exist. */
+  private async queryEvents(requestId: string): Promise<{ events: LinkedEvent[]; truncated: boolean }> {
     const events: LinkedEvent[] = [];
+    let truncated = false;
     try {
       let startKey: Record<string, AttributeValue> | undefined;
       do {
@@ -247,10 +276,25 @@ export class DynamoDbEventStore implements EventStore {
         for (const item of out.Items ?? []) events.push(fromEventItem(unmarshall(item)));
         startKey = out.LastEvaluatedKey;
       } while (startKey && events.length < MAX_LIST_EVENTS);
+      // Stopped at the cap with a page left: one more look says whether anything was left out.
+      if (startKey) {
+        const more = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'PK = :pk AND begins_with(SK, :sk)',
+            ExpressionAttributeValues: marshall({ ':pk': keys.request(requestId).PK, ':sk': 'EVENT#' }),
+            ExclusiveStartKey: startKey,
+            Limit: 1,
+            Select: 'COUNT',
+          }),
+        );
+        truncated = (more.Count ?? 0) > 0;
+      }
     } catch (error) {
       throw dependencyFailure('list events', error);
     }
-    return events.sort((a, b) => (a.eventTime < b.eventTime ? -1 : a.eventTime > b.eventTime ? 1 : 0));
+    events.sort((a, b) => (a.eventTime < b.eventTime ? -1 : a.eventTime > b.eventTime ? 1 : 0));
+    return { events, truncated };
   }
 
   async findRequestByAccessKey(accessKeyId: string): Promise<string | undefined> {

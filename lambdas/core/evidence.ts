@@ -1,4 +1,12 @@
 import {
+  type ActivityCounters,
+  type CallGroup,
+  groupCalls,
+  isAssumeRole,
+  isMintingRecord,
+  sumActivity,
+} from './activity.js';
+import {
   type ChainVerdict,
   countersMacInput,
   eventMacInput,
@@ -44,80 +52,10 @@ export interface Finding {
   detail: string;
 }
 
-/**
- * What the linker counted on the REQUEST item (attributes `activityCalls`, `activityDenied`,
- * `activityUnlinked`, `activityResources`, `activityLastAt`), so a listing needs no extra read.
- */
-export interface ActivityCounters {
-  /** API calls made under the request's sessions (the AssumeRole that minted them not counted). */
-  calls: number;
-  /** Of those, calls that failed with an error code. */
-  denied: number;
-  /** Events made with an access key Countersign never recorded as minted for this request. */
-  unlinked: number;
-  /** Resources named by calls that succeeded. */
-  resources: string[];
-  /** Time of the latest call. */
-  lastAt?: string;
-  /** The linker's keyed MAC over the counters (history.ts `countersMacInput`), when keyed. */
-  mac?: string;
-}
-
-export const NO_ACTIVITY: ActivityCounters = { calls: 0, denied: 0, unlinked: 0, resources: [] };
-
-export const isAssumeRole = (event: Pick<LinkedEvent, 'eventName' | 'eventSource'>) =>
-  event.eventName === 'AssumeRole' && event.eventSource === 'sts.amazonaws.com';
-
-/**
- * CloudTrail's record of Countersign minting one of the request's sessions: not a call made under
- * the grant. An AssumeRole the grant's session made itself (role chaining, probing) is a call, and
- * a failed one is denied activity. Events stored before the linker recorded `minting` were minting
- * records exactly when joined by their role session name.
- */
-export const isMintingRecord = (
-  event: Pick<LinkedEvent, 'eventName' | 'eventSource' | 'linkedBy' | 'minting'>,
-) => isAssumeRole(event) && (event.minting ?? event.linkedBy === 'roleSessionName');
-
-/**
- * What one linked event adds to the counters. The linker's adapter adds exactly this to the REQUEST
- * item, and the evidence record sums it over the events, so the listing and the record agree.
- */
-export function activityOf(event: LinkedEvent): ActivityCounters {
-  const call = !isMintingRecord(event);
-  const failed = event.errorCode !== undefined;
-  return {
-    calls: call ? 1 : 0,
-    denied: call && failed ? 1 : 0,
-    unlinked: event.minted === false ? 1 : 0,
-    // A denied call touched nothing; the event list still shows what it tried.
-    resources: call && !failed ? [...event.resources] : [],
-    ...(call ? { lastAt: event.eventTime } : {}),
-  };
-}
-
-export function sumActivity(events: readonly LinkedEvent[]): ActivityCounters {
-  let total: ActivityCounters = { ...NO_ACTIVITY, resources: [] };
-  for (const event of events) {
-    const one = activityOf(event);
-    const resources = new Set([...total.resources, ...one.resources]);
-    const lastAt = [total.lastAt, one.lastAt]
-      .filter((t): t is string => t !== undefined)
-      .sort()
-      .at(-1);
-    total = {
-      calls: total.calls + one.calls,
-      denied: total.denied + one.denied,
-      unlinked: total.unlinked + one.unlinked,
-      resources: [...resources].sort(),
-      ...(lastAt ? { lastAt } : {}),
-    };
-  }
-  return total;
-}
-
 /** Detail the full record has and a listing's counters do not. */
+type Failure = CallGroup & { errorCode: string };
 interface ActivityDetail {
-  failures?: Array<{ eventName: string; errorCode: string; count: number }>;
+  failures?: Failure[];
   unlinkedEvents?: Array<{ eventName: string; eventTime: string; accessKeyId?: string }>;
 }
 
@@ -307,14 +245,7 @@ export function buildEvidenceRecord(input: EvidenceInput) {
   const counted = sumActivity(events);
   // With every event at hand their sum is exact; when the read was cut short the counters know more.
   const totals = input.truncated && input.counters ? input.counters : counted;
-  const failures = new Map<string, { eventName: string; errorCode: string; count: number }>();
-  for (const e of events) {
-    if (isMintingRecord(e) || e.errorCode === undefined) continue;
-    const key = `${e.eventName}\u0000${e.errorCode}`;
-    const entry = failures.get(key) ?? { eventName: e.eventName, errorCode: e.errorCode, count: 0 };
-    entry.count += 1;
-    failures.set(key, entry);
-  }
+  const failures = groupCalls(events).filter((g): g is Failure => g.errorCode !== undefined);
   const unlinkedEvents = events
     .filter((e) => e.minted === false)
     .map((e) => ({
@@ -328,12 +259,7 @@ export function buildEvidenceRecord(input: EvidenceInput) {
 
   const integrity = verifyIntegrity(request);
   const facts = assessFacts(request, now);
-  const findings = findingsFor(
-    request,
-    { ...totals, failures: [...failures.values()], unlinkedEvents },
-    now,
-    integrity,
-  );
+  const findings = findingsFor(request, { ...totals, failures, unlinkedEvents }, now, integrity);
   return {
     request: presentRequest(request, now),
     evidence: {

@@ -1,3 +1,4 @@
+import type { RecordedActivity } from './activity.js';
 import type {
   AccessRequest,
   LinkedEvent,
@@ -118,18 +119,27 @@ export interface SessionRevoker {
   revoke(roleArn: string, requestId: string, until: string): Promise<void>;
 }
 
-/** What an approver is shown about the agent's recent behaviour (Slack message). */
-export interface AgentHistory {
+/** Reads what an approver is shown about the agent's recent behaviour (the approval message). */
+export interface AgentHistoryReader {
+  /**
+   * The agent's requests since `since`, and how many of them were denied. `capped`: there were more
+   * than the reader counts, so both numbers are lower bounds.
+   */
   recentActivity(
     requester: { issuer: string; sub: string },
     since: string,
-  ): Promise<{ requests: number; denied: number }>;
+  ): Promise<{ requests: number; denied: number; capped: boolean }>;
 }
 
 /** Where linked CloudTrail events are kept and read back. */
 export interface EventStore {
   putEvent(event: LinkedEvent): Promise<'stored' | 'duplicate'>;
   listEvents(requestId: string): Promise<LinkedEvent[]>;
+  /**
+   * What the request's sessions did, for the end-of-grant summary: its events (the first ones when
+   * there are too many to read, then `truncated`) and the linker's counters, which saw them all.
+   */
+  readActivity(requestId: string): Promise<RecordedActivity>;
   findRequestByAccessKey(accessKeyId: string): Promise<string | undefined>;
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
+import type { ActivityCounters } from './activity.js';
 import { ForbiddenError, ValidationError } from './errors.js';
 import {
-  type ActivityCounters,
   type AssessedRequest,
   buildEvidenceRecord,
   buildEvidenceSummary,

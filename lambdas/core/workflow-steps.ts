@@ -1,10 +1,13 @@
+import { summarizeActivity } from './activity.js';
 import type { CountersignConfig } from './config.js';
 import type { Decisions } from './decisions.js';
 import { DependencyError } from './errors.js';
 import { computeGrant } from './grants.js';
 import type { AccessRequest, RequestStatus } from './model.js';
-import type { AgentHistory, ChatNotifier, Clock, EventStore, RequestStore } from './ports.js';
-import { buildActivitySummary, buildApprovalMessage, buildOutcomeMessage } from './slack-message.js';
+import { DEFAULT_APPROVAL_TIMEOUT_SECONDS } from './policy.js';
+import type { AgentHistoryReader, ChatNotifier, Clock, EventStore, RequestStore } from './ports.js';
+import { buildActivitySummary } from './slack/activity-summary.js';
+import { buildApprovalMessage, buildOutcomeMessage } from './slack/request-messages.js';
 import { changeRequest } from './transitions.js';
 
 export interface WorkflowStepDeps {
@@ -12,7 +15,7 @@ export interface WorkflowStepDeps {
   clock: Clock;
   config: CountersignConfig;
   notifier: ChatNotifier;
-  history: AgentHistory;
+  history: AgentHistoryReader;
   decisions: Decisions;
   events?: EventStore;
 }
@@ -80,7 +83,7 @@ export class ApprovalSteps {
       request,
       sessionPolicy: preview.sessionPolicy,
       roleArn: preview.roleArn,
-      history: { requests7d: recent.requests, denied7d: recent.denied },
+      history: { requests7d: recent.requests, denied7d: recent.denied, capped: recent.capped },
     });
     // A retried step re-renders the message it already posted instead of posting a second one.
     const slack = request.slack
@@ -115,7 +118,7 @@ export class ApprovalSteps {
         break;
       case 'timeout':
         request = await this.moveFrom(requestId, 'PENDING', 'TIMED_OUT', 'timed out', (now) => ({
-          reason: `No decision within ${current.policy.approvalTimeoutSeconds ?? 3600} s.`,
+          reason: `No decision within ${current.policy.approvalTimeoutSeconds ?? DEFAULT_APPROVAL_TIMEOUT_SECONDS} s.`,
           at: now,
         }));
         break;
@@ -155,21 +158,13 @@ export class ApprovalSteps {
     return request;
   }
 
-  /** Closes the loop for the approver: what the session did, in the message's thread. */
+  /**
+   * Closes the loop for the approver: what the session did, in the message's thread — counted and
+   * grouped as the evidence record counts and groups it (activity.ts), so the two never disagree.
+   */
   private async postActivitySummary(request: AccessRequest): Promise<void> {
     if (!request.slack || !this.deps.events) return;
-    const events = await this.deps.events.listEvents(request.id);
-    const calls = events.filter((e) => e.eventName !== 'AssumeRole');
-    await this.deps.notifier.reply(
-      request.slack,
-      buildActivitySummary({
-        calls: calls.length,
-        denied: calls.filter((e) => e.errorCode).length,
-        events: calls.map((e) => ({
-          eventName: e.eventName,
-          ...(e.errorCode ? { errorCode: e.errorCode } : {}),
-        })),
-      }),
-    );
+    const activity = await this.deps.events.readActivity(request.id);
+    await this.deps.notifier.reply(request.slack, buildActivitySummary(summarizeActivity(activity)));
   }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { sumActivity } from '../../lambdas/core/activity.js';
 import {
   assessFacts,
   buildEvidenceRecord,
@@ -6,7 +7,6 @@ import {
   type FactName,
   type FactState,
   type FindingType,
-  sumActivity,
 } from '../../lambdas/core/evidence.js';
 import { appendHistory } from '../../lambdas/core/history.js';
 import type { AccessRequest, Decision, LinkedEvent, MintedSession } from '../../lambdas/core/model.js';

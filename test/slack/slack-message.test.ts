@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { summarizeActivity } from '../../lambdas/core/activity.js';
 import {
   AlreadyDecidedError,
   DependencyError,
@@ -6,7 +7,13 @@ import {
   SelfApprovalError,
   TooFastError,
 } from '../../lambdas/core/errors.js';
-import type { AccessRequest, Decision, PolicyDocument, RequestStatus } from '../../lambdas/core/model.js';
+import type {
+  AccessRequest,
+  Decision,
+  LinkedEvent,
+  PolicyDocument,
+  RequestStatus,
+} from '../../lambdas/core/model.js';
 import type { SlackMessage } from '../../lambdas/core/ports.js';
 import {
   buildActivitySummary,
@@ -205,6 +212,15 @@ describe('buildApprovalMessage', () => {
     });
     expect(approve?.confirm).toBeDefined();
     expect(deny).toMatchObject({ type: 'button', action_id: 'deny', style: 'danger', value: REQUEST_ID });
+  });
+
+  it('says "500+" when the agent made more requests than were counted', () => {
+    const message = buildApprovalMessage({
+      request: request(),
+      sessionPolicy: POLICY,
+      history: { requests7d: 500, denied7d: 40, capped: true },
+    });
+    expect(mrkdwnTexts(message)).toContain('*This agent, last 7 days:* 500+ requests, 40+ denied');
   });
 
   it('stays inert and within limits with a hostile reason and context', () => {
@@ -409,15 +425,29 @@ describe('buildOutcomeMessage', () => {
 });
 
 describe('buildActivitySummary', () => {
+  let n = 0;
+  /** A linked call made with a grant's session (`minting: true` makes it the record of a minting). */
+  const linked = (over: Partial<LinkedEvent> & { eventName: string }): LinkedEvent => ({
+    requestId: REQUEST_ID,
+    eventId: `event-${++n}`,
+    eventTime: `2024-05-01T12:05:${String(n % 60).padStart(2, '0')}Z`,
+    eventSource: 'dynamodb.amazonaws.com',
+    resources: [RESOURCE],
+    linkedBy: 'accessKeyId',
+    minted: true,
+    ...over,
+  });
+  const summary = (events: LinkedEvent[]) => buildActivitySummary(summarizeActivity({ events }));
+
   it('summarises calls, denials and the most frequent event names', () => {
     // Prepare
     const events = [
-      ...Array.from({ length: 5 }, () => ({ eventName: 'PutItem' })),
-      { eventName: 'DeleteItem', errorCode: 'AccessDenied' },
-      { eventName: '<!channel>*x*' },
+      ...Array.from({ length: 5 }, () => linked({ eventName: 'PutItem' })),
+      linked({ eventName: 'DeleteItem', errorCode: 'AccessDenied' }),
+      linked({ eventName: '<!channel>*x*' }),
     ];
     // Act
-    const message = buildActivitySummary({ calls: 7, denied: 1, events });
+    const message = summary(events);
     // Assess
     expectWithinBlockKitLimits(message);
     expectInert(message);
@@ -428,15 +458,47 @@ describe('buildActivitySummary', () => {
     expect(text.indexOf('PutItem')).toBeLessThan(text.indexOf('DeleteItem'));
   });
 
+  it('counts an agent’s own AssumeRole as a call, and its failure as denied, but never the minting', () => {
+    // Prepare: Countersign minting the session, then the session chaining into another role twice
+    const sts = { eventName: 'AssumeRole', eventSource: 'sts.amazonaws.com' };
+    const events = [
+      linked({ ...sts, linkedBy: 'roleSessionName', minting: true }),
+      linked({ ...sts, minting: false }),
+      linked({ ...sts, minting: false, errorCode: 'AccessDenied' }),
+    ];
+    // Act
+    const message = summary(events);
+    // Assess
+    expect(message.text).toBe('Grant ended. 2 API calls recorded under it, 1 denied.');
+    const text = mrkdwnTexts(message);
+    expect(text).toContain('• `AssumeRole` ×1\n');
+    expect(text).toMatch(/`AssumeRole` ×1 — :warning: `AccessDenied`/);
+  });
+
+  it('takes the linker’s totals when the events were cut short, and says so', () => {
+    const message = buildActivitySummary(
+      summarizeActivity({
+        events: [linked({ eventName: 'PutItem' })],
+        truncated: true,
+        counters: { calls: 2500, denied: 3, unlinked: 0, resources: [] },
+      }),
+    );
+    expectWithinBlockKitLimits(message);
+    expect(message.text).toBe('Grant ended. 2500 API calls recorded under it, 3 denied.');
+    expect(mrkdwnTexts(message)).toMatch(/Too many events to read them all/);
+  });
+
   it('says when nothing was done', () => {
-    const message = buildActivitySummary({ calls: 0, denied: 0, events: [] });
+    const message = summary([]);
     expectWithinBlockKitLimits(message);
     expect(message.text).toMatch(/No API calls/);
   });
 
   it('stays short with many kinds of call', () => {
-    const events = Array.from({ length: 500 }, (_, i) => ({ eventName: `Event${'x'.repeat(200)}${i}` }));
-    const message = buildActivitySummary({ calls: 500, denied: 0, events });
+    const events = Array.from({ length: 500 }, (_, i) =>
+      linked({ eventName: `Event${'x'.repeat(200)}${i}` }),
+    );
+    const message = summary(events);
     expectWithinBlockKitLimits(message);
     expect(mrkdwnTexts(message)).toContain('485 more kinds of call not shown');
   });
@@ -451,7 +513,6 @@ describe('buildClickAnswer', () => {
     [{ kind: 'not-an-approver' }, 'You are not an approver for this request'],
     [{ kind: 'unknown-user' }, 'Your Slack account is not mapped to a Countersign approver'],
     [{ kind: 'too-fast', minReviewSeconds: 5 }, 'Too fast: take at least 5 seconds to review'],
-    [{ kind: 'already-voted' }, 'You already approved this request'],
     [{ kind: 'already-decided' }, 'Already decided'],
     [{ kind: 'already-decided', status: 'TIMED_OUT' }, 'Already decided: timed out'],
     [{ kind: 'timed-out' }, 'Too late: this request timed out'],
@@ -494,6 +555,11 @@ describe('buildClickAnswer', () => {
     ).toEqual({ kind: 'recorded-unfinished', status: 'DENIED' });
     expect(clickOutcomeFromError(new DependencyError('no'))).toEqual({ kind: 'failed' });
     expect(clickOutcomeFromError(new Error('ECONNRESET'))).toEqual({ kind: 'failed' });
+    // The class decides, not a `code` field anyone could put on an object.
+    expect(clickOutcomeFromError({ code: 'SelfApproval' })).toEqual({ kind: 'failed' });
+    expect(clickOutcomeFromError({ code: 'AlreadyDecided', details: { status: 'APPROVED' } })).toEqual({
+      kind: 'failed',
+    });
     expect(clickOutcomeFromError(undefined)).toEqual({ kind: 'failed' });
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { accessReviewCsv, buildAccessReview, parseReviewQuery } from '../../lambdas/core/access-review.js';
+import { NO_ACTIVITY } from '../../lambdas/core/activity.js';
 import { ValidationError } from '../../lambdas/core/errors.js';
-import { NO_ACTIVITY } from '../../lambdas/core/evidence.js';
 import type { AccessRequest, Decision } from '../../lambdas/core/model.js';
 import type { ReviewRow } from '../../lambdas/core/reports.js';
 

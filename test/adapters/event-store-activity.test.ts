@@ -1,0 +1,114 @@
+import { BatchWriteItemCommand, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACTIVITY_ATTRIBUTES, DynamoDbEventStore } from '../../lambdas/adapters/dynamodb-events.js';
+import { keys } from '../../lambdas/adapters/dynamodb-store.js';
+import { summarizeActivity } from '../../lambdas/core/activity.js';
+import type { LinkedEvent } from '../../lambdas/core/model.js';
+import type { DynamoDbLocal } from '../../lib/local/dynamodb-local.js';
+import { lifecycle, startTable, TABLE_ARN, TestClock } from '../evidence/support.js';
+
+let db: DynamoDbLocal;
+let client: DynamoDBClient;
+let table: string;
+let events: DynamoDbEventStore;
+let life: ReturnType<typeof lifecycle>;
+const clock = new TestClock(Date.parse('2025-03-10T09:00:00.000Z'));
+
+beforeAll(async () => {
+  ({ db, client, table } = await startTable());
+  events = new DynamoDbEventStore(client, table);
+  life = lifecycle(client, table, clock);
+});
+
+afterAll(async () => {
+  client?.destroy();
+  await db?.stop();
+});
+
+async function grantedRequest(agent: string): Promise<string> {
+  const request = await life.ask(agent, TABLE_ARN('orders'), ['dynamodb:PutItem']);
+  await life.approve(request.id);
+  return request.id;
+}
+
+const call = (requestId: string, i: number, over: Partial<LinkedEvent> = {}): LinkedEvent => ({
+  requestId,
+  eventId: `event-${String(i).padStart(5, '0')}`,
+  eventTime: new Date(Date.parse('2025-03-10T09:05:00Z') + i * 1000).toISOString(),
+  eventName: 'PutItem',
+  eventSource: 'dynamodb.amazonaws.com',
+  resources: [TABLE_ARN('orders')],
+  linkedBy: 'accessKeyId',
+  minted: true,
+  ...over,
+});
+
+/** Stores `count` events straight into the table (as the linker stores them, without counting). */
+async function storeEvents(requestId: string, count: number): Promise<void> {
+  for (let from = 0; from < count; from += 25) {
+    const batch = Array.from({ length: Math.min(25, count - from) }, (_, k) => call(requestId, from + k));
+    await client.send(
+      new BatchWriteItemCommand({
+        RequestItems: {
+          [table]: batch.map((e) => ({
+            PutRequest: { Item: marshall({ ...keys.event(requestId, e.eventId), ...e }) },
+          })),
+        },
+      }),
+    );
+  }
+  await client.send(
+    new UpdateItemCommand({
+      TableName: table,
+      Key: marshall(keys.request(requestId)),
+      UpdateExpression: 'SET #calls = :n',
+      ExpressionAttributeNames: { '#calls': ACTIVITY_ATTRIBUTES.calls },
+      ExpressionAttributeValues: marshall({ ':n': count }),
+    }),
+  );
+}
+
+describe('DynamoDbEventStore.readActivity (the end-of-grant summary’s read)', () => {
+  it('returns the events and the linker’s counters, which summarize alike', async () => {
+    // Prepare: the linker stores a call and the session's refused AssumeRole
+    const id = await grantedRequest('summary-bot');
+    await events.putEvent(call(id, 1));
+    await events.putEvent(
+      call(id, 2, {
+        eventName: 'AssumeRole',
+        eventSource: 'sts.amazonaws.com',
+        resources: [],
+        minting: false,
+        errorCode: 'AccessDenied',
+      }),
+    );
+    // Act
+    const activity = await events.readActivity(id);
+    // Assess
+    expect(activity.truncated).toBe(false);
+    expect(activity.events.map((e) => e.eventName)).toEqual(['PutItem', 'AssumeRole']);
+    expect(activity.counters).toMatchObject({ calls: 2, denied: 1 });
+    expect(summarizeActivity(activity).totals).toMatchObject({ calls: 2, denied: 1 });
+  });
+
+  it('says when the events were cut short, so the summary takes the counters', async () => {
+    // Prepare: one event more than the read takes
+    const id = await grantedRequest('busy-bot');
+    await storeEvents(id, 2001);
+    // Act
+    const activity = await events.readActivity(id);
+    // Assess
+    expect(activity.events).toHaveLength(2000);
+    expect(activity.truncated).toBe(true);
+    expect(summarizeActivity(activity).totals.calls).toBe(2001);
+  }, 60_000);
+
+  it('does not call a read of exactly the cap cut short', async () => {
+    const id = await grantedRequest('exact-bot');
+    await storeEvents(id, 2000);
+    const activity = await events.readActivity(id);
+    expect(activity.events).toHaveLength(2000);
+    expect(activity.truncated).toBe(false);
+  }, 60_000);
+});
