@@ -182,12 +182,7 @@ describe('grant expiry on the local stack', () => {
 
   it('after the workflow expires the grant, a claim is 409 GrantExpired', async () => {
     const agent = await stack.agentToken('deploy-bot');
-    const created = await stack.request(agent, { resource: TABLE('orders'), actions: ['dynamodb:PutItem'] });
-    const id = String(created.body.id);
-    await eventually(async () =>
-      (await stack.call('GET', `/v1/requests/${id}`, { token: agent })).body.shownAt ? true : undefined,
-    );
-    expect((await stack.click({ requestId: id, userId: 'U0ALICE' })).body).toMatchObject({ ok: true });
+    const id = await stack.approvedRequest(agent, 'orders');
     await eventually(
       async () =>
         (await stack.call('GET', `/v1/requests/${id}`, { token: agent })).body.status === 'EXPIRED'
