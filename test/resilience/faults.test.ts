@@ -27,37 +27,6 @@ type Stored = {
  * natural retry converges on the state a fault-free run would have reached.
  */
 
-/** A PENDING request whose approval message was posted (its task token is stored). */
-async function pendingRequest(
-  stack: TestStack,
-  ddb: DynamoDBClient,
-  token: string,
-  headers = {},
-): Promise<string> {
-  const created = await stack.request(
-    token,
-    { resource: TABLE('orders'), actions: ['dynamodb:PutItem'] },
-    headers,
-  );
-  expect(created).toMatchObject({ status: 201, body: { status: 'PENDING' } });
-  const id = String(created.body.id);
-  await eventually(
-    async () => ((await storedRequest(stack, ddb, id)) as Stored | undefined)?.shownAt,
-    15_000,
-  );
-  return id;
-}
-
-const messageFor = (stack: TestStack, id: string) =>
-  stack.slackMessages().find((m) => !m.ephemeral && JSON.stringify(m.blocks ?? '').includes(id));
-/** The approval message was rewritten with the outcome: the workflow got past RequestApproval. */
-const settledInSlack = (stack: TestStack, id: string) => {
-  const message = messageFor(stack, id);
-  return message?.edited && !JSON.stringify(message.blocks).includes('"action_id":"approve"')
-    ? message
-    : undefined;
-};
-
 describe('DynamoDB Local stopped and restarted mid-flow', () => {
   let stack: TestStack;
   let ddb: DynamoDBClient;
@@ -87,7 +56,7 @@ describe('DynamoDB Local stopped and restarted mid-flow', () => {
 
   it('during the outage every caller gets a 503 contract error; after it, the same retries converge', async () => {
     const approver = await stack.token('alice@example.com', ['approvers']);
-    const id = await pendingRequest(stack, ddb, agent);
+    const id = await stack.pendingRequest(agent, 'orders');
     const body = {
       resource: TABLE('orders'),
       actions: ['dynamodb:PutItem'],
@@ -133,14 +102,14 @@ describe('DynamoDB Local stopped and restarted mid-flow', () => {
     expect(retried).toMatchObject({ status: 201, body: { status: 'PENDING' } });
     const replay = await stack.request(agent, body, { 'idempotency-key': 'outage-1' });
     expect(replay).toMatchObject({ status: 200, body: { id: retried.body.id } });
-    await eventually(() => messageFor(stack, String(retried.body.id)), 15_000);
+    await eventually(() => stack.approvalMessage(String(retried.body.id)), 15_000);
     // The approver's retry decides, the workflow resumes, and the grant can be claimed.
     const again = await stack.click({ requestId: id, userId: 'U0ALICE' });
     expect(again.body).toMatchObject({ ok: true, outcome: 'approved' });
     const claim = await stack.call('POST', `/v1/requests/${id}/credentials`, { token: agent });
     expect(claim.status).toBe(200);
     ledger.addCredentials(claim.body);
-    await eventually(() => settledInSlack(stack, id), 15_000);
+    await eventually(() => stack.settledInSlack(id), 15_000);
     const run = await eventually(
       () => stack.stack.sfn.executions().find((e) => e.name === id && e.status !== 'RUNNING'),
       20_000,
@@ -150,12 +119,21 @@ describe('DynamoDB Local stopped and restarted mid-flow', () => {
   }, 90_000);
 
   it('a workflow step that runs during the outage retries until the database is back', async () => {
-    const id = await pendingRequest(stack, ddb, agent);
+    const id = await stack.pendingRequest(agent, 'orders');
     expect((await stack.click({ requestId: id, userId: 'U0ALICE' })).body).toMatchObject({ ok: true });
     // Act: the database goes away while the workflow is waiting for notAfter; its Expire step
     // (4 s after approval) fails against the dead endpoint and is retried.
+    const logged = stack.logs.length;
     await stack.stack.stopDynamoDb();
-    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    // The Expire step (4 s after approval) has called the dead endpoint — the local AWS logs each call
+    // DynamoDB Local did not answer — so the workflow is now retrying it.
+    await eventually(
+      () =>
+        stack.logs.slice(logged).some((line) => line.includes('DynamoDB Local did not answer'))
+          ? true
+          : undefined,
+      30_000,
+    );
     expect(stack.stack.sfn.executions().find((e) => e.name === id)?.status).toBe('RUNNING');
     await stack.stack.startDynamoDb();
     // Assess: the step succeeded on a retry; nothing failed, nothing is stuck.
@@ -230,7 +208,7 @@ describe('the workflow start fails after the request is stored', () => {
     expect(retried).toMatchObject({ status: 201, body: { status: 'PENDING' } });
     expect(retried.body.id).not.toBe(closedId);
     const id = String(retried.body.id);
-    await eventually(() => messageFor(stack, id), 15_000);
+    await eventually(() => stack.approvalMessage(id), 15_000);
     expect((await stack.click({ requestId: id, userId: 'U0ALICE' })).body).toMatchObject({
       ok: true,
       outcome: 'approved',

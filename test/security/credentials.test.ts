@@ -3,7 +3,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../lambdas/adapters/dynamodb-store.js';
 import { normalizeIdentity } from '../../lambdas/core/identity.js';
-import { type ApiAnswer, eventually, TABLE, TestStack } from '../support/local-stack.js';
+import { type ApiAnswer, TABLE, TestStack } from '../support/local-stack.js';
 import { expectContractError, SecretLedger, storedRequest, tableClient } from './support.js';
 
 type Creds = { AccessKeyId: string; SecretAccessKey: string; SessionToken: string; Expiration: string };
@@ -42,15 +42,7 @@ describe('credentials: who may mint a session, and when', () => {
   const works = (creds: Creds) => stack.sessionWorks(creds);
 
   /** A write the `writes` rule sends to humans, approved with a signed Slack click. */
-  async function approved(token = agent): Promise<string> {
-    const created = await stack.request(token, { resource: TABLE('orders'), actions: ['dynamodb:PutItem'] });
-    const id = String(created.body.id);
-    await eventually(
-      async () => ((await storedRequest(stack, ddb, id)) as { shownAt?: string } | undefined)?.shownAt,
-    );
-    expect((await stack.click({ requestId: id, userId: 'U0ALICE' })).body).toMatchObject({ ok: true });
-    return id;
-  }
+  const approved = (token = agent) => stack.approvedRequest(token, 'orders');
 
   it('the requester claims a working session (control)', async () => {
     const id = await approved();

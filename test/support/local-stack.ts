@@ -87,19 +87,29 @@ export class TestStack {
     });
   }
 
-  /** A PutItem request under an approve rule, returned once the workflow has shown it to approvers. */
-  async pendingRequest(agent: string, table: string, extra: Record<string, unknown> = {}): Promise<string> {
-    const created = await this.request(agent, {
-      resource: TABLE(table),
-      actions: ['dynamodb:PutItem'],
-      ...extra,
-    });
+  /**
+   * A PutItem request under an approve rule, returned once the workflow has shown it to approvers
+   * (the message is posted and the task token stored: a decision now resumes the workflow).
+   */
+  async pendingRequest(
+    agent: string,
+    table: string,
+    extra: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ): Promise<string> {
+    const created = await this.request(
+      agent,
+      { resource: TABLE(table), actions: ['dynamodb:PutItem'], ...extra },
+      headers,
+    );
     if (created.status !== 201 || created.body.status !== 'PENDING') {
       throw new Error(`expected a PENDING request, got ${created.status} ${JSON.stringify(created.body)}`);
     }
     const id = String(created.body.id);
-    await eventually(async () =>
-      (await this.call('GET', `/v1/requests/${id}`, { token: agent })).body.shownAt ? true : undefined,
+    await eventually(
+      async () =>
+        (await this.call('GET', `/v1/requests/${id}`, { token: agent })).body.shownAt ? true : undefined,
+      15_000,
     );
     return id;
   }
@@ -193,6 +203,54 @@ export class TestStack {
 
   slackMessages(): Array<Record<string, unknown>> {
     return this.stack.slack.messages() as unknown as Array<Record<string, unknown>>;
+  }
+
+  /** The approval message posted for a request: top level (not a thread reply), not ephemeral. */
+  approvalMessage(requestId: string): Record<string, unknown> | undefined {
+    return this.slackMessages().find(
+      (m) => !m.ephemeral && !m.thread_ts && JSON.stringify(m.blocks ?? '').includes(requestId),
+    );
+  }
+
+  /**
+   * The approval message once rewritten with the outcome (edited, no approve button left): the
+   * workflow got past its approval step. Undefined before.
+   */
+  settledInSlack(requestId: string): Record<string, unknown> | undefined {
+    const message = this.approvalMessage(requestId);
+    return message?.edited && !JSON.stringify(message.blocks).includes('"action_id":"approve"')
+      ? message
+      : undefined;
+  }
+
+  /**
+   * Whether the workflow of a request still waits on the task token stored for it: Step Functions
+   * accepts a heartbeat for a token only while its task waits, so `false` means the workflow was
+   * resumed (or stopped) — no sleep needed to tell.
+   */
+  async waitsOnTaskToken(requestId: string): Promise<boolean> {
+    const client = new DynamoDBClient({
+      region: this.stack.region,
+      endpoint: this.stack.endpoints.dynamodb,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    try {
+      const out = await client.send(
+        new GetItemCommand({
+          TableName: this.stack.tableName,
+          Key: { PK: { S: `REQ#${requestId}` }, SK: { S: 'TOKEN' } },
+          ConsistentRead: true,
+        }),
+      );
+      const token = out.Item?.token?.S;
+      if (!token) throw new Error(`no task token is stored for ${requestId}`);
+      const answer = await this.stack.sfn.handleJson('AWSStepFunctions.SendTaskHeartbeat', {
+        taskToken: token,
+      });
+      return answer.status === 200;
+    } finally {
+      client.destroy();
+    }
   }
 
   async stop(): Promise<void> {

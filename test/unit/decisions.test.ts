@@ -134,3 +134,192 @@ describe('Decisions → workflow hand-off', () => {
     expect(workflow.sent).toEqual([]);
   });
 });
+
+/**
+ * The decision rules themselves (DESIGN.md §1): nobody approves their own request, a quorum counts
+ * distinct people, one vote per approver, and no approval before the minimum review time. Each case
+ * names the rule of `Decisions.judge` it holds in place: breaking that line makes it fail.
+ */
+describe('decision rules', () => {
+  const T0 = Date.parse('2025-06-02T10:00:00.000Z');
+
+  function rules(policy: Partial<AccessRequest['policy']>, request: Partial<AccessRequest> = {}) {
+    const store = new MemoryStore();
+    store.request = {
+      ...pendingRequest(),
+      createdAt: new Date(T0).toISOString(),
+      updatedAt: new Date(T0).toISOString(),
+      shownAt: new Date(T0).toISOString(),
+      ...request,
+      policy: {
+        ...pendingRequest().policy,
+        approvers: ['alice@example.com', 'bob@example.com', 'carol@example.com'],
+        ...policy,
+      },
+    };
+    let now = T0 + 60_000;
+    const decisions = new Decisions({
+      store: store as unknown as RequestStore,
+      workflow: new RecordingWorkflow(),
+      clock: { now: () => new Date(now) },
+      config,
+    });
+    const decide = (approver: string, decision: 'approve' | 'deny' = 'approve') =>
+      decisions.decide({ requestId: store.request.id, approver, decision, channel: 'slack' });
+    return {
+      store,
+      decide,
+      /** The decision's error (its code), or its outcome. */
+      attempt: (approver: string, decision: 'approve' | 'deny' = 'approve') =>
+        decide(approver, decision).then(
+          (result) => result.outcome,
+          (error: { code?: string }) => error.code ?? String(error),
+        ),
+      at: (secondsAfterShown: number) => {
+        now = T0 + secondsAfterShown * 1000;
+      },
+    };
+  }
+
+  describe('self-approval', () => {
+    it.each([
+      ['the requester', 'alice@example.com', {}],
+      ['the requester, in another case and width', 'ＡＬＩＣＥ@example.com', {}],
+      ['a look-alike of the requester (Cyrillic а)', '\u0430lice@example.com', {}],
+    ])('refuses %s as approver, records the refusal, and leaves the request PENDING', async (_, approver) => {
+      const { store, attempt } = rules(
+        {},
+        { requester: { sub: 'alice@example.com', issuer: 'i', groups: [] } },
+      );
+
+      expect(await attempt(approver)).toBe('SelfApproval');
+      expect(store.request.status).toBe('PENDING');
+      expect(store.request.decisions).toEqual([]);
+      expect(store.request.refusals).toEqual([
+        expect.objectContaining({ code: 'SelfApproval', channel: 'slack' }),
+      ]);
+    });
+
+    it('refuses the person the request was made on behalf of, and lets another approver decide', async () => {
+      const { store, attempt } = rules({}, { context: { onBehalfOf: 'bob@example.com' } });
+
+      expect(await attempt('bob@example.com')).toBe('SelfApproval');
+      expect(await attempt('bob@example.com', 'deny')).toBe('SelfApproval');
+      expect(await attempt('alice@example.com')).toBe('approved');
+      expect(store.request.decisions.map((d) => d.approver)).toEqual(['alice@example.com']);
+    });
+
+    it('refuses someone the rule does not name', async () => {
+      const { store, attempt } = rules({ approvers: ['alice@example.com', 'group:approvers'] });
+
+      expect(await attempt('mallory@example.com')).toBe('NotAnApprover');
+      expect(store.request.status).toBe('PENDING');
+    });
+  });
+
+  describe('quorum', () => {
+    it('stays PENDING until quorum distinct approvers approved, then approves with a grant', async () => {
+      const { store, decide } = rules({ quorum: 2 });
+
+      const first = await decide('alice@example.com');
+      expect(first).toMatchObject({ outcome: 'recorded', approvals: 1, quorum: 2 });
+      expect(store.request.status).toBe('PENDING');
+      expect(store.request.grant).toBeUndefined();
+
+      const second = await decide('bob@example.com');
+      expect(second).toMatchObject({ outcome: 'approved', approvals: 2, quorum: 2 });
+      expect(store.request.status).toBe('APPROVED');
+      expect(store.request.grant?.resource).toBe(store.request.resource);
+    });
+
+    it('lets one deny settle the request whatever the quorum', async () => {
+      const { store, decide } = rules({ quorum: 3 });
+
+      await decide('alice@example.com');
+      const denied = await decide('bob@example.com', 'deny');
+
+      expect(denied.outcome).toBe('denied');
+      expect(store.request.status).toBe('DENIED');
+      expect(store.request.grant).toBeUndefined();
+    });
+  });
+
+  describe('one vote per approver', () => {
+    it('refuses a second decision by the same approver, in any spelling of the same identity', async () => {
+      const { store, attempt } = rules({ quorum: 2 });
+
+      expect(await attempt('alice@example.com')).toBe('recorded');
+      expect(await attempt('alice@example.com')).toBe('AlreadyDecided');
+      expect(await attempt('Alice@Example.COM')).toBe('AlreadyDecided');
+      expect(await attempt('alice@example.com', 'deny')).toBe('AlreadyDecided');
+
+      expect(store.request.status).toBe('PENDING');
+      expect(store.request.decisions).toHaveLength(1);
+    });
+
+    it('counts approvals by person: two stored votes of one identity are one toward the quorum', async () => {
+      // Two votes by one person in two spellings (as a record written before normal forms could hold).
+      const vote = (approver: string) => ({
+        approver,
+        decision: 'approve' as const,
+        channel: 'slack' as const,
+        at: new Date(T0).toISOString(),
+        reviewSeconds: 30,
+      });
+      const { store, decide } = rules(
+        { quorum: 3 },
+        { decisions: [vote('alice@example.com'), vote('ALICE@EXAMPLE.COM')] },
+      );
+
+      const result = await decide('bob@example.com');
+
+      expect(result).toMatchObject({ outcome: 'recorded', approvals: 2, quorum: 3 });
+      expect(store.request.status).toBe('PENDING');
+    });
+  });
+
+  describe('too fast (minReviewSeconds)', () => {
+    it('refuses an approval before minReviewSeconds in refuse mode, records it, and accepts one after', async () => {
+      const { store, decide, at } = rules({ minReviewSeconds: 5, minReviewMode: 'refuse' });
+
+      at(2);
+      await expect(decide('alice@example.com')).rejects.toMatchObject({
+        code: 'TooFast',
+        details: { minReviewSeconds: 5, reviewSeconds: 2 },
+      });
+      expect(store.request.status).toBe('PENDING');
+      expect(store.request.refusals).toEqual([expect.objectContaining({ code: 'TooFast' })]);
+
+      at(5);
+      expect((await decide('alice@example.com')).outcome).toBe('approved');
+      expect(store.request.decisions[0]).toMatchObject({ reviewSeconds: 5 });
+      expect(store.request.decisions[0]?.rubberStamp).toBeUndefined();
+    });
+
+    it('counts review time from when the request was shown, not created', async () => {
+      const { decide, at } = rules(
+        { minReviewSeconds: 5 },
+        { createdAt: new Date(T0 - 60_000).toISOString(), shownAt: new Date(T0).toISOString() },
+      );
+
+      at(3);
+      await expect(decide('alice@example.com')).rejects.toMatchObject({ code: 'TooFast' });
+    });
+
+    it('never refuses a deny for speed', async () => {
+      const { store, decide, at } = rules({ minReviewSeconds: 5, minReviewMode: 'refuse' });
+
+      at(1);
+      expect((await decide('alice@example.com', 'deny')).outcome).toBe('denied');
+      expect(store.request.status).toBe('DENIED');
+    });
+
+    it('in flag mode accepts the fast approval and marks it a rubber stamp', async () => {
+      const { store, decide, at } = rules({ minReviewSeconds: 5, minReviewMode: 'flag' });
+
+      at(1);
+      expect((await decide('alice@example.com')).outcome).toBe('approved');
+      expect(store.request.decisions[0]).toMatchObject({ rubberStamp: true, reviewSeconds: 1 });
+    });
+  });
+});

@@ -144,3 +144,79 @@ export function StatusBadge({ status }: { status: string }) {
 }
 
 export const requestHref = (id: string) => `#/requests/${encodeURIComponent(id)}`;
+
+/** Paging over an API's opaque cursors: the page shown, and the cursors of the pages before it. */
+export interface Pages {
+  cursor: string | undefined;
+  trail: string[];
+  /** Back to the first page (filters changed). */
+  reset(): void;
+  newer(): void;
+  older(nextCursor: string | null | undefined): void;
+}
+
+export function usePages(): Pages {
+  const [cursor, setCursor] = useState<string | undefined>(undefined);
+  const [trail, setTrail] = useState<string[]>([]);
+  return {
+    cursor,
+    trail,
+    reset: () => {
+      setCursor(undefined);
+      setTrail([]);
+    },
+    newer: () => {
+      setCursor(trail.at(-1) || undefined);
+      setTrail(trail.slice(0, -1));
+    },
+    older: (nextCursor) => {
+      setTrail([...trail, cursor ?? '']);
+      setCursor(nextCursor ?? undefined);
+    },
+  };
+}
+
+/** Newer/Older buttons for a list answered with `nextCursor`. */
+export function Pager({ pages, nextCursor }: { pages: Pages; nextCursor: string | null | undefined }) {
+  return (
+    <nav class="pager" aria-label="Pages">
+      <button type="button" disabled={pages.trail.length === 0} onClick={() => pages.newer()}>
+        Newer
+      </button>
+      <button type="button" disabled={!nextCursor} onClick={() => pages.older(nextCursor)}>
+        Older
+      </button>
+    </nav>
+  );
+}
+
+/** A table that scrolls sideways on narrow screens, with a caption for screen readers and its column heads. */
+export function ScrollTable({
+  caption,
+  columns,
+  class: className,
+  children,
+}: {
+  caption: string;
+  columns: readonly string[];
+  class?: string;
+  children: ComponentChildren;
+}) {
+  return (
+    <div class="scroll">
+      <table {...(className ? { class: className } : {})}>
+        <caption class="sr-only">{caption}</caption>
+        <thead>
+          <tr>
+            {columns.map((c) => (
+              <th key={c} scope="col">
+                {c}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,7 +1,18 @@
 import { useState } from 'preact/hooks';
 import { getJson, query } from '../api.js';
 import type { Page, RequestObject } from '../types.js';
-import { Countdown, ErrorBox, Loading, requestHref, StatusBadge, Time, Untrusted, useLoad } from '../ui.js';
+import {
+  Countdown,
+  ErrorBox,
+  Loading,
+  Pager,
+  requestHref,
+  StatusBadge,
+  Time,
+  Untrusted,
+  useLoad,
+  usePages,
+} from '../ui.js';
 
 /** Where a pending request times out: shown to approvers + the rule's approval timeout. */
 export function timeoutAt(request: RequestObject): number | undefined {
@@ -37,8 +48,8 @@ export function OpenById() {
  * an agent's own requests without it. Paged with `cursor`.
  */
 export function RequestList({ title, status, intro }: { title: string; status?: string; intro: string }) {
-  const [cursor, setCursor] = useState<string | undefined>(undefined);
-  const [trail, setTrail] = useState<string[]>([]);
+  const pages = usePages();
+  const { cursor } = pages;
   const [load, reload] = useLoad(
     () => getJson<Page<RequestObject>>(`/v1/requests${query({ status, limit: '25', cursor })}`),
     `${status}|${cursor}`,
@@ -105,30 +116,7 @@ export function RequestList({ title, status, intro }: { title: string; status?: 
           })}
         </ul>
       )}
-      {load.state === 'ok' && (
-        <nav class="pager" aria-label="Pages">
-          <button
-            type="button"
-            disabled={trail.length === 0}
-            onClick={() => {
-              setCursor(trail.at(-1) || undefined);
-              setTrail(trail.slice(0, -1));
-            }}
-          >
-            Newer
-          </button>
-          <button
-            type="button"
-            disabled={!load.value.nextCursor}
-            onClick={() => {
-              setTrail([...trail, cursor ?? '']);
-              setCursor(load.value.nextCursor ?? undefined);
-            }}
-          >
-            Older
-          </button>
-        </nav>
-      )}
+      {load.state === 'ok' && <Pager pages={pages} nextCursor={load.value.nextCursor} />}
     </section>
   );
 }

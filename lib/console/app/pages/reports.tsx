@@ -1,7 +1,18 @@
 import { useState } from 'preact/hooks';
 import { getCsv, getJson, query } from '../api.js';
 import type { AgentReview, EvidenceSummary, Page } from '../types.js';
-import { ErrorBox, Loading, requestHref, StatusBadge, Time, Untrusted, useLoad } from '../ui.js';
+import {
+  ErrorBox,
+  Loading,
+  Pager,
+  requestHref,
+  ScrollTable,
+  StatusBadge,
+  Time,
+  Untrusted,
+  useLoad,
+  usePages,
+} from '../ui.js';
 
 const STATUSES = ['', 'PENDING', 'APPROVED', 'DENIED', 'TIMED_OUT', 'EXPIRED', 'REVOKED', 'EXECUTED'];
 
@@ -12,8 +23,8 @@ const toIso = (local: string) => (local ? new Date(local).toISOString() : undefi
 export function HistoryPage() {
   const [filters, setFilters] = useState({ agent: '', status: '', from: '', to: '' });
   const [applied, setApplied] = useState(filters);
-  const [cursor, setCursor] = useState<string | undefined>(undefined);
-  const [trail, setTrail] = useState<string[]>([]);
+  const pages = usePages();
+  const { cursor } = pages;
   const q = query({
     agent: applied.agent.trim() || undefined,
     status: applied.status || undefined,
@@ -33,8 +44,7 @@ export function HistoryPage() {
         onSubmit={(e) => {
           e.preventDefault();
           setApplied(filters);
-          setCursor(undefined);
-          setTrail([]);
+          pages.reset();
         }}
       >
         <label>
@@ -62,74 +72,39 @@ export function HistoryPage() {
       {load.state === 'error' && <ErrorBox error={load.error} />}
       {load.state === 'ok' && load.value.items.length === 0 && <p class="empty">No requests match.</p>}
       {load.state === 'ok' && load.value.items.length > 0 && (
-        <div class="scroll">
-          <table class="history">
-            <caption class="sr-only">Requests, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Request</th>
-                <th scope="col">Status</th>
-                <th scope="col">Agent</th>
-                <th scope="col">Actions</th>
-                <th scope="col">Resource</th>
-                <th scope="col">Created</th>
-                <th scope="col">Findings</th>
-              </tr>
-            </thead>
-            <tbody>
-              {load.value.items.map(({ request: r, findings }) => (
-                <tr key={r.id}>
-                  <td>
-                    <a href={requestHref(r.id)}>
-                      <code>{r.id}</code>
-                    </a>
-                  </td>
-                  <td>
-                    <StatusBadge status={r.status} />
-                  </td>
-                  <td>
-                    <Untrusted text={r.requester.sub} />
-                  </td>
-                  <td>
-                    <code>{r.actions.join(', ')}</code>
-                  </td>
-                  <td>
-                    <code class="wrap">{r.resource}</code>
-                  </td>
-                  <td>
-                    <Time iso={r.createdAt} />
-                  </td>
-                  <td>{findings.map((f) => f.type).join(', ') || '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ScrollTable
+          class="history"
+          caption="Requests, newest first"
+          columns={['Request', 'Status', 'Agent', 'Actions', 'Resource', 'Created', 'Findings']}
+        >
+          {load.value.items.map(({ request: r, findings }) => (
+            <tr key={r.id}>
+              <td>
+                <a href={requestHref(r.id)}>
+                  <code>{r.id}</code>
+                </a>
+              </td>
+              <td>
+                <StatusBadge status={r.status} />
+              </td>
+              <td>
+                <Untrusted text={r.requester.sub} />
+              </td>
+              <td>
+                <code>{r.actions.join(', ')}</code>
+              </td>
+              <td>
+                <code class="wrap">{r.resource}</code>
+              </td>
+              <td>
+                <Time iso={r.createdAt} />
+              </td>
+              <td>{findings.map((f) => f.type).join(', ') || '—'}</td>
+            </tr>
+          ))}
+        </ScrollTable>
       )}
-      {load.state === 'ok' && (
-        <nav class="pager" aria-label="Pages">
-          <button
-            type="button"
-            disabled={trail.length === 0}
-            onClick={() => {
-              setCursor(trail.at(-1) || undefined);
-              setTrail(trail.slice(0, -1));
-            }}
-          >
-            Newer
-          </button>
-          <button
-            type="button"
-            disabled={!load.value.nextCursor}
-            onClick={() => {
-              setTrail([...trail, cursor ?? '']);
-              setCursor(load.value.nextCursor ?? undefined);
-            }}
-          >
-            Older
-          </button>
-        </nav>
-      )}
+      {load.state === 'ok' && <Pager pages={pages} nextCursor={load.value.nextCursor} />}
     </section>
   );
 }
@@ -203,49 +178,45 @@ export function AccessReviewPage() {
           {load.value.agents.length === 0 ? (
             <p class="empty">No requests in this period.</p>
           ) : (
-            <div class="scroll">
-              <table class="review">
-                <caption class="sr-only">Per agent</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Agent</th>
-                    <th scope="col">Requests</th>
-                    <th scope="col">Approved</th>
-                    <th scope="col">Denied</th>
-                    <th scope="col">Timed out</th>
-                    <th scope="col">Median decision</th>
-                    <th scope="col">Rubber stamps</th>
-                    <th scope="col">Unused grants</th>
-                    <th scope="col">Resources touched</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {load.value.agents.map((a) => (
-                    <tr key={a.agent}>
-                      <td>
-                        <a href={`#/history?agent=${encodeURIComponent(a.agent)}`}>
-                          <Untrusted text={a.agent} />
-                        </a>
-                      </td>
-                      <td>{a.requests}</td>
-                      <td>{a.approved}</td>
-                      <td>{a.denied}</td>
-                      <td>{a.timedOut}</td>
-                      <td>{a.medianDecisionSeconds === null ? '—' : `${a.medianDecisionSeconds} s`}</td>
-                      <td>{a.rubberStamps}</td>
-                      <td>{a.unusedGrants}</td>
-                      <td>
-                        {a.resourcesTouched.map((r) => (
-                          <code key={r} class="wrap block">
-                            {r}
-                          </code>
-                        ))}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <ScrollTable
+              class="review"
+              caption="Per agent"
+              columns={[
+                'Agent',
+                'Requests',
+                'Approved',
+                'Denied',
+                'Timed out',
+                'Median decision',
+                'Rubber stamps',
+                'Unused grants',
+                'Resources touched',
+              ]}
+            >
+              {load.value.agents.map((a) => (
+                <tr key={a.agent}>
+                  <td>
+                    <a href={`#/history?agent=${encodeURIComponent(a.agent)}`}>
+                      <Untrusted text={a.agent} />
+                    </a>
+                  </td>
+                  <td>{a.requests}</td>
+                  <td>{a.approved}</td>
+                  <td>{a.denied}</td>
+                  <td>{a.timedOut}</td>
+                  <td>{a.medianDecisionSeconds === null ? '—' : `${a.medianDecisionSeconds} s`}</td>
+                  <td>{a.rubberStamps}</td>
+                  <td>{a.unusedGrants}</td>
+                  <td>
+                    {a.resourcesTouched.map((r) => (
+                      <code key={r} class="wrap block">
+                        {r}
+                      </code>
+                    ))}
+                  </td>
+                </tr>
+              ))}
+            </ScrollTable>
           )}
         </>
       )}

@@ -2,7 +2,17 @@ import { useState } from 'preact/hooks';
 import { ApiError, getJson, postJson } from '../api.js';
 import type { Role } from '../config.js';
 import type { ActivityEvent, Decision, EvidenceRecord, Finding, Integrity, RequestObject } from '../types.js';
-import { Countdown, duration, ErrorBox, Loading, StatusBadge, Time, Untrusted, useLoad } from '../ui.js';
+import {
+  Countdown,
+  duration,
+  ErrorBox,
+  Loading,
+  ScrollTable,
+  StatusBadge,
+  Time,
+  Untrusted,
+  useLoad,
+} from '../ui.js';
 import { quorumText, timeoutAt } from './lists.js';
 
 interface Loaded {
@@ -154,37 +164,22 @@ function Verdict({ integrity, complete }: { integrity?: Integrity; complete: boo
 function Decisions({ decisions }: { decisions: Decision[] }) {
   if (decisions.length === 0) return <p class="muted">No decisions yet.</p>;
   return (
-    <div class="scroll">
-      <table>
-        <caption class="sr-only">Decisions</caption>
-        <thead>
-          <tr>
-            <th scope="col">Approver</th>
-            <th scope="col">Decision</th>
-            <th scope="col">Via</th>
-            <th scope="col">At</th>
-            <th scope="col">Review</th>
-            <th scope="col">Comment</th>
-          </tr>
-        </thead>
-        <tbody>
-          {decisions.map((d) => (
-            <tr key={`${d.approver}${d.at}`}>
-              <td>
-                <Untrusted text={d.approver} />
-              </td>
-              <td>{d.decision}</td>
-              <td>{d.channel}</td>
-              <td>
-                <Time iso={d.at} />
-              </td>
-              <td>{d.reviewSeconds !== undefined ? duration(d.reviewSeconds) : '—'}</td>
-              <td>{d.comment ? <Untrusted text={d.comment} /> : ''}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <ScrollTable caption="Decisions" columns={['Approver', 'Decision', 'Via', 'At', 'Review', 'Comment']}>
+      {decisions.map((d) => (
+        <tr key={`${d.approver}${d.at}`}>
+          <td>
+            <Untrusted text={d.approver} />
+          </td>
+          <td>{d.decision}</td>
+          <td>{d.channel}</td>
+          <td>
+            <Time iso={d.at} />
+          </td>
+          <td>{d.reviewSeconds !== undefined ? duration(d.reviewSeconds) : '—'}</td>
+          <td>{d.comment ? <Untrusted text={d.comment} /> : ''}</td>
+        </tr>
+      ))}
+    </ScrollTable>
   );
 }
 
