@@ -286,12 +286,17 @@ export function findingsFor(
 
 export interface EvidenceInput {
   request: AccessRequest;
+  /** The sessions to list: all of them, or one page. */
   sessions: readonly MintedSession[];
+  /** The events to list: all of them, or one page. */
   events: readonly LinkedEvent[];
-  /** The linker's counters; the record prefers counting its events, unless they were cut short. */
-  counters?: ActivityCounters;
-  /** True when more events exist than were read (the record lists the first ones). */
-  truncated?: boolean;
+  /**
+   * What all of the request's events add up to (an ActivityTally fed every event), when `events`
+   * is one page of them. @default tallied from `events`
+   */
+  activity?: ActivitySummary;
+  /** How many sessions and events the request has on record in all. @default the lengths of the lists */
+  recorded?: { sessions: number; events: number };
   now: Date;
 }
 
@@ -300,37 +305,25 @@ const byTime =
   (a: T, b: T) =>
     key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
 
-/** The full evidence record of `GET /v1/reports/requests/{id}`. */
+/**
+ * The evidence record of `GET /v1/reports/requests/{id}`: the lists are the page given, and
+ * everything derived from activity (totals, findings, the exact call's events) is over all events.
+ */
 export function buildEvidenceRecord(input: EvidenceInput) {
   const { request, now } = input;
   const events = [...input.events].sort(byTime((e) => `${e.eventTime}#${e.eventId}`));
-  const counted = sumActivity(events);
-  // With every event at hand their sum is exact; when the read was cut short the counters know more.
-  const totals = input.truncated && input.counters ? input.counters : counted;
-  const failures = new Map<string, { eventName: string; errorCode: string; count: number }>();
-  for (const e of events) {
-    if (isMintingRecord(e) || e.errorCode === undefined) continue;
-    const key = `${e.eventName}\u0000${e.errorCode}`;
-    const entry = failures.get(key) ?? { eventName: e.eventName, errorCode: e.errorCode, count: 0 };
-    entry.count += 1;
-    failures.set(key, entry);
-  }
-  const unlinkedEvents = events
-    .filter((e) => e.minted === false)
-    .map((e) => ({
-      eventName: e.eventName,
-      eventTime: e.eventTime,
-      ...(e.accessKeyId ? { accessKeyId: e.accessKeyId } : {}),
-    }));
-  const confirmed = new Set(
-    events.filter((e) => isMintingRecord(e) && e.accessKeyId).map((e) => e.accessKeyId),
-  );
+  const activity =
+    input.activity ??
+    ActivityTally.of(input.events, {
+      executionKey: request.execution?.accessKeyId,
+    });
+  const totals = activity.totals;
 
   const integrity = verifyIntegrity(request);
   const facts = assessFacts(request, now);
   const findings = findingsFor(
     request,
-    { ...totals, failures: [...failures.values()], unlinkedEvents },
+    { ...totals, failures: activity.failures, unlinkedEvents: activity.unlinkedEvents },
     now,
     integrity,
   );
@@ -367,18 +360,117 @@ export function buildEvidenceRecord(input: EvidenceInput) {
         assumedRoleId: s.assumedRoleId,
         sourceIdentity: s.sourceIdentity,
         /** CloudTrail's own AssumeRole record of this session has been linked. */
-        cloudTrailConfirmed: confirmed.has(s.accessKeyId),
+        cloudTrailConfirmed: activity.confirmed.has(s.accessKeyId),
       })),
       activity: events.map(({ requestId: _r, ...event }) => event),
-      ...(request.call ? { execution: executionFact(request, events) } : {}),
+      ...(request.call ? { execution: executionFact(request, activity.executionEvents) } : {}),
       activityTotals: totals,
-      ...(input.truncated ? { activityTruncated: true } : {}),
+      recorded: input.recorded ?? { sessions: input.sessions.length, events: input.events.length },
     },
     facts,
     findings,
     complete: isComplete(facts),
     integrity,
   };
+}
+
+/** What all of a request's events add up to, for the record (ActivityTally). */
+export interface ActivitySummary {
+  totals: ActivityCounters;
+  failures: Array<{ eventName: string; errorCode: string; count: number }>;
+  /** The earliest few events made with a key Countersign never minted for the request. */
+  unlinkedEvents: Array<{ eventName: string; eventTime: string; accessKeyId?: string }>;
+  /** Access keys whose minting CloudTrail recorded (of those asked about, or all). */
+  confirmed: ReadonlySet<string>;
+  /** Events made with the exact call's session, by time. */
+  executionEvents: LinkedEvent[];
+}
+
+const UNLINKED_EXAMPLES = 5;
+const eventOrder = (e: LinkedEvent) => `${e.eventTime}#${e.eventId}`;
+
+/**
+ * Sums a request's events one at a time, holding only what the record shows of all of them (the
+ * counts, the failures by kind, the first few unlinked events, which of the page's sessions
+ * CloudTrail confirmed, and the exact call's events): the record's totals and findings cover every
+ * event although it lists one page.
+ */
+export class ActivityTally {
+  private calls = 0;
+  private denied = 0;
+  private unlinked = 0;
+  private lastAt: string | undefined;
+  private readonly resources = new Set<string>();
+  private readonly failures = new Map<string, { eventName: string; errorCode: string; count: number }>();
+  private readonly unlinkedEvents: LinkedEvent[] = [];
+  private readonly confirmed = new Set<string>();
+  private readonly executionEvents: LinkedEvent[] = [];
+
+  constructor(
+    private readonly options: {
+      /** Only these keys are remembered as confirmed (the page's sessions). @default every key */
+      confirmedAmong?: ReadonlySet<string>;
+      /** The exact call's session key, whose events make the execution fact. */
+      executionKey?: string | undefined;
+    } = {},
+  ) {}
+
+  static of(events: Iterable<LinkedEvent>, options: ConstructorParameters<typeof ActivityTally>[0] = {}) {
+    const tally = new ActivityTally(options);
+    for (const event of events) tally.add(event);
+    return tally.summary();
+  }
+
+  add(event: LinkedEvent): void {
+    const one = activityOf(event);
+    this.calls += one.calls;
+    this.denied += one.denied;
+    this.unlinked += one.unlinked;
+    for (const resource of one.resources) this.resources.add(resource);
+    if (one.lastAt !== undefined && (this.lastAt === undefined || one.lastAt > this.lastAt))
+      this.lastAt = one.lastAt;
+    if (!isMintingRecord(event) && event.errorCode !== undefined) {
+      const key = `${event.eventName}\u0000${event.errorCode}`;
+      const entry = this.failures.get(key) ?? {
+        eventName: event.eventName,
+        errorCode: event.errorCode,
+        count: 0,
+      };
+      entry.count += 1;
+      this.failures.set(key, entry);
+    }
+    if (event.minted === false) {
+      this.unlinkedEvents.push(event);
+      this.unlinkedEvents.sort(byTime(eventOrder));
+      this.unlinkedEvents.length = Math.min(this.unlinkedEvents.length, UNLINKED_EXAMPLES);
+    }
+    const key = event.accessKeyId;
+    if (key && isMintingRecord(event) && (this.options.confirmedAmong?.has(key) ?? true)) {
+      this.confirmed.add(key);
+    }
+    // Bounded: the exact call's session is Countersign's own, used for that one call.
+    if (key && key === this.options.executionKey) this.executionEvents.push(event);
+  }
+
+  summary(): ActivitySummary {
+    return {
+      totals: {
+        calls: this.calls,
+        denied: this.denied,
+        unlinked: this.unlinked,
+        resources: [...this.resources].sort(),
+        ...(this.lastAt !== undefined ? { lastAt: this.lastAt } : {}),
+      },
+      failures: [...this.failures.values()],
+      unlinkedEvents: this.unlinkedEvents.map((e) => ({
+        eventName: e.eventName,
+        eventTime: e.eventTime,
+        ...(e.accessKeyId ? { accessKeyId: e.accessKeyId } : {}),
+      })),
+      confirmed: this.confirmed,
+      executionEvents: [...this.executionEvents].sort(byTime(eventOrder)),
+    };
+  }
 }
 
 export type EvidenceRecord = ReturnType<typeof buildEvidenceRecord>;
@@ -418,21 +510,93 @@ export function buildEvidenceSummary(request: AccessRequest, counters: ActivityC
 
 export type EvidenceSummary = ReturnType<typeof buildEvidenceSummary>;
 
+/** What KeyedItemsCheck found over a request's sessions and events. */
+export interface ItemsVerdict {
+  /** The first session or event (in the order given) that does not verify. */
+  problem?: string;
+  /** The events checked, and what they add up to (compared with the MAC'd counters). */
+  events: number;
+  summed: Pick<ActivityCounters, 'calls' | 'denied' | 'unlinked'>;
+}
+
+/** MAC checks in flight at once: KMS answers each in milliseconds, and a record can hold thousands. */
+const VERIFY_BATCH = 16;
+
+/**
+ * Checks the MAC of every session and event it is given, a few at a time, holding none of them
+ * after: fed while streaming through a request's partition, it covers all of them in one pass.
+ */
+export class KeyedItemsCheck {
+  private readonly batch: Array<{ data: string; mac: string | undefined; problem: string }> = [];
+  private problem: string | undefined;
+  private events = 0;
+  private readonly summed = { calls: 0, denied: 0, unlinked: 0 };
+
+  constructor(private readonly mac: Mac) {}
+
+  session(session: MintedSession): Promise<void> {
+    return this.queue(
+      sessionMacInput(session),
+      session.mac,
+      `session ${session.accessKeyId} does not verify with the history key`,
+    );
+  }
+
+  event(event: LinkedEvent): Promise<void> {
+    this.events += 1;
+    const one = activityOf(event);
+    this.summed.calls += one.calls;
+    this.summed.denied += one.denied;
+    this.summed.unlinked += one.unlinked;
+    return this.queue(
+      eventMacInput(event),
+      event.mac,
+      `event ${event.eventId} (${event.eventName}) does not verify with the history key`,
+    );
+  }
+
+  async verdict(): Promise<ItemsVerdict> {
+    await this.flush();
+    return {
+      ...(this.problem !== undefined ? { problem: this.problem } : {}),
+      events: this.events,
+      summed: { ...this.summed },
+    };
+  }
+
+  private async queue(data: string, mac: string | undefined, problem: string): Promise<void> {
+    if (this.problem !== undefined) return;
+    this.batch.push({ data, mac, problem });
+    if (this.batch.length >= VERIFY_BATCH) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.batch.splice(0);
+    const valid = await Promise.all(
+      batch.map((item) => (item.mac ? this.mac.verify(item.data, item.mac) : false)),
+    );
+    const first = valid.indexOf(false);
+    if (first >= 0) this.problem ??= batch[first]!.problem;
+  }
+}
+
 /**
  * The keyed verdict on everything a reviewer relies on (issue 12, item 3): the request's history
  * chain (refusals and `shownAt` included), every minted session, every linked event and the
  * activity counters each carry a MAC only the history key can make; and the events still add up
  * to the MAC'd counters, so deleting an event (to erase ACCESS_DENIED) is seen even though a
  * deletion leaves no MAC to check. Counters may run high by one after a linker crash (see
- * DynamoDbEventStore.putEvent), so a mismatch says "may have been deleted".
+ * DynamoDbEventStore.putEvent), so a mismatch says "may have been deleted". The sessions and events
+ * are all of the request's: given as lists, or already checked while streaming (`checked`, from a
+ * KeyedItemsCheck fed every item) — never a part of them.
  */
 export async function verifyEvidenceIntegrity(
   input: {
     request: AccessRequest;
-    sessions: readonly MintedSession[];
-    events: readonly LinkedEvent[];
+    sessions?: Iterable<MintedSession>;
+    events?: Iterable<LinkedEvent>;
     counters?: ActivityCounters & { mac?: string };
-    truncated?: boolean;
+    checked?: ItemsVerdict;
   },
   mac: Mac,
 ): Promise<ChainVerdict> {
@@ -440,36 +604,25 @@ export async function verifyEvidenceIntegrity(
   if (!Array.isArray(request.history)) return { valid: false, problem: 'no history recorded' };
   const chain = await verifyKeyedHistory(request.history, request, mac);
   if (!chain.valid) return chain;
-  for (const session of input.sessions) {
-    if (!session.mac || !(await mac.verify(sessionMacInput(session), session.mac))) {
-      return { valid: false, problem: `session ${session.accessKeyId} does not verify with the history key` };
-    }
+  let items = input.checked;
+  if (!items) {
+    const check = new KeyedItemsCheck(mac);
+    for (const session of input.sessions ?? []) await check.session(session);
+    for (const event of input.events ?? []) await check.event(event);
+    items = await check.verdict();
   }
-  for (const event of input.events) {
-    if (!event.mac || !(await mac.verify(eventMacInput(event), event.mac))) {
-      return {
-        valid: false,
-        problem: `event ${event.eventId} (${event.eventName}) does not verify with the history key`,
-      };
-    }
-  }
+  if (items.problem !== undefined) return { valid: false, problem: items.problem };
   const counters = input.counters;
-  if (
-    counters &&
-    (counters.calls > 0 || counters.denied > 0 || counters.unlinked > 0 || input.events.length > 0)
-  ) {
+  if (counters && (counters.calls > 0 || counters.denied > 0 || counters.unlinked > 0 || items.events > 0)) {
     if (!counters.mac || !(await mac.verify(countersMacInput(request.id, counters), counters.mac))) {
       return { valid: false, problem: 'the activity counters do not verify with the history key' };
     }
-    if (!input.truncated) {
-      const summed = sumActivity(input.events);
-      for (const key of ['calls', 'denied', 'unlinked'] as const) {
-        if (summed[key] < counters[key]) {
-          return {
-            valid: false,
-            problem: `the counters record ${counters[key]} ${key} but only ${summed[key]} such events remain: events may have been deleted`,
-          };
-        }
+    for (const key of ['calls', 'denied', 'unlinked'] as const) {
+      if (items.summed[key] < counters[key]) {
+        return {
+          valid: false,
+          problem: `the counters record ${counters[key]} ${key} but only ${items.summed[key]} such events remain: events may have been deleted`,
+        };
       }
     }
   }
