@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ValidationError } from './errors.js';
-import { type ActivitySummary, ActivityTally, type ItemsVerdict, KeyedItemsCheck } from './evidence.js';
+import { type ActivitySummary, ActivityTally, type ItemsVerdict, KeyedItemsCheck } from './evidence-tally.js';
 import type { LinkedEvent, MintedSession } from './model.js';
 import type { Mac } from './ports.js';
 import { badCursor, type Params, readCursor, refuseUnknown, type StoredRequest } from './reports.js';
