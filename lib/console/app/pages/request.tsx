@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, getJson, postJson } from '../api.js';
 import type { Role } from '../config.js';
 import type { ActivityEvent, Decision, EvidenceRecord, Finding, Integrity, RequestObject } from '../types.js';
@@ -218,6 +218,11 @@ function Activity({ id, first }: { id: string; first: EvidenceRecord }) {
   const [cursor, setCursor] = useState(first.nextCursor ?? null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
+  // A reload (after a decision or a revoke) brings a new first page: start again from it.
+  useEffect(() => {
+    setEvents(first.evidence.activity);
+    setCursor(first.nextCursor ?? null);
+  }, [first]);
   const total = first.evidence.recorded?.events ?? events.length;
   const more = async () => {
     setBusy(true);
