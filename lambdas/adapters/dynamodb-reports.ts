@@ -1,9 +1,9 @@
 import { type AttributeValue, type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { LinkedEvent, MintedSession, RequestStatus } from '../core/model.js';
+import type { PartitionItem } from '../core/evidence-pages.js';
+import type { MintedSession, RequestStatus } from '../core/model.js';
 import {
   daysOf,
-  type EvidenceParts,
   type ListFilter,
   type ListPosition,
   type NewestListing,
@@ -18,17 +18,15 @@ import { type IndexName, TABLE_DESIGN } from './table-design.js';
 
 /**
  * The reports' and the request list's reads (docs/openapi.yaml): Query on the byAgent, byDay and byStatus indexes and on one request's
- * partition — never Scan — each paginated and bounded, so no report can turn into a table walk.
+ * partition — never Scan — each paginated; the listings are bounded, so no report can turn into a
+ * table walk, and an evidence record reads its own partition only.
  */
 
 /** One listing call stops after this many Queries or examined items and hands back a cursor. */
 const MAX_QUERIES_PER_CALL = 120;
 const MAX_EXAMINED_PER_CALL = 1000;
-/** The evidence record lists at most this many events; the counters still count them all. */
-export const MAX_EVIDENCE_EVENTS = 1000;
-const MAX_EVIDENCE_SESSIONS = 500;
-/** A request's partition is read in at most this many pages (1 MB each). */
-const MAX_EVIDENCE_PAGES = 50;
+const SESSION = 'SESSION#';
+const EVENT = 'EVENT#';
 
 type Item = Record<string, AttributeValue>;
 
@@ -216,17 +214,17 @@ export class DynamoDbReports implements ReportReader {
     return marshall({ [partitionKey]: partition.pk, [sortKey]: after, ...keys.request(id) });
   }
 
-  async getEvidence(id: string): Promise<EvidenceParts | undefined> {
-    let raw: Record<string, unknown> | undefined;
-    const sessions: MintedSession[] = [];
-    const events: LinkedEvent[] = [];
-    let truncated = false;
+  /**
+   * The whole partition of one request, a database page (1 MB) at a time: sessions, the request,
+   * then events (descending sort key), never the task token. Nothing is capped here: the caller
+   * keeps one page of the record and checks the rest as it streams by.
+   */
+  async *evidenceItems(id: string): AsyncGenerator<PartitionItem> {
     let startKey: Item | undefined;
-    for (let page = 0; page < MAX_EVIDENCE_PAGES; page++) {
+    do {
       const out = await this.query({
         TableName: this.tableName,
-        // `SK < TOKEN` leaves the Step Functions task token out of the read altogether. Descending
-        // order reads sessions and the request before the events, so a cut-off only drops events.
+        // `SK < TOKEN` leaves the Step Functions task token out of the read altogether.
         KeyConditionExpression: 'PK = :pk AND SK < :token',
         ExpressionAttributeValues: marshall({ ':pk': keys.request(id).PK, ':token': 'TOKEN' }),
         ScanIndexForward: false,
@@ -236,23 +234,16 @@ export class DynamoDbReports implements ReportReader {
       for (const item of out.Items ?? []) {
         const value = unmarshall(item);
         const sk = String(value.SK);
-        if (sk === 'REQUEST') raw = value;
-        else if (sk.startsWith('SESSION#')) {
-          if (sessions.length < MAX_EVIDENCE_SESSIONS) {
-            const { PK: _pk, SK: _sk, ...session } = value;
-            sessions.push(session as MintedSession);
-          } else truncated = true;
-        } else if (sk.startsWith('EVENT#')) {
-          if (events.length < MAX_EVIDENCE_EVENTS) events.push(fromEventItem(value));
-          else truncated = true;
+        if (sk === 'REQUEST') yield { kind: 'request', stored: toStoredRequest(value) };
+        else if (sk.startsWith(SESSION)) {
+          const { PK: _pk, SK: _sk, ...session } = value;
+          yield { kind: 'session', key: sk.slice(SESSION.length), session: session as MintedSession };
+        } else if (sk.startsWith(EVENT)) {
+          yield { kind: 'event', key: sk.slice(EVENT.length), event: fromEventItem(value) };
         }
       }
       startKey = out.LastEvaluatedKey;
-      if (!startKey || (raw && truncated)) break;
-      if (page === MAX_EVIDENCE_PAGES - 1) truncated = true;
-    }
-    if (!raw) return undefined;
-    return { ...toStoredRequest(raw), sessions, events, truncated };
+    } while (startKey);
   }
 
   async reviewRows(from: string, to: string, max: number): Promise<ReviewRow[]> {

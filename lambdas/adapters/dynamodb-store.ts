@@ -12,64 +12,30 @@ import {
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { ConditionFailedError, DependencyError, FailClosedError } from '../core/errors.js';
+import { ConditionFailedError, FailClosedError } from '../core/errors.js';
 import { assertExtendable, sealHistory, sessionMacInput } from '../core/history.js';
 import type { AccessRequest, MintedSession, RequestStatus } from '../core/model.js';
 import type { Mac, RequestStore } from '../core/ports.js';
-import type { RevocationLedger, RevocationSlotState } from './iam-revoker.js';
+import { dependencyFailure, fromRequestItem, keys, toItem } from './dynamodb-table.js';
 
-/** Item keys of the single table (see table-design.ts for the whole layout). */
-export const keys = {
-  request: (id: string) => ({ PK: `REQ#${id}`, SK: 'REQUEST' }),
-  token: (id: string) => ({ PK: `REQ#${id}`, SK: 'TOKEN' }),
-  session: (id: string, akid: string) => ({ PK: `REQ#${id}`, SK: `SESSION#${akid}` }),
-  event: (id: string, eventId: string) => ({ PK: `REQ#${id}`, SK: `EVENT#${eventId}` }),
-  accessKey: (akid: string) => ({ PK: `AKID#${akid}`, SK: 'AKID' }),
-  idempotency: (agentKey: string, key: string) => ({ PK: `IDEM#${agentKey}#${key}`, SK: 'IDEM' }),
-  rate: (agentKey: string, minute: string) => ({ PK: `RATE#${agentKey}#${minute}`, SK: 'RATE' }),
-  revocationSlot: (roleArn: string, slot: number) => ({ PK: `REVOKE#${roleArn}`, SK: `SLOT#${slot}` }),
-  lease: (name: string, slot: number) => ({ PK: `LEASE#${name}`, SK: `SLOT#${slot}` }),
-};
-
-/** `AGENT#<issuer>#<sub>`: the byAgent index partition of one agent. */
-export const agentPartition = (requester: { issuer: string; sub: string }) =>
-  `AGENT#${requester.issuer}#${requester.sub}`;
-export const dayPartition = (isoTime: string) => `DAY#${isoTime.slice(0, 10)}`;
+/**
+ * The request store on the single table (RequestStore): requests, idempotency keys, task tokens,
+ * minted sessions, leases and rate counters. The table's item layout lives in dynamodb-table.ts and
+ * the revocation ledger in dynamodb-revocation-ledger.ts; both are re-exported here, where the
+ * rest of the code has always imported them from.
+ */
+export { DynamoDbRevocationLedger } from './dynamodb-revocation-ledger.js';
+export {
+  agentPartition,
+  dayPartition,
+  dependencyFailure,
+  fromRequestItem,
+  keys,
+  toItem,
+} from './dynamodb-table.js';
 
 /** How long idempotency records are kept: agents retry within minutes, a day is generous. */
 const IDEMPOTENCY_TTL_SECONDS = 86_400;
-
-/** The REQUEST item of a request, with its byAgent/byDay index keys (also how the benchmarks load data). */
-export const toItem = (request: AccessRequest) =>
-  marshall(
-    {
-      ...request,
-      ...keys.request(request.id),
-      GSI1PK: agentPartition(request.requester),
-      GSI1SK: `${request.createdAt}#${request.id}`,
-      GSI2PK: dayPartition(request.createdAt),
-      GSI2SK: `${request.createdAt}#${request.id}`,
-    },
-    { removeUndefinedValues: true, convertClassInstanceToMap: false },
-  );
-
-/**
- * Strips the table's key attributes, and the linker's `activity*` counters, from a stored REQUEST
- * item. The counters belong to the linker: a state change that read them and wrote them back would
- * drop every event counted in between.
- */
-export function fromRequestItem(item: Record<string, unknown>): AccessRequest {
-  const { PK: _pk, SK: _sk, GSI1PK: _g1, GSI1SK: _g1s, GSI2PK: _g2, GSI2SK: _g2s, ...request } = item;
-  for (const key of Object.keys(request)) if (key.startsWith('activity')) delete request[key];
-  return request as unknown as AccessRequest;
-}
-
-/** Turns a failed SDK call into a domain error without leaking the SDK's text to clients. */
-export function dependencyFailure(operation: string, error: unknown): DependencyError {
-  return new DependencyError(`The request store is unavailable (${operation}); nothing was changed. Retry.`, {
-    cause: error,
-  });
-}
 
 export interface RequestStoreOptions {
   /**
@@ -419,82 +385,6 @@ export class DynamoDbRequestStore implements RequestStore {
       return Number(out.Attributes ? unmarshall(out.Attributes).count : 1);
     } catch (error) {
       throw dependencyFailure('rate count', error);
-    }
-  }
-}
-
-/** How long a revocation slot's ledger item outlives its last entry (its TTL). */
-const REVOCATION_LEDGER_RETENTION_SECONDS = 86_400;
-
-/**
- * The versioned content of each target role's revocation policies (`REVOKE#<roleArn>` /
- * `SLOT#<n>`): the source of truth the revoker writes IAM from, since IAM itself has no
- * conditional write. Each write is conditional on the slot's previous version.
- */
-export class DynamoDbRevocationLedger implements RevocationLedger {
-  constructor(
-    private readonly client: DynamoDBClient,
-    private readonly tableName: string,
-  ) {}
-
-  async read(roleArn: string): Promise<RevocationSlotState[]> {
-    try {
-      const out = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :sk)',
-          ExpressionAttributeValues: marshall({ ':pk': `REVOKE#${roleArn}`, ':sk': 'SLOT#' }),
-          ConsistentRead: true,
-        }),
-      );
-      return (out.Items ?? []).map((item) => {
-        const { slot, version, entries, issuedBefore } = unmarshall(item);
-        return {
-          slot: Number(slot),
-          version: Number(version),
-          entries: Array.isArray(entries) ? entries : [],
-          ...(issuedBefore ? { issuedBefore } : {}),
-        } as RevocationSlotState;
-      });
-    } catch (error) {
-      throw dependencyFailure('read revocations', error);
-    }
-  }
-
-  async write(roleArn: string, next: RevocationSlotState): Promise<boolean> {
-    const lastMs = Math.max(
-      0,
-      ...next.entries.map((e) => Date.parse(e.until)),
-      next.issuedBefore ? Date.parse(next.issuedBefore.until) : 0,
-    );
-    try {
-      await this.client.send(
-        new PutItemCommand({
-          TableName: this.tableName,
-          Item: marshall(
-            {
-              ...keys.revocationSlot(roleArn, next.slot),
-              slot: next.slot,
-              version: next.version,
-              entries: next.entries.map((e) => ({ userId: e.userId, until: e.until })),
-              ...(next.issuedBefore ? { issuedBefore: { ...next.issuedBefore } } : {}),
-              expiresAt: Math.floor(lastMs / 1000) + REVOCATION_LEDGER_RETENTION_SECONDS,
-            },
-            { removeUndefinedValues: true },
-          ),
-          ConditionExpression: next.version === 1 ? 'attribute_not_exists(PK)' : '#version = :previous',
-          ...(next.version === 1
-            ? {}
-            : {
-                ExpressionAttributeNames: { '#version': 'version' },
-                ExpressionAttributeValues: marshall({ ':previous': next.version - 1 }),
-              }),
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw dependencyFailure('write revocations', error);
     }
   }
 }

@@ -32,6 +32,9 @@ const DEFAULT_RETRY_AFTER_MS = 1000;
 
 type SlackResponse = { ok?: unknown; error?: unknown; channel?: unknown; ts?: unknown };
 
+/** Never preview a URL from a posted message: agent text is escaped, but previews are fetched by Slack. */
+const NO_PREVIEWS = { unfurl_links: false, unfurl_media: false } as const;
+
 export class SlackWebApi implements ChatNotifier {
   private readonly botToken: string;
   private readonly baseUrl: string;
@@ -57,9 +60,7 @@ export class SlackWebApi implements ChatNotifier {
       channel,
       text: message.text,
       blocks: message.blocks,
-      // Never preview a URL from the message: agent text is escaped, but previews are fetched by Slack.
-      unfurl_links: false,
-      unfurl_media: false,
+      ...NO_PREVIEWS,
     });
     if (typeof res.channel !== 'string' || typeof res.ts !== 'string') {
       throw new DependencyError('Slack chat.postMessage answered without channel and ts');
@@ -82,8 +83,7 @@ export class SlackWebApi implements ChatNotifier {
       thread_ts: ref.ts,
       text: message.text,
       blocks: message.blocks,
-      unfurl_links: false,
-      unfurl_media: false,
+      ...NO_PREVIEWS,
     });
   }
 

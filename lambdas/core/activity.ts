@@ -61,24 +61,66 @@ export function activityOf(event: LinkedEvent): ActivityCounters {
   };
 }
 
-export function sumActivity(events: readonly LinkedEvent[]): ActivityCounters {
-  let total: ActivityCounters = { ...NO_ACTIVITY, resources: [] };
-  for (const event of events) {
+/**
+ * Counts events one at a time, the one way every reader counts them: the totals (`activityOf`
+ * summed) and the calls grouped by event name and error code (minting records left out, so the
+ * groups add up to `calls`, and those with an error code to `denied`). Holds only the counts, so
+ * the evidence record can feed it every event of a request while streaming through its partition.
+ */
+export class ActivityTally {
+  private calls = 0;
+  private denied = 0;
+  private unlinked = 0;
+  private lastAt: string | undefined;
+  private readonly resources = new Set<string>();
+  private readonly groups = new Map<string, CallGroup>();
+
+  static of(events: Iterable<LinkedEvent>): ActivityTally {
+    const tally = new ActivityTally();
+    for (const event of events) tally.add(event);
+    return tally;
+  }
+
+  add(event: LinkedEvent): void {
     const one = activityOf(event);
-    const resources = new Set([...total.resources, ...one.resources]);
-    const lastAt = [total.lastAt, one.lastAt]
-      .filter((t): t is string => t !== undefined)
-      .sort()
-      .at(-1);
-    total = {
-      calls: total.calls + one.calls,
-      denied: total.denied + one.denied,
-      unlinked: total.unlinked + one.unlinked,
-      resources: [...resources].sort(),
-      ...(lastAt ? { lastAt } : {}),
+    this.calls += one.calls;
+    this.denied += one.denied;
+    this.unlinked += one.unlinked;
+    for (const resource of one.resources) this.resources.add(resource);
+    if (one.lastAt !== undefined && (this.lastAt === undefined || one.lastAt > this.lastAt))
+      this.lastAt = one.lastAt;
+    if (isMintingRecord(event)) return;
+    const key = `${event.eventName}\u0000${event.errorCode ?? ''}`;
+    const group = this.groups.get(key) ?? {
+      eventName: event.eventName,
+      ...(failed(event) ? { errorCode: event.errorCode } : {}),
+      count: 0,
+    };
+    group.count += 1;
+    this.groups.set(key, group);
+  }
+
+  totals(): ActivityCounters {
+    return {
+      calls: this.calls,
+      denied: this.denied,
+      unlinked: this.unlinked,
+      resources: [...this.resources].sort(),
+      ...(this.lastAt !== undefined ? { lastAt: this.lastAt } : {}),
     };
   }
-  return total;
+
+  /** Most frequent first, then by event name, a kind's successes before its failures. */
+  callGroups(): CallGroup[] {
+    return [...this.groups.values()]
+      .map((g) => ({ ...g }))
+      .sort(
+        (a, b) =>
+          b.count - a.count ||
+          compare(a.eventName, b.eventName) ||
+          compare(a.errorCode ?? '', b.errorCode ?? ''),
+      );
+  }
 }
 
 /** Calls of one kind: the same event name, and the same error code (none when they succeeded). */
@@ -88,33 +130,12 @@ export interface CallGroup {
   count: number;
 }
 
-/**
- * The calls, grouped by event name and error code: the calls `activityOf` counts (minting records
- * left out), so the groups' counts add up to `calls` and those with an error code to `denied`.
- * Most frequent first, then by event name, a kind's successes before its failures.
- */
-export function groupCalls(
-  events: ReadonlyArray<
-    Pick<LinkedEvent, 'eventName' | 'eventSource' | 'linkedBy' | 'minting' | 'errorCode'>
-  >,
-): CallGroup[] {
-  const groups = new Map<string, CallGroup>();
-  for (const event of events) {
-    if (isMintingRecord(event)) continue;
-    const key = `${event.eventName}\u0000${event.errorCode ?? ''}`;
-    const group = groups.get(key) ?? {
-      eventName: event.eventName,
-      ...(failed(event) ? { errorCode: event.errorCode } : {}),
-      count: 0,
-    };
-    group.count += 1;
-    groups.set(key, group);
-  }
-  return [...groups.values()].sort(
-    (a, b) =>
-      b.count - a.count || compare(a.eventName, b.eventName) || compare(a.errorCode ?? '', b.errorCode ?? ''),
-  );
-}
+export const sumActivity = (events: readonly LinkedEvent[]): ActivityCounters =>
+  ActivityTally.of(events).totals();
+
+/** The calls grouped by kind (ActivityTally.callGroups). */
+export const groupCalls = (events: readonly LinkedEvent[]): CallGroup[] =>
+  ActivityTally.of(events).callGroups();
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -141,9 +162,10 @@ export interface ActivitySummary {
  */
 export function summarizeActivity(activity: RecordedActivity): ActivitySummary {
   const truncated = activity.truncated === true;
+  const tally = ActivityTally.of(activity.events);
   return {
-    totals: truncated && activity.counters ? activity.counters : sumActivity(activity.events),
-    calls: groupCalls(activity.events),
+    totals: truncated && activity.counters ? activity.counters : tally.totals(),
+    calls: tally.callGroups(),
     truncated,
   };
 }

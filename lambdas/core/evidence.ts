@@ -1,19 +1,11 @@
+import { type ActivityCounters, type CallGroup, isAssumeRole } from './activity.js';
 import {
-  type ActivityCounters,
-  type CallGroup,
-  groupCalls,
-  isAssumeRole,
-  isMintingRecord,
-  sumActivity,
-} from './activity.js';
-import {
-  type ChainVerdict,
-  countersMacInput,
-  eventMacInput,
-  sessionMacInput,
-  verifyHistory,
-  verifyKeyedHistory,
-} from './history.js';
+  type EvidenceActivity,
+  EvidenceTally,
+  type ItemsVerdict,
+  KeyedItemsCheck,
+} from './evidence-tally.js';
+import { type ChainVerdict, countersMacInput, verifyHistory, verifyKeyedHistory } from './history.js';
 import type { AccessRequest, Decision, LinkedEvent, MintedSession } from './model.js';
 import type { Mac } from './ports.js';
 import { presentExecution, presentRequest } from './present.js';
@@ -224,12 +216,17 @@ export function findingsFor(
 
 export interface EvidenceInput {
   request: AccessRequest;
+  /** The sessions to list: all of them, or one page. */
   sessions: readonly MintedSession[];
+  /** The events to list: all of them, or one page. */
   events: readonly LinkedEvent[];
-  /** The linker's counters; the record prefers counting its events, unless they were cut short. */
-  counters?: ActivityCounters;
-  /** True when more events exist than were read (the record lists the first ones). */
-  truncated?: boolean;
+  /**
+   * What all of the request's events add up to (an EvidenceTally fed every event), when `events`
+   * is one page of them. @default tallied from `events`
+   */
+  activity?: EvidenceActivity;
+  /** How many sessions and events the request has on record in all. @default the lengths of the lists */
+  recorded?: { sessions: number; events: number };
   now: Date;
 }
 
@@ -238,28 +235,28 @@ const byTime =
   (a: T, b: T) =>
     key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
 
-/** The full evidence record of `GET /v1/reports/requests/{id}`. */
+/**
+ * The evidence record of `GET /v1/reports/requests/{id}`: the lists are the page given, and
+ * everything derived from activity (totals, findings, the exact call's events) is over all events.
+ */
 export function buildEvidenceRecord(input: EvidenceInput) {
   const { request, now } = input;
   const events = [...input.events].sort(byTime((e) => `${e.eventTime}#${e.eventId}`));
-  const counted = sumActivity(events);
-  // With every event at hand their sum is exact; when the read was cut short the counters know more.
-  const totals = input.truncated && input.counters ? input.counters : counted;
-  const failures = groupCalls(events).filter((g): g is Failure => g.errorCode !== undefined);
-  const unlinkedEvents = events
-    .filter((e) => e.minted === false)
-    .map((e) => ({
-      eventName: e.eventName,
-      eventTime: e.eventTime,
-      ...(e.accessKeyId ? { accessKeyId: e.accessKeyId } : {}),
-    }));
-  const confirmed = new Set(
-    events.filter((e) => isMintingRecord(e) && e.accessKeyId).map((e) => e.accessKeyId),
-  );
+  const activity =
+    input.activity ??
+    EvidenceTally.of(input.events, {
+      executionKey: request.execution?.accessKeyId,
+    });
+  const totals = activity.totals;
 
   const integrity = verifyIntegrity(request);
   const facts = assessFacts(request, now);
-  const findings = findingsFor(request, { ...totals, failures, unlinkedEvents }, now, integrity);
+  const findings = findingsFor(
+    request,
+    { ...totals, failures: activity.failures, unlinkedEvents: activity.unlinkedEvents },
+    now,
+    integrity,
+  );
   return {
     request: presentRequest(request, now),
     evidence: {
@@ -293,12 +290,12 @@ export function buildEvidenceRecord(input: EvidenceInput) {
         assumedRoleId: s.assumedRoleId,
         sourceIdentity: s.sourceIdentity,
         /** CloudTrail's own AssumeRole record of this session has been linked. */
-        cloudTrailConfirmed: confirmed.has(s.accessKeyId),
+        cloudTrailConfirmed: activity.confirmed.has(s.accessKeyId),
       })),
       activity: events.map(({ requestId: _r, ...event }) => event),
-      ...(request.call ? { execution: executionFact(request, events) } : {}),
+      ...(request.call ? { execution: executionFact(request, activity.executionEvents) } : {}),
       activityTotals: totals,
-      ...(input.truncated ? { activityTruncated: true } : {}),
+      recorded: input.recorded ?? { sessions: input.sessions.length, events: input.events.length },
     },
     facts,
     findings,
@@ -350,15 +347,17 @@ export type EvidenceSummary = ReturnType<typeof buildEvidenceSummary>;
  * activity counters each carry a MAC only the history key can make; and the events still add up
  * to the MAC'd counters, so deleting an event (to erase ACCESS_DENIED) is seen even though a
  * deletion leaves no MAC to check. Counters may run high by one after a linker crash (see
- * DynamoDbEventStore.putEvent), so a mismatch says "may have been deleted".
+ * DynamoDbEventStore.putEvent), so a mismatch says "may have been deleted". The sessions and events
+ * are all of the request's: given as lists, or already checked while streaming (`checked`, from a
+ * KeyedItemsCheck fed every item) — never a part of them.
  */
 export async function verifyEvidenceIntegrity(
   input: {
     request: AccessRequest;
-    sessions: readonly MintedSession[];
-    events: readonly LinkedEvent[];
+    sessions?: Iterable<MintedSession>;
+    events?: Iterable<LinkedEvent>;
     counters?: ActivityCounters & { mac?: string };
-    truncated?: boolean;
+    checked?: ItemsVerdict;
   },
   mac: Mac,
 ): Promise<ChainVerdict> {
@@ -366,36 +365,25 @@ export async function verifyEvidenceIntegrity(
   if (!Array.isArray(request.history)) return { valid: false, problem: 'no history recorded' };
   const chain = await verifyKeyedHistory(request.history, request, mac);
   if (!chain.valid) return chain;
-  for (const session of input.sessions) {
-    if (!session.mac || !(await mac.verify(sessionMacInput(session), session.mac))) {
-      return { valid: false, problem: `session ${session.accessKeyId} does not verify with the history key` };
-    }
+  let items = input.checked;
+  if (!items) {
+    const check = new KeyedItemsCheck(mac);
+    for (const session of input.sessions ?? []) await check.session(session);
+    for (const event of input.events ?? []) await check.event(event);
+    items = await check.verdict();
   }
-  for (const event of input.events) {
-    if (!event.mac || !(await mac.verify(eventMacInput(event), event.mac))) {
-      return {
-        valid: false,
-        problem: `event ${event.eventId} (${event.eventName}) does not verify with the history key`,
-      };
-    }
-  }
+  if (items.problem !== undefined) return { valid: false, problem: items.problem };
   const counters = input.counters;
-  if (
-    counters &&
-    (counters.calls > 0 || counters.denied > 0 || counters.unlinked > 0 || input.events.length > 0)
-  ) {
+  if (counters && (counters.calls > 0 || counters.denied > 0 || counters.unlinked > 0 || items.events > 0)) {
     if (!counters.mac || !(await mac.verify(countersMacInput(request.id, counters), counters.mac))) {
       return { valid: false, problem: 'the activity counters do not verify with the history key' };
     }
-    if (!input.truncated) {
-      const summed = sumActivity(input.events);
-      for (const key of ['calls', 'denied', 'unlinked'] as const) {
-        if (summed[key] < counters[key]) {
-          return {
-            valid: false,
-            problem: `the counters record ${counters[key]} ${key} but only ${summed[key]} such events remain: events may have been deleted`,
-          };
-        }
+    for (const key of ['calls', 'denied', 'unlinked'] as const) {
+      if (items.summed[key] < counters[key]) {
+        return {
+          valid: false,
+          problem: `the counters record ${counters[key]} ${key} but only ${items.summed[key]} such events remain: events may have been deleted`,
+        };
       }
     }
   }

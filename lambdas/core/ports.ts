@@ -134,7 +134,6 @@ export interface AgentHistoryReader {
 /** Where linked CloudTrail events are kept and read back. */
 export interface EventStore {
   putEvent(event: LinkedEvent): Promise<'stored' | 'duplicate'>;
-  listEvents(requestId: string): Promise<LinkedEvent[]>;
   /**
    * What the request's sessions did, for the end-of-grant summary: its events (the first ones when
    * there are too many to read, then `truncated`) and the linker's counters, which saw them all.

@@ -8,15 +8,9 @@ import {
   type EvidenceRecord,
   type EvidenceSummary,
 } from './evidence.js';
+import type { EvidencePage, PartitionItem } from './evidence-pages.js';
 import { normalizeIdentity } from './identity.js';
-import {
-  type AccessRequest,
-  type Caller,
-  type LinkedEvent,
-  type MintedSession,
-  REQUEST_STATUSES,
-  type RequestStatus,
-} from './model.js';
+import { type AccessRequest, type Caller, REQUEST_STATUSES, type RequestStatus } from './model.js';
 import { effectiveStatus } from './status.js';
 
 /**
@@ -73,13 +67,6 @@ export interface StoredRequest {
 /** The subset of a REQUEST item an access review reads (its projection leaves the history out). */
 export type ReviewRow = { request: AssessedRequest; activity: ActivityCounters };
 
-/** Everything in one request's partition that the evidence record needs. */
-export interface EvidenceParts extends StoredRequest {
-  sessions: MintedSession[];
-  events: LinkedEvent[];
-  truncated: boolean;
-}
-
 /** Reads for the reports; implemented on DynamoDB with Query and GetItem only, never Scan. */
 export interface ReportReader {
   /**
@@ -96,7 +83,11 @@ export interface ReportReader {
    * strictly older than `after` (a sort key `<createdAt>#<id>` from a previous `next`).
    */
   listNewest(listing: NewestListing): Promise<{ items: StoredRequest[]; next?: string }>;
-  getEvidence(id: string): Promise<EvidenceParts | undefined>;
+  /**
+   * Every item of one request's partition (evidence-pages.ts `PartitionItem`, in that order), read a
+   * database page at a time as the caller consumes them; nothing when there is no such request.
+   */
+  evidenceItems(id: string): AsyncIterable<PartitionItem>;
   /** Every request created in [from, to); throws TooManyError past `max`. */
   reviewRows(from: string, to: string, max: number): Promise<ReviewRow[]>;
 }
@@ -392,18 +383,24 @@ function malformed(id: unknown): MalformedSummary {
   };
 }
 
-/** `GET /v1/reports/requests/{id}`. */
-export function evidenceRecordOf(parts: EvidenceParts, now: Date): EvidenceRecord | MalformedSummary {
+/** `GET /v1/reports/requests/{id}`: one page of the record, and the cursor to the next. */
+export function evidenceRecordOf(
+  page: EvidencePage,
+  now: Date,
+): (EvidenceRecord & { nextCursor: string | null }) | MalformedSummary {
   try {
-    return buildEvidenceRecord({
-      request: parts.request,
-      sessions: parts.sessions,
-      events: parts.events,
-      counters: parts.activity,
-      truncated: parts.truncated,
-      now,
-    });
+    return {
+      ...buildEvidenceRecord({
+        request: page.request,
+        sessions: page.sessions,
+        events: page.events,
+        activity: page.tally,
+        recorded: page.recorded,
+        now,
+      }),
+      nextCursor: page.nextCursor,
+    };
   } catch {
-    return malformed(parts.request.id);
+    return malformed(page.request.id);
   }
 }

@@ -7,6 +7,7 @@ import { type Settings, settingsFromEnvironment } from '../adapters/settings.js'
 import { accessReviewCsv, buildAccessReview, parseReviewQuery } from '../core/access-review.js';
 import { NotFoundError } from '../core/errors.js';
 import { verifyEvidenceIntegrity, withKeyedIntegrity } from '../core/evidence.js';
+import { parseEvidenceQuery, readEvidencePage } from '../core/evidence-pages.js';
 import { REQUEST_ID } from '../core/ids.js';
 import type { Caller } from '../core/model.js';
 import { type Clock, type Mac, systemClock } from '../core/ports.js';
@@ -74,7 +75,8 @@ function csv(body: string, filename: string): ApiResult {
 /**
  * The reports API, one Lambda for three routes (DESIGN.md §4, Reports); auditors only:
  * - `GET /v1/reports/requests?agent=&status=&from=&to=&limit=&cursor=` → `{items, nextCursor}`
- * - `GET /v1/reports/requests/{id}` → the evidence record
+ * - `GET /v1/reports/requests/{id}?limit=&cursor=` → the evidence record, its sessions and events a
+ *   page at a time (`nextCursor`); totals, findings and integrity always over all of them
  * - `GET /v1/reports/access-review?from=&to=&resource=&view=` → per agent and per approver, JSON or
  *   CSV (`Accept: text/csv`; `view=approvers` for the approvers' table)
  */
@@ -92,18 +94,13 @@ export const createReportsHandler = (deps: ReportsDeps) =>
       case 'record': {
         const id = which.id ?? '';
         if (!REQUEST_ID.test(id)) throw new NotFoundError('No such request.');
-        const parts = await deps.reports.getEvidence(id);
-        if (!parts) throw new NotFoundError(`No request ${id}.`);
-        const record = evidenceRecordOf(parts, now);
-        if (!deps.mac || !('evidence' in record)) return json(200, record);
+        const query = parseEvidenceQuery(event.queryStringParameters, id);
+        const page = await readEvidencePage(deps.reports.evidenceItems(id), query, deps.mac);
+        if (!page) throw new NotFoundError(`No request ${id}.`);
+        const record = evidenceRecordOf(page, now);
+        if (!deps.mac || !page.checked || !('evidence' in record)) return json(200, record);
         const verdict = await verifyEvidenceIntegrity(
-          {
-            request: parts.request,
-            sessions: parts.sessions,
-            events: parts.events,
-            counters: parts.activity,
-            truncated: parts.truncated,
-          },
+          { request: page.request, counters: page.activity, checked: page.checked },
           deps.mac,
         );
         return json(200, withKeyedIntegrity(record, verdict));

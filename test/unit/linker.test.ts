@@ -21,7 +21,7 @@ function memoryLinker(mintingRoleArns: string[]) {
       stored.push(event);
       return 'stored';
     },
-    listEvents: async (requestId) => stored.filter((e) => e.requestId === requestId),
+    readActivity: async (requestId) => ({ events: stored.filter((e) => e.requestId === requestId) }),
     // The AKID item the claim wrote when it minted the session.
     findRequestByAccessKey: async (key) => (key === MINTED ? REQUEST_ID : undefined),
   };

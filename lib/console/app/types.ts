@@ -77,12 +77,16 @@ export interface EvidenceRecord {
     justification: { reason: string; context: Record<string, unknown> };
     decision: { shownAt?: string; decisions: Decision[]; refusals?: Array<Record<string, unknown>> };
     grant: RequestObject['grant'] | null;
+    /** One page of the linked events; `recorded.events` counts all of them. */
     activity: ActivityEvent[];
+    recorded?: { sessions: number; events: number };
   };
   facts?: Record<string, string>;
   findings: Finding[];
   complete: boolean;
   integrity?: Integrity;
+  /** The next page of sessions and events; null on the last. */
+  nextCursor?: string | null;
 }
 
 export interface EvidenceSummary {

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, getJson, postJson } from '../api.js';
 import type { Role } from '../config.js';
 import type { ActivityEvent, Decision, EvidenceRecord, Finding, Integrity, RequestObject } from '../types.js';
@@ -123,7 +123,7 @@ function RequestView({
         <dt>6. Activity</dt>
         <dd>
           {evidence ? (
-            <Timeline events={evidence.evidence.activity} />
+            <Activity id={r.id} first={evidence} />
           ) : (
             <span class="muted">Activity is in the auditors’ evidence record.</span>
           )}
@@ -200,6 +200,65 @@ function Grant({ grant }: { grant: NonNullable<RequestObject['grant']> }) {
           <pre>{JSON.stringify(grant.sessionPolicy, null, 2)}</pre>
         </details>
       )}
+    </>
+  );
+}
+
+/**
+ * The record's events a page at a time: the first page came with the record; "Show more" follows
+ * `nextCursor` (a page may carry only sessions, so it reads on until events arrive or none remain).
+ */
+function Activity({ id, first }: { id: string; first: EvidenceRecord }) {
+  const [events, setEvents] = useState(first.evidence.activity);
+  const [cursor, setCursor] = useState(first.nextCursor ?? null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  // A reload (after a decision or a revoke) brings a new first page: start again from it.
+  useEffect(() => {
+    setEvents(first.evidence.activity);
+    setCursor(first.nextCursor ?? null);
+  }, [first]);
+  const total = first.evidence.recorded?.events ?? events.length;
+  const more = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      let next: string | null = cursor;
+      const added: ActivityEvent[] = [];
+      while (next && added.length === 0) {
+        const page: EvidenceRecord = await getJson<EvidenceRecord>(
+          `/v1/reports/requests/${encodeURIComponent(id)}?cursor=${encodeURIComponent(next)}`,
+        );
+        added.push(...page.evidence.activity);
+        next = page.nextCursor ?? null;
+      }
+      // Pages follow stored keys, not time: the timeline is re-sorted as pages arrive.
+      setEvents((shown) =>
+        [...shown, ...added].sort((a, b) =>
+          a.eventTime < b.eventTime ? -1 : a.eventTime > b.eventTime ? 1 : 0,
+        ),
+      );
+      setCursor(next);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <Timeline events={events} />
+      {total > events.length && (
+        <p class="muted">
+          Showing {events.length} of {total} events.{' '}
+          {cursor && (
+            <button type="button" onClick={more} disabled={busy}>
+              {busy ? 'Loading…' : 'Show more'}
+            </button>
+          )}
+        </p>
+      )}
+      {error !== undefined && <ErrorBox error={error} />}
     </>
   );
 }
