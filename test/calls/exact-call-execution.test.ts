@@ -302,3 +302,39 @@ describe('executing an exact call', () => {
     expect(await verifyKeyedHistory(store.request.history!, store.request, mac)).toEqual({ valid: true });
   });
 });
+
+describe('the keyed history check before an execute', () => {
+  it('verifies every entry at once (one KMS round trip), and names the first entry that fails', async () => {
+    const key = new HmacMac(Buffer.alloc(32, 9));
+    const request = approved({});
+    // Sealed as the store writes them: each entry when it is appended.
+    let history = await sealHistory(
+      request.id,
+      appendHistory([], request, 'created', NOW.toISOString()),
+      key,
+    );
+    for (const event of ['shown to approvers', 'approved']) {
+      history = await sealHistory(request.id, appendHistory(history, request, event, NOW.toISOString()), key);
+    }
+    let inFlight = 0;
+    let most = 0;
+    const slow: Mac = {
+      sign: (data) => key.sign(data),
+      verify: async (data, value) => {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight -= 1;
+        return key.verify(data, value);
+      },
+    };
+    expect(await verifyKeyedHistory(history, request, slow)).toEqual({ valid: true });
+    expect(most).toBe(3);
+
+    const forged = history.map((e, i) => (i >= 1 ? { ...e, mac: history[0]!.mac } : e));
+    expect(await verifyKeyedHistory(forged, request, slow)).toEqual({
+      valid: false,
+      problem: 'entry 2 (shown to approvers) does not verify with the history key',
+    });
+  });
+});
