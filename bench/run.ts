@@ -11,6 +11,7 @@ import { TEST_CONFIG_PATH } from '../test/support/local-stack.js';
 import { assemblyBundles } from './bundles.js';
 import { measureClickToCredentials } from './click-to-credentials.js';
 import { HELLO_WORLD, measureColdStarts } from './cold-start.js';
+import { callTimeline, measureExecuteCall } from './execute-call.js';
 import { ALLOW_BODY, APPROVE_BODY, BenchStack } from './lib/bench-stack.js';
 import { type Figure, formatFigure, GOALS, type SectionResult, summary } from './lib/report.js';
 import { describeMs, kb, ms, ratio, summarize } from './lib/stats.js';
@@ -20,10 +21,19 @@ import { measureRequestPath, type RequestScenario } from './request-path.js';
 import { measureSlackClick } from './slack-click.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SECTIONS = ['bundles', 'cold', 'request', 'click', 'credentials', 'local-aws', 'reports'] as const;
+const SECTIONS = [
+  'bundles',
+  'cold',
+  'request',
+  'click',
+  'credentials',
+  'execute',
+  'local-aws',
+  'reports',
+] as const;
 type Section = (typeof SECTIONS)[number];
 /** Sections that run against the local assembly (one stack, started once, stopped in the cleanup). */
-const NEEDS_STACK: readonly Section[] = ['cold', 'request', 'click', 'credentials', 'local-aws'];
+const NEEDS_STACK: readonly Section[] = ['cold', 'request', 'click', 'credentials', 'execute', 'local-aws'];
 
 const USAGE = `Usage: npm run bench -- [--quick] [--million] [--only LIST]
 
@@ -75,6 +85,7 @@ function sizesOf(options: Options) {
     },
     click: { samples: runs(200, 15), warmup: runs(20, 3) },
     credentials: { samples: runs(40, 8), concurrency: 2 },
+    execute: { samples: runs(200, 30), warmup: runs(20, 5) },
     localAws: { samples: runs(3000, 400), warmup: runs(200, 50) },
     reportItems: options.million ? 1_000_000 : runs(100_000, 10_000),
     reportRepeats: runs(5, 2),
@@ -96,6 +107,8 @@ const TITLES: Record<Section, string> = {
   click: '3. Slack Approve click through the assembly vs reads + conditional write + SendTaskSuccess raw',
   credentials:
     '4. Click to credentials through the assembly: signed approve → long-poll sees APPROVED → claim',
+  execute:
+    '4b. Execute an approved exact call through the assembly vs mint + the raw call, and vs the same AWS calls raw',
   'local-aws':
     '5. The local AWS endpoint’s cost: GetItem via SigV4 + IAM + CloudTrail vs DynamoDB Local direct',
   reports: '6. Reports at scale (DynamoDB Local of their own, synthetic items)',
@@ -107,6 +120,7 @@ const SECTION_RUNNERS: Record<Section, (ctx: RunContext) => Promise<SectionResul
   request: requestSection,
   click: clickSection,
   credentials: credentialsSection,
+  execute: executeSection,
   'local-aws': localAwsSection,
   reports: reportsSection,
 };
@@ -288,6 +302,37 @@ async function credentialsSection(ctx: RunContext): Promise<SectionResult> {
     },
   ];
   return { figures, data: { credentials: creds, seen, samples } };
+}
+
+async function executeSection(ctx: RunContext): Promise<SectionResult> {
+  const s = await measureExecuteCall(needStack(ctx), ctx.size.execute);
+  const h = summarize(s.handler);
+  const f = summarize(s.floor);
+  const same = summarize(s.sameCalls);
+  const timeline = callTimeline(s.calls);
+  const section = 'execute';
+  const figures: Figure[] = [
+    { section, name: 'through the assembly', value: describeMs(h) },
+    { section, name: 'floor (AssumeRole + the call)', value: describeMs(f) },
+    { section, name: 'the same AWS calls raw', value: describeMs(same) },
+    {
+      section,
+      name: 'p50 assembly / floor',
+      value: ratio(h.p50 / f.p50),
+      goal: { id: 'executeCall', measured: h.p50 / f.p50 },
+      note: `+${ms(h.p50 - f.p50)} over the floor; p99 ratio ${ratio(h.p99 / f.p99)}`,
+    },
+    {
+      section,
+      name: 'p50 assembly / the same AWS calls raw',
+      value: ratio(h.p50 / same.p50),
+      note: `+${ms(h.p50 - same.p50)} over them; p99 ratio ${ratio(h.p99 / same.p99)}`,
+    },
+  ];
+  const lines = [
+    `AWS calls execute made (${Math.round(timeline.share * 100)}% of samples; median ms after the request was sent): ${timeline.timeline}`,
+  ];
+  return { figures, lines, data: { handler: h, floor: f, sameCalls: same, sequence: timeline.sequence } };
 }
 
 async function localAwsSection(ctx: RunContext): Promise<SectionResult> {

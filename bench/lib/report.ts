@@ -52,6 +52,12 @@ export const GOALS = {
     compared: 'p50 from the click sent to the credentials claim answered, through the assembly',
     met: (ms) => ms < 300,
   },
+  executeCall: {
+    goal: '≤ 1.3x',
+    compared:
+      'p50 POST /v1/requests/{id}/execute round trip / AssumeRole for exactly the call + the call raw (same role, same local AWS)',
+    met: (x) => x <= 1.3,
+  },
   localAwsOverhead: {
     goal: '≤ 1.20x',
     compared: 'p50 GetItem through the local AWS (SigV4 + IAM + CloudTrail) / p50 straight to DynamoDB Local',

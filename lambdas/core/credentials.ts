@@ -103,30 +103,14 @@ export class CredentialClaims {
     }
     const policy = rebuiltSessionPolicy(request);
     await claimLimits(this.deps, caller, request.id, now);
-    const sourceIdentity = sanitizeSourceIdentity(request.requester.sub);
-    const session = await minter.assumeRole({
-      roleArn: grant.roleArn,
-      sessionName: request.id,
-      sourceIdentity,
+    const session = await mintSession(minter, request, {
       policy,
       durationSeconds: sessionDurationSeconds(grant.notAfter, now),
-      tags: [
-        { Key: 'countersign:request', Value: request.id },
-        { Key: 'countersign:agent', Value: sourceIdentity },
-      ],
+      now,
     });
-    const record: MintedSession = {
-      requestId: request.id,
-      accessKeyId: session.credentials.AccessKeyId,
-      assumedRoleId: session.assumedRoleId,
-      roleArn: grant.roleArn,
-      sourceIdentity,
-      issuedAt: now.toISOString(),
-      expiresAt: session.credentials.Expiration,
-    };
     // Unrecorded credentials are never handed out: if this write fails the agent gets a 503 and
     // the session (unusable without its secret, which is dropped here) is still revocable by name.
-    await store.putSession(record, Math.floor(Date.parse(record.expiresAt) / 1000) + LINK_RETENTION_SECONDS);
+    await recordSession(store, session.record);
     // A revoke denies the sessions it finds recorded. It marks the request REVOKED before it lists
     // them, and this session was recorded before this re-read: either the revoke lists it, or this
     // read sees REVOKED and the credentials are dropped unseen.
@@ -139,6 +123,48 @@ export class CredentialClaims {
     };
   }
 }
+
+/**
+ * Mints a session of the grant's target role for `request` (grant present): named after the
+ * request, with the requester as SourceIdentity and both as session tags, so every CloudTrail event
+ * made with it names them. Returns its credentials and the record that links its access key to the
+ * request, not yet written (recordSession): credentials claims and exact calls both mint this way.
+ */
+export async function mintSession(
+  minter: CredentialMinter,
+  request: AccessRequest,
+  o: { policy: string; durationSeconds: number; now: Date },
+): Promise<{ credentials: ProcessCredentials; record: MintedSession }> {
+  const grant = request.grant!;
+  const sourceIdentity = sanitizeSourceIdentity(request.requester.sub);
+  const session = await minter.assumeRole({
+    roleArn: grant.roleArn,
+    sessionName: request.id,
+    sourceIdentity,
+    policy: o.policy,
+    durationSeconds: o.durationSeconds,
+    tags: [
+      { Key: 'countersign:request', Value: request.id },
+      { Key: 'countersign:agent', Value: sourceIdentity },
+    ],
+  });
+  return {
+    credentials: session.credentials,
+    record: {
+      requestId: request.id,
+      accessKeyId: session.credentials.AccessKeyId,
+      assumedRoleId: session.assumedRoleId,
+      roleArn: grant.roleArn,
+      sourceIdentity,
+      issuedAt: o.now.toISOString(),
+      expiresAt: session.credentials.Expiration,
+    },
+  };
+}
+
+/** Writes a minted session's record; its access-key link outlives the session by LINK_RETENTION_SECONDS. */
+export const recordSession = (store: RequestStore, record: MintedSession): Promise<void> =>
+  store.putSession(record, Math.floor(Date.parse(record.expiresAt) / 1000) + LINK_RETENTION_SECONDS);
 
 /**
  * The session policy to mint with, rebuilt from what was approved (`grant.actions` on

@@ -1,5 +1,5 @@
 import { isRequester } from './access.js';
-import { assertClaimable, MIN_SESSION_SECONDS } from './credentials.js';
+import { assertClaimable, MIN_SESSION_SECONDS, mintSession, recordSession } from './credentials.js';
 import {
   AlreadyExecutedError,
   ConditionFailedError,
@@ -10,9 +10,9 @@ import {
 import { inputSha256, sha256Hex } from './exact-call.js';
 import { appendHistory, canonicalJson, verifyKeyedHistory } from './history.js';
 import { type MaskingRules, maskText, maskValue } from './masking.js';
-import type { AccessRequest, Caller, Execution, MintedSession, ProcessCredentials } from './model.js';
+import type { AccessRequest, Caller, Execution, ProcessCredentials } from './model.js';
 import type { Clock, CredentialMinter, Mac, RequestStore } from './ports.js';
-import { buildSessionPolicy, sanitizeSourceIdentity } from './session-policy.js';
+import { buildSessionPolicy } from './session-policy.js';
 import { changeRequest } from './transitions.js';
 
 /**
@@ -25,16 +25,23 @@ import { changeRequest } from './transitions.js';
  *
  * Then a session is minted for exactly that call — the same session policy builder, the one action
  * on the one ARN, ending at the grant's notAfter or a few minutes from now, whichever is first — and
- * recorded like any other session, so the call's CloudTrail event links to the request. The call is
- * made with it; its output is masked before it is stored or returned, and cut to a stored limit.
+ * recorded like any other session (while the call runs), so the call's CloudTrail event links to the
+ * request. The call is made with it; its output is masked before it is stored or returned, and cut
+ * to a stored limit.
+ *
+ * The mint waits for the claim, although running both at once would save one AssumeRole round trip
+ * (docs/benchmarks.md, section 4b): the claim is what bounds minting to one session per approval.
+ * Minting alongside it, each of N concurrent executes of one approval would mint a session and all
+ * but one would drop theirs unused — each harmless (its secret never leaves the function, its
+ * policy allows only the approved call for minutes), but N is the agent's to choose, and every
+ * session costs an AssumeRole on the shared minting role, which credentials claims bound with
+ * per-agent limits that execute does not need while it mints once.
  */
 
 /** The masked output is stored (and returned) up to this many characters of JSON. */
 export const MAX_OUTPUT_CHARS = 32 * 1024;
 /** The call's session policy ends at most this long after the execute began. */
 export const CALL_WINDOW_SECONDS = 300;
-/** How long the access-key → request link outlives the session, for CloudTrail's late deliveries. */
-const LINK_RETENTION_SECONDS = 7 * 86_400;
 
 /** What the call returned (plain JSON, bodies already read as text) or the AWS error it failed with. */
 export type CallOutcome =
@@ -105,27 +112,34 @@ export class ExactCalls {
       });
     }
     const startedAt = clock.now().toISOString();
-    // One consistent read and one conditional write: every check runs on the state being replaced.
-    const { request } = await changeRequest(this.deps, requestId, (current, now) => {
-      // Only the requester may execute; to anyone else the request does not exist.
-      if (!isRequester(caller, current)) throw new NotFoundError(`No request ${requestId}.`);
-      if (!current.call) {
-        throw new NotACallError(
-          'This request is for a session, not for one exact call; claim its credentials.',
-        );
-      }
-      if (!this.deps.executor.supports(current.call.operation)) {
-        // Before the claim: nothing is spent on a call that cannot be made.
-        throw new FailClosedError(
-          `Exact calls of ${current.call.operation} are validated but not executed by this version of Countersign.`,
-        );
-      }
-      assertExecutable(current, now);
-      return {
-        patch: { status: 'EXECUTED', execution: { status: 'running', masked: [], startedAt } },
-        event: `execution claimed by ${caller.sub}`,
-      };
-    });
+    // One conditional write on the state read and verified above (no second read); if it changed
+    // since, the general path re-reads and every check runs again on the state being replaced.
+    const { request } = await changeRequest(
+      this.deps,
+      requestId,
+      (current, now) => {
+        // Only the requester may execute; to anyone else the request does not exist.
+        if (!isRequester(caller, current)) throw new NotFoundError(`No request ${requestId}.`);
+        if (!current.call) {
+          throw new NotACallError(
+            'This request is for a session, not for one exact call; claim its credentials.',
+          );
+        }
+        if (!this.deps.executor.supports(current.call.operation)) {
+          // Before the claim: nothing is spent on a call that cannot be made.
+          throw new FailClosedError(
+            `Exact calls of ${current.call.operation} are validated but not executed by this version of Countersign.`,
+          );
+        }
+        assertExecutable(current, now);
+        return {
+          patch: { status: 'EXECUTED', execution: { status: 'running', masked: [], startedAt } },
+          event: `execution claimed by ${caller.sub}`,
+        };
+      },
+      // Sealed here, so recording the result below signs only its own entry.
+      { current: found, ...(this.deps.mac ? { mac: this.deps.mac } : {}) },
+    );
 
     let execution: Execution;
     try {
@@ -168,71 +182,48 @@ export class ExactCalls {
   }
 
   private async run(request: AccessRequest): Promise<Execution> {
-    const { minter, executor, store, clock, masking } = this.deps;
+    const { executor, store, clock, masking } = this.deps;
     const call = request.call!;
     const grant = request.grant!;
     const startedAt = request.execution!.startedAt;
     const now = clock.now();
+    const failed = (awsError: { code: string; message: string }): Execution => ({
+      status: 'failed',
+      awsError,
+      masked: [],
+      startedAt,
+      at: clock.now().toISOString(),
+    });
+    // What runs must be what was approved: the stored input must still hash to the approved hash.
+    if (inputSha256(call.input) !== call.inputSha256) {
+      return failed({
+        code: 'InputChanged',
+        message: 'The stored input no longer matches the approved input hash; the call was not made.',
+      });
+    }
     const notAfter = new Date(
       Math.min(Date.parse(grant.notAfter), now.getTime() + CALL_WINDOW_SECONDS * 1000),
     );
-    // What runs must be what was approved: the stored input must still hash to the approved hash.
-    if (inputSha256(call.input) !== call.inputSha256) {
-      return {
-        status: 'failed',
-        awsError: {
-          code: 'InputChanged',
-          message: 'The stored input no longer matches the approved input hash; the call was not made.',
-        },
-        masked: [],
-        startedAt,
-        at: clock.now().toISOString(),
-      };
-    }
     const [action] = grant.actions;
     const policy = buildSessionPolicy({ actions: [action!], resource: grant.resource, notAfter });
-    const sourceIdentity = sanitizeSourceIdentity(request.requester.sub);
-
-    let session: Awaited<ReturnType<CredentialMinter['assumeRole']>>;
+    let minted: Awaited<ReturnType<typeof mintSession>>;
     try {
-      session = await minter.assumeRole({
-        roleArn: grant.roleArn,
-        sessionName: request.id,
-        sourceIdentity,
+      minted = await mintSession(this.deps.minter, request, {
         policy: policy.json,
         durationSeconds: MIN_SESSION_SECONDS,
-        tags: [
-          { Key: 'countersign:request', Value: request.id },
-          { Key: 'countersign:agent', Value: sourceIdentity },
-        ],
+        now,
       });
     } catch (error) {
       // No call was made. The approval is spent all the same: executing is once, whatever happens.
-      return {
-        status: 'failed',
-        awsError: {
-          code: 'SessionNotMinted',
-          message: `No session could be minted for the call (${(error as Error).name ?? 'error'}); the call was not made.`,
-        },
-        masked: [],
-        startedAt,
-        at: clock.now().toISOString(),
-      };
+      return failed({
+        code: 'SessionNotMinted',
+        message: `No session could be minted for the call (${(error as Error).name ?? 'error'}); the call was not made.`,
+      });
     }
-    const record: MintedSession = {
-      requestId: request.id,
-      accessKeyId: session.credentials.AccessKeyId,
-      assumedRoleId: session.assumedRoleId,
-      roleArn: grant.roleArn,
-      sourceIdentity,
-      issuedAt: now.toISOString(),
-      expiresAt: session.credentials.Expiration,
-    };
+    const { credentials, record } = minted;
     // Recorded while the call is made (the credentials never leave this function): the record links
     // the call's CloudTrail event to the request; the execution carries the key id in any case.
-    const recorded = store
-      .putSession(record, Math.floor(Date.parse(record.expiresAt) / 1000) + LINK_RETENTION_SECONDS)
-      .catch(() => undefined);
+    const recorded = recordSession(store, record).catch(() => undefined);
 
     const region = regionOf(grant.resource);
     let outcome: CallOutcome;
@@ -241,7 +232,7 @@ export class ExactCalls {
         operation: call.operation,
         input: call.input,
         ...(region ? { region } : {}),
-        credentials: session.credentials,
+        credentials,
       });
     } catch {
       // Not an answer from AWS (a timeout, a reset connection): the call may or may not have happened.

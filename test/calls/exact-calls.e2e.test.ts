@@ -216,6 +216,43 @@ describe('exact calls on the local stack', () => {
     expect(minted).toHaveLength(1);
   });
 
+  it('makes only the AWS calls an execute needs: one read before the claim, each MAC signed once', async () => {
+    const created = await stack.request(agent, {
+      resource: TABLE('calls-users'),
+      actions: ['dynamodb:GetItem'],
+      call: { input: { TableName: 'calls-users', Key: { id: { S: 'u-1' } } } },
+    });
+    const id = String(created.body.id);
+    const executeRole = stack.stack.functions.find((f) => f.arn.includes('ExecuteCall'))!.roleArn;
+    // Every call through the local AWS is handed to CloudTrail's delivery as it is answered.
+    const delivery = stack.stack.delivery;
+    const record = delivery.record;
+    const made: string[] = [];
+    delivery.record = (r) => {
+      const identity = r.userIdentity as
+        | { sessionContext?: { sessionIssuer?: { arn?: string } } }
+        | undefined;
+      if (identity?.sessionContext?.sessionIssuer?.arn === executeRole) made.push(String(r.eventName));
+      record.call(delivery, r);
+    };
+    try {
+      const answer = await execute(id);
+      expect(answer.status).toBe(200);
+      expect(answer.body.execution.status).toBe('succeeded');
+    } finally {
+      delivery.record = record;
+    }
+    const count = (name: string) => made.filter((n) => n === name).length;
+    expect(count('AssumeRole')).toBe(1);
+    expect(count('UpdateItem')).toBe(2); // the claim, the result
+    expect(count('BatchWriteItem')).toBe(1); // the session and its access-key link
+    // The request once before the claim (the store reads it again before writing the result).
+    expect(count('GetItem')).toBeLessThanOrEqual(2);
+    // The claim's history entry, the session record, the result's entry: each once.
+    expect(count('GenerateMac')).toBe(3);
+    expect(made.length).toBeLessThanOrEqual(12);
+  });
+
   it('denies a session request under a mode: call rule, with the reason recorded', async () => {
     const queue = 'arn:aws:sqs:us-east-1:111122223333:callonly-refunds';
     const answer = await stack.request(agent, { resource: queue, actions: ['sqs:SendMessage'] });
