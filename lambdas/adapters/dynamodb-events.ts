@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { type ActivityCounters, activityOf, type RecordedActivity } from '../core/activity.js';
+import { DependencyError } from '../core/errors.js';
 import { countersMacInput, eventMacInput } from '../core/history.js';
 import type { LinkedEvent } from '../core/model.js';
 import type { EventStore, Mac } from '../core/ports.js';
@@ -29,8 +30,12 @@ export const ACTIVITY_ATTRIBUTES = {
 
 const ATTRIBUTE_NAMES: readonly string[] = Object.values(ACTIVITY_ATTRIBUTES);
 
-/** The MAC over the counters (history.ts `countersMacInput`), written by the linker after each count. */
+/** The MAC over the counters (history.ts `countersMacInput`), written with them by each count. */
 export const ACTIVITY_MAC_ATTRIBUTE = 'activityMac';
+
+/** Bumped by every count: the condition that makes read-compute-sign-write one atomic count. */
+const SEQ_ATTRIBUTE = 'activitySeq';
+const MAX_COUNT_ATTEMPTS = 12;
 
 /** Reads the counters off a stored (unmarshalled) REQUEST item. */
 export function countersOf(item: Record<string, unknown>): ActivityCounters {
@@ -128,108 +133,98 @@ export class DynamoDbEventStore implements EventStore {
     }
   }
 
+  /**
+   * Adds the event to the request's counters and MACs them in ONE conditional write: the counters
+   * read (consistently), the new ones computed and signed, then written on condition nobody counted
+   * in between (`activitySeq`, bumped by every count), retried on losing. A reviewer therefore never
+   * sees counters and a MAC that disagree — counting and sealing in two writes left a window in which
+   * an honest record read as tampered with. Many events of one request at once contend; each round
+   * one wins, the others retry after a short random wait, and a linker that still loses throws
+   * DependencyError, so its delivery is retried and the stored-but-uncounted event counted then.
+   */
   private async count(event: LinkedEvent): Promise<void> {
     const add = activityOf(event);
-    const key = marshall(keys.request(event.requestId));
-    const parts: string[] = [];
-    const values: Record<string, unknown> = {};
-    const names: Record<string, string> = {};
-    const counter = (name: keyof typeof ACTIVITY_ATTRIBUTES, value: number) => {
-      if (value === 0) return;
-      names[`#${name}`] = ACTIVITY_ATTRIBUTES[name];
-      values[`:${name}`] = value;
-      parts.push(`#${name} :${name}`);
-    };
-    counter('calls', add.calls);
-    counter('denied', add.denied);
-    counter('unlinked', add.unlinked);
     const resources = add.resources.filter((r) => r.length <= MAX_RESOURCE_CHARS);
-    if (resources.length > 0) {
-      names['#resources'] = ACTIVITY_ATTRIBUTES.resources;
-      values[':resources'] = new Set(resources);
-      parts.push('#resources :resources');
-    }
-    try {
-      if (parts.length > 0) {
-        await this.client.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: key,
-            UpdateExpression: `ADD ${parts.join(', ')}`,
-            // Never create a REQUEST item: UpdateItem would otherwise upsert a bare one.
-            ConditionExpression: 'attribute_exists(PK)',
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: marshall(values),
-          }),
-        );
-      }
-      if (add.lastAt) {
-        // A maximum, so late and out-of-order events never move it backwards.
-        await this.client.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: key,
-            UpdateExpression: 'SET #lastAt = :at',
-            ConditionExpression: 'attribute_exists(PK) AND (attribute_not_exists(#lastAt) OR #lastAt < :at)',
-            ExpressionAttributeNames: { '#lastAt': ACTIVITY_ATTRIBUTES.lastAt },
-            ExpressionAttributeValues: marshall({ ':at': add.lastAt }),
-          }),
-        );
-      }
-    } catch (error) {
-      // The request is gone, or the time is not newer: nothing to count.
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
-    if (this.mac) await this.sealCounters(event.requestId);
-  }
-
-  /**
-   * MACs the counters as they now stand, on condition they still stand so: of two linkers counting
-   * at once, the one that counted last writes the MAC that holds. A crash before this leaves the
-   * counters without a valid MAC until the next event (the record then says so).
-   */
-  private async sealCounters(requestId: string): Promise<void> {
-    const key = marshall(keys.request(requestId));
-    for (let attempt = 0; attempt < 5; attempt++) {
+    if (add.calls + add.denied + add.unlinked === 0 && resources.length === 0 && !add.lastAt) return;
+    const key = marshall(keys.request(event.requestId));
+    for (let attempt = 0; attempt < MAX_COUNT_ATTEMPTS; attempt++) {
       const out = await this.client.send(
-        new GetItemCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: key,
+          ConsistentRead: true,
+          ProjectionExpression: [...ATTRIBUTE_NAMES, SEQ_ATTRIBUTE].map((_, i) => `#a${i}`).join(', '),
+          ExpressionAttributeNames: Object.fromEntries(
+            [...ATTRIBUTE_NAMES, SEQ_ATTRIBUTE].map((name, i) => [`#a${i}`, name]),
+          ),
+        }),
       );
+      // The request is gone (or never was): nothing to count, and never a bare REQUEST item.
       if (!out.Item) return;
-      const counters = countersOf(unmarshall(out.Item));
-      const mac = await this.mac!.sign(countersMacInput(requestId, counters));
+      const item = unmarshall(out.Item);
+      const seq = typeof item[SEQ_ATTRIBUTE] === 'number' ? (item[SEQ_ATTRIBUTE] as number) : 0;
+      const old = countersOf(item);
+      const next: ActivityCounters = {
+        calls: old.calls + add.calls,
+        denied: old.denied + add.denied,
+        unlinked: old.unlinked + add.unlinked,
+        resources: [...new Set([...old.resources, ...resources])].sort(),
+        // A maximum, so late and out-of-order events never move it backwards.
+        ...([old.lastAt, add.lastAt].some(Boolean)
+          ? { lastAt: [old.lastAt ?? '', add.lastAt ?? ''].sort().at(-1)! }
+          : {}),
+      };
+      const values: Record<string, unknown> = {
+        ':calls': next.calls,
+        ':denied': next.denied,
+        ':unlinked': next.unlinked,
+        ':next': seq + 1,
+        ...(seq > 0 ? { ':seq': seq } : {}),
+      };
+      const sets = ['#calls = :calls', '#denied = :denied', '#unlinked = :unlinked', '#seq = :next'];
+      if (next.resources.length > 0) {
+        sets.push('#resources = :resources');
+        values[':resources'] = new Set(next.resources);
+      }
+      if (next.lastAt) {
+        sets.push('#lastAt = :lastAt');
+        values[':lastAt'] = next.lastAt;
+      }
+      if (this.mac) {
+        sets.push('#mac = :mac');
+        values[':mac'] = await this.mac.sign(countersMacInput(event.requestId, next));
+      }
       try {
         await this.client.send(
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: key,
-            UpdateExpression: 'SET #mac = :mac',
+            UpdateExpression: `SET ${sets.join(', ')}`,
             ConditionExpression:
-              'attribute_exists(PK) AND ' +
-              ['calls', 'denied', 'unlinked']
-                .map(
-                  (name) =>
-                    `(#${name} = :${name}${counters[name as 'calls'] === 0 ? ` OR attribute_not_exists(#${name})` : ''})`,
-                )
-                .join(' AND '),
+              seq > 0
+                ? 'attribute_exists(PK) AND #seq = :seq'
+                : 'attribute_exists(PK) AND attribute_not_exists(#seq)',
             ExpressionAttributeNames: {
-              '#mac': ACTIVITY_MAC_ATTRIBUTE,
               '#calls': ACTIVITY_ATTRIBUTES.calls,
               '#denied': ACTIVITY_ATTRIBUTES.denied,
               '#unlinked': ACTIVITY_ATTRIBUTES.unlinked,
+              '#seq': SEQ_ATTRIBUTE,
+              ...(next.resources.length > 0 ? { '#resources': ACTIVITY_ATTRIBUTES.resources } : {}),
+              ...(next.lastAt ? { '#lastAt': ACTIVITY_ATTRIBUTES.lastAt } : {}),
+              ...(this.mac ? { '#mac': ACTIVITY_MAC_ATTRIBUTE } : {}),
             },
-            ExpressionAttributeValues: marshall({
-              ':mac': mac,
-              ':calls': counters.calls,
-              ':denied': counters.denied,
-              ':unlinked': counters.unlinked,
-            }),
+            ExpressionAttributeValues: marshall(values),
           }),
         );
         return;
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
       }
     }
+    throw new DependencyError(
+      `The activity counters of ${event.requestId} changed under each of ${MAX_COUNT_ATTEMPTS} attempts to count an event; retry the delivery.`,
+    );
   }
 
   async listEvents(requestId: string): Promise<LinkedEvent[]> {

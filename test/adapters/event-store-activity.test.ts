@@ -1,9 +1,20 @@
-import { BatchWriteItemCommand, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import {
+  BatchWriteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACTIVITY_ATTRIBUTES, DynamoDbEventStore } from '../../lambdas/adapters/dynamodb-events.js';
+import {
+  ACTIVITY_ATTRIBUTES,
+  countersOf,
+  DynamoDbEventStore,
+} from '../../lambdas/adapters/dynamodb-events.js';
 import { keys } from '../../lambdas/adapters/dynamodb-store.js';
+import { HmacMac } from '../../lambdas/adapters/hmac-mac.js';
 import { summarizeActivity } from '../../lambdas/core/activity.js';
+import { countersMacInput } from '../../lambdas/core/history.js';
 import type { LinkedEvent } from '../../lambdas/core/model.js';
 import type { DynamoDbLocal } from '../../lib/local/dynamodb-local.js';
 import { lifecycle, startTable, TABLE_ARN, TestClock } from '../evidence/support.js';
@@ -111,4 +122,45 @@ describe('DynamoDbEventStore.readActivity (the end-of-grant summary’s read)', 
     expect(activity.events).toHaveLength(2000);
     expect(activity.truncated).toBe(false);
   }, 60_000);
+});
+
+describe('the counters and their MAC', () => {
+  it('change in one write: a reader never sees counters their MAC does not cover, and none is lost', async () => {
+    // Prepare: a keyed store, as deployed, and 24 events of one request counted at once.
+    const mac = new HmacMac(Buffer.alloc(32, 5));
+    const keyed = new DynamoDbEventStore(client, table, mac);
+    const id = await grantedRequest('racing-agent');
+    const all = Array.from({ length: 24 }, (_, i) =>
+      call(id, i, i % 4 === 0 ? { errorCode: 'AccessDenied' } : {}),
+    );
+    let done = false;
+    const seen: boolean[] = [];
+    const reader = (async () => {
+      while (!done) {
+        const out = await client.send(
+          new GetItemCommand({ TableName: table, Key: marshall(keys.request(id)), ConsistentRead: true }),
+        );
+        const item = unmarshall(out.Item!);
+        const counters = countersOf(item);
+        if (counters.calls > 0)
+          seen.push(await mac.verify(countersMacInput(id, counters), counters.mac ?? ''));
+      }
+    })();
+
+    // Act
+    await Promise.all(all.map((event) => keyed.putEvent(event)));
+    done = true;
+    await reader;
+
+    // Assess
+    const final = countersOf(
+      unmarshall(
+        (await client.send(new GetItemCommand({ TableName: table, Key: marshall(keys.request(id)) }))).Item!,
+      ),
+    );
+    expect(final).toMatchObject({ calls: 24, denied: 6 });
+    expect(await mac.verify(countersMacInput(id, final), final.mac!)).toBe(true);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.filter((valid) => !valid)).toEqual([]);
+  });
 });
