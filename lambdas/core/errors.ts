@@ -1,16 +1,25 @@
 /**
- * Every error Countersign answers with. Each class carries the HTTP status and the contract's
- * `code` (DESIGN.md §4); `expose` says whether its message may reach a client. Anything that is
- * not a CountersignError — an SDK failure, a bug — is answered as a generic 500 by the error
- * middleware, so no stack trace or SDK text ever leaves the service.
+ * Every error Countersign answers with, and the few it only throws internally (the last ones
+ * here). Each CountersignError carries the HTTP status and the contract's `code` (DESIGN.md §4);
+ * `expose` says whether its message and details may reach a client. Anything that is not a
+ * CountersignError — an SDK failure, a bug — is answered as a generic 500 by the error middleware,
+ * so no stack trace or SDK text ever leaves the service. Callers branch with `instanceof`.
  */
 export type ErrorDetails = Record<string, unknown>;
 
 export abstract class CountersignError extends Error {
   abstract readonly status: number;
   abstract readonly code: string;
-  readonly expose: boolean = true;
   readonly details?: ErrorDetails;
+
+  /**
+   * Whether the message and details are written for the client. A 4xx says what the caller got
+   * wrong, so it is; a 5xx by default is not (the middleware answers its status and code with a
+   * generic message). The 5xx classes whose messages are written for the client say so.
+   */
+  get expose(): boolean {
+    return this.status < 500;
+  }
 
   constructor(message: string, options?: { details?: ErrorDetails; cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
@@ -154,13 +163,24 @@ export class FailClosedError extends CountersignError {
   override name = 'FailClosedError';
   readonly status = 500;
   readonly code = 'FailedClosed';
+  /** Its messages are ours (the rule refused, the operator's fix), never a dependency's text. */
+  override get expose(): boolean {
+    return true;
+  }
 }
 
-/** 503: a dependency (database, workflow, STS) failed; nothing was granted. Safe to retry. */
+/**
+ * 503: a dependency (database, workflow, STS, IAM, Slack) failed; say what was and was not done,
+ * and whether to retry. Adapters translate SDK failures into this, with the SDK error as `cause`
+ * (logged, never answered), so the message is always ours and may be shown.
+ */
 export class DependencyError extends CountersignError {
   override name = 'DependencyError';
   readonly status = 503;
   readonly code = 'DependencyUnavailable';
+  override get expose(): boolean {
+    return true;
+  }
 }
 
 /** Thrown by adapters when a conditional write loses a race: the caller re-reads and decides. */
