@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { ACCESS_LEVELS } from './iam-catalog.js';
 import { normalizeIdentity } from './identity.js';
 import { DETECTORS } from './masking.js';
 
@@ -63,10 +64,7 @@ const ruleSchema = z
          */
         exceptActions: z.array(pattern).min(1).optional(),
         resources: z.array(pattern).min(1).optional(),
-        accessLevels: z
-          .array(z.enum(['Read', 'List', 'Write', 'Tagging', 'Permissions management']))
-          .min(1)
-          .optional(),
+        accessLevels: z.array(z.enum(ACCESS_LEVELS)).min(1).optional(),
         agentGroups: z.array(z.string().min(1)).min(1).optional(),
         // Matched against JWT subs, which are normalized: patterns are too (`*`, `?` are unchanged).
         agents: z.array(z.string().min(1).transform(normalizeIdentity)).min(1).optional(),
@@ -274,6 +272,7 @@ export const configSchema = z
       .object({
         /** The local stack's Slack signing secret when SLACK_SIGNING_SECRET is not set. Never used on AWS. */
         slackSigningSecret: z.string().min(16).optional(),
+        /** The region the local stack's AWS answers as (ARNs, SigV4 scopes). Never used on AWS, where the stack's region is. */
         region: z.string().default('us-east-1'),
         /** The account the local assembly runs in (its table, functions, roles). @default the first target's account */
         account: z.string().regex(ACCOUNT, 'a 12-digit AWS account id (quote it in YAML)').optional(),
