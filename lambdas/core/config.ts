@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
+import { ConfigInvalidError, type ConfigIssue } from './errors.js';
 import { ACCESS_LEVELS } from './iam-catalog.js';
 import { normalizeIdentity } from './identity.js';
 import { DETECTORS } from './masking.js';
@@ -343,36 +343,8 @@ export function formatKey(path: ReadonlyArray<PropertyKey>, raw?: unknown): stri
   return out || '(root)';
 }
 
-export interface ConfigIssue {
-  key: string;
-  message: string;
-}
-
-/** Every problem of a configuration at once, one `key: message` a line, so one edit fixes them all. */
-export class ConfigInvalidError extends ConfigError {
-  constructor(
-    readonly issues: readonly ConfigIssue[],
-    source?: string,
-  ) {
-    const first = issues[0] ?? { key: '(root)', message: 'invalid' };
-    super(source ? `${source}: ${first.key}` : first.key, first.message);
-    this.name = 'ConfigInvalidError';
-    const prefix = source ? `${source}: ` : '';
-    // An issue without a key (the YAML itself) is its message alone.
-    const line = (i: ConfigIssue) => `${i.key ? `${i.key}: ` : ''}${indent(i.message)}`;
-    this.message =
-      issues.length === 1
-        ? `${prefix}${line(first)}`
-        : `${prefix}${issues.length} problems:\n${issues.map((i) => `  ${line(i)}`).join('\n')}`;
-  }
-
-  /** The same problems, reported against a file. */
-  in(source: string): ConfigInvalidError {
-    return new ConfigInvalidError(this.issues, source);
-  }
-}
-
-const indent = (text: string) => text.replace(/\n/g, '\n    ');
+/** Its home is errors.ts, with the other errors; re-exported for the configuration's readers. */
+export { ConfigInvalidError, type ConfigIssue };
 
 /** Validates a parsed configuration object, throwing ConfigInvalidError naming every bad key. */
 export function parseConfig(raw: unknown): CountersignConfig {

@@ -120,6 +120,14 @@ export class GrantEndingSoonError extends ConflictError {
   override readonly code = 'GrantEndingSoon';
 }
 
+/** A review range holding more requests than a report reads (ReportReader.reviewRows): ask for less. */
+export class TooManyRequestsInRangeError extends ValidationError {
+  override name = 'TooManyRequestsInRangeError';
+  constructor(max: number) {
+    super('from', `More than ${max} requests in this range; ask for a shorter one.`, { max });
+  }
+}
+
 /** 413: the body is larger than the API accepts. */
 export class PayloadTooLargeError extends CountersignError {
   override name = 'PayloadTooLargeError';
@@ -169,6 +177,14 @@ export class FailClosedError extends CountersignError {
   }
 }
 
+/** Validation accepts exact calls this version cannot make yet: refused before anything runs. */
+export class CallNotSupportedError extends FailClosedError {
+  override name = 'CallNotSupportedError';
+  constructor(operation: string) {
+    super(`Exact calls of ${operation} are validated but not yet executed by this version of Countersign.`);
+  }
+}
+
 /**
  * 503: a dependency (database, workflow, STS, IAM, Slack) failed; say what was and was not done,
  * and whether to retry. Adapters translate SDK failures into this, with the SDK error as `cause`
@@ -201,3 +217,35 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/** One problem of a configuration: the key it is at, and what is wrong there. */
+export interface ConfigIssue {
+  key: string;
+  message: string;
+}
+
+/** Every problem of a configuration at once, one `key: message` a line, so one edit fixes them all. */
+export class ConfigInvalidError extends ConfigError {
+  constructor(
+    readonly issues: readonly ConfigIssue[],
+    source?: string,
+  ) {
+    const first = issues[0] ?? { key: '(root)', message: 'invalid' };
+    super(source ? `${source}: ${first.key}` : first.key, first.message);
+    this.name = 'ConfigInvalidError';
+    const prefix = source ? `${source}: ` : '';
+    // An issue without a key (the YAML itself) is its message alone.
+    const line = (i: ConfigIssue) => `${i.key ? `${i.key}: ` : ''}${indent(i.message)}`;
+    this.message =
+      issues.length === 1
+        ? `${prefix}${line(first)}`
+        : `${prefix}${issues.length} problems:\n${issues.map((i) => `  ${line(i)}`).join('\n')}`;
+  }
+
+  /** The same problems, reported against a file. */
+  in(source: string): ConfigInvalidError {
+    return new ConfigInvalidError(this.issues, source);
+  }
+}
+
+const indent = (text: string) => text.replace(/\n/g, '\n    ');
