@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { FailClosedError } from '../core/errors.js';
+import { CallNotSupportedError } from '../core/errors.js';
 import type { CallExecutor, CallOutcome, CallToMake } from '../core/exact-call-execution.js';
 
 /**
@@ -40,14 +40,6 @@ export const MAX_ANSWER_BYTES = 1024 * 1024;
 /** Object bodies and function payloads are read up to this many bytes, then masked as text. */
 export const MAX_BODY_BYTES = 256 * 1024;
 const CALL_TIMEOUT_MS = 10_000;
-
-/** Validation accepts operations this deployment cannot make yet: refused before anything runs. */
-export class CallNotSupportedError extends FailClosedError {
-  constructor(operation: string) {
-    super(`Exact calls of ${operation} are validated but not yet executed by this version of Countersign.`);
-    this.name = 'CallNotSupportedError';
-  }
-}
 
 export interface SigV4CallExecutorOptions {
   /** Region for ARNs that carry none. */

@@ -11,10 +11,10 @@ import { ApprovalSteps } from '../core/workflow-steps.js';
 import { DynamoDbAgentHistory } from './agent-history.js';
 import { DynamoDbEventStore } from './dynamodb-events.js';
 import { DynamoDbRequestStore, DynamoDbRevocationLedger } from './dynamodb-store.js';
-import { HmacMac } from './hmac-mac.js';
 import { IamSessionRevoker } from './iam-revoker.js';
 import { JwtAuthenticator } from './jwt-authenticator.js';
 import { KmsMac } from './kms-mac.js';
+import { createLogger } from './logger.js';
 import { clientOptions, requireOwnResources, requireStateMachine, type Settings } from './settings.js';
 import { requireBotToken, type SlackSecrets, slackSecretsLoader } from './slack-secrets.js';
 import { SlackWebApi } from './slack-web-api.js';
@@ -38,14 +38,11 @@ function once<T>(settings: Settings, key: string, make: () => T): T {
 
 export const dynamoClient = (s: Settings) =>
   once(s, 'ddb', () => new DynamoDBClient(clientOptions(s, 'dynamodb')));
-/** The history key's Mac (KMS on AWS, a local key locally), or undefined when none is configured. */
-export const buildMac = (s: Settings): Mac | undefined =>
-  once(s, 'mac', () => {
-    const key = s.historyKey;
-    if (!key) return undefined;
-    if ('kmsKeyId' in key) return new KmsMac(new KMSClient(clientOptions(s, 'kms')), key.kmsKeyId);
-    return new HmacMac(Buffer.from(key.localKey, 'base64'));
-  });
+/** The history key's Mac (KMS, on AWS and on the local AWS), or undefined when none is configured. */
+const buildMac = (s: Settings): Mac | undefined =>
+  once(s, 'mac', () =>
+    s.historyKey ? new KmsMac(new KMSClient(clientOptions(s, 'kms')), s.historyKey.kmsKeyId) : undefined,
+  );
 /** `{ mac }` when a history key is configured, else nothing: for options objects. */
 export const optionalMac = (s: Settings): { mac?: Mac } => {
   const mac = buildMac(s);
@@ -55,11 +52,11 @@ export const buildStore = (s: Settings) =>
   once(s, 'store', () => new DynamoDbRequestStore(dynamoClient(s), s.tableName, optionalMac(s)));
 export const buildEvents = (s: Settings) =>
   once(s, 'events', () => new DynamoDbEventStore(dynamoClient(s), s.tableName, buildMac(s)));
-export const buildHistory = (s: Settings) =>
+const buildHistory = (s: Settings) =>
   once(s, 'history', () => new DynamoDbAgentHistory(dynamoClient(s), s.tableName));
 const sfnClient = (s: Settings) => once(s, 'sfnClient', () => new SFNClient(clientOptions(s, 'sfn')));
 /** Starting and stopping executions name the state machine: these need STATE_MACHINE_ARN. */
-export const buildWorkflow = (s: Settings) =>
+const buildWorkflow = (s: Settings) =>
   once(s, 'sfn', () => new StepFunctionsWorkflow(sfnClient(s), requireStateMachine(s)));
 /**
  * Answering a task token (SendTaskSuccess/SendTaskFailure) names no state machine: the token
@@ -70,7 +67,7 @@ const taskTokens = (s: Settings) =>
   once(s, 'sfnTokens', () => new StepFunctionsWorkflow(sfnClient(s), s.stateMachineArn ?? ''));
 export const buildMinter = (s: Settings) =>
   once(s, 'sts', () => new StsCredentialMinter(new STSClient(clientOptions(s, 'sts'))));
-export const buildRevoker = (s: Settings) =>
+const buildRevoker = (s: Settings) =>
   once(
     s,
     'iam',
@@ -84,7 +81,7 @@ export const buildRevoker = (s: Settings) =>
       }),
   );
 export const buildAuthenticator = (s: Settings) => once(s, 'jwt', () => new JwtAuthenticator(s.jwt));
-export const buildNotifier = (s: Settings, secrets: SlackSecrets) =>
+const buildNotifier = (s: Settings, secrets: SlackSecrets) =>
   once(
     s,
     'slack',
@@ -169,6 +166,7 @@ export const buildDecisions = (s: Settings) =>
         workflow: lazyWorkflow(s),
         clock: systemClock,
         config: s.config,
+        log: createLogger({ component: 'decisions' }),
       }),
   );
 export const buildClaims = (s: Settings) =>

@@ -1,6 +1,9 @@
 import middy, { type MiddlewareObj } from '@middy/core';
 import { CountersignError, NotFoundError, PayloadTooLargeError, RateLimitedError } from '../core/errors.js';
 import { REQUEST_ID } from '../core/ids.js';
+import type { Caller } from '../core/model.js';
+import { MAX_BODY_BYTES } from '../core/strict-json.js';
+import type { JwtAuthenticator } from './jwt-authenticator.js';
 import type { Logger } from './logger.js';
 
 /** The API Gateway REST (v1) Lambda proxy event, as far as Countersign reads it. */
@@ -21,9 +24,6 @@ export interface ApiResult {
   headers: Record<string, string>;
   body: string;
 }
-
-/** Bodies larger than this are refused before anything parses them (API Gateway allows 10 MB). */
-export const MAX_BODY_BYTES = 64 * 1024;
 
 const BASE_HEADERS = {
   'content-type': 'application/json',
@@ -47,7 +47,7 @@ export function errorBody(error: CountersignError) {
   };
 }
 
-/** Lower-cases header names (API Gateway keeps the client's casing) and decodes the body. */
+/** A request header by name, whatever its casing (API Gateway keeps the client's). */
 export function header(event: ApiEvent, name: string): string | undefined {
   const wanted = name.toLowerCase();
   for (const [key, value] of Object.entries(event.headers ?? {})) {
@@ -56,15 +56,21 @@ export function header(event: ApiEvent, name: string): string | undefined {
   return undefined;
 }
 
+/** The body as text, decoded when API Gateway passed it base64-encoded. */
 export function rawBody(event: ApiEvent): string {
   if (!event.body) return '';
   return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
 }
 
+const INTERNAL_MESSAGE = 'Something went wrong; nothing was granted. Retry later.';
+
 /**
- * The one error middleware: a CountersignError becomes the contract's error body with its status;
- * anything else is logged (never returned) and answered as a generic 500, so no stack trace, SDK
- * message or secret reaches a client. Oversized bodies are refused before the handler runs.
+ * The one error middleware: a CountersignError becomes the contract's error body with its status
+ * (an unexposed one keeps its status and code, but its message and details are replaced by a
+ * generic one); anything else is logged (never returned) and answered as a generic 500, so no stack
+ * trace, SDK message or secret reaches a client. Oversized bodies are refused before the handler
+ * runs. Every refusal is logged: a 4xx at info with its code and cause (a wrong `audience` must not
+ * be a silent wall of 401s), a 5xx at error.
  */
 export function httpApi(logger: Logger): MiddlewareObj<ApiEvent, ApiResult> {
   return {
@@ -79,25 +85,23 @@ export function httpApi(logger: Logger): MiddlewareObj<ApiEvent, ApiResult> {
     },
     onError: async (request) => {
       const error = request.error;
-      if (error instanceof CountersignError && error.expose) {
-        if (error.status >= 500) {
-          logger.error('request failed', {
-            code: error.code,
-            path: request.event.path,
-            cause: describe(error.cause),
-          });
-        }
-        request.response = json(
-          error.status,
-          errorBody(error),
-          error instanceof RateLimitedError ? { 'retry-after': String(error.retryAfterSeconds) } : {},
-        );
+      const path = request.event.path;
+      if (!(error instanceof CountersignError)) {
+        logger.error('unhandled error', { path, error: describe(error) });
+        request.response = json(500, { error: { code: 'InternalError', message: INTERNAL_MESSAGE } });
         return;
       }
-      logger.error('unhandled error', { path: request.event.path, error: describe(error) });
-      request.response = json(500, {
-        error: { code: 'InternalError', message: 'Something went wrong; nothing was granted. Retry later.' },
-      });
+      const fields = { status: error.status, code: error.code, path, cause: describe(error.cause) };
+      if (error.status >= 500) {
+        logger.error('request failed', error.expose ? fields : { ...fields, error: describe(error) });
+      } else {
+        logger.info('request refused', fields);
+      }
+      request.response = json(
+        error.status,
+        error.expose ? errorBody(error) : { error: { code: error.code, message: INTERNAL_MESSAGE } },
+        error instanceof RateLimitedError ? { 'retry-after': String(error.retryAfterSeconds) } : {},
+      );
     },
   };
 }
@@ -121,6 +125,25 @@ export function apiHandler(
 ): (event: ApiEvent, context?: unknown) => Promise<ApiResult> {
   const handler = middy<ApiEvent, ApiResult>().use(httpApi(logger)).handler(fn);
   return (event, context) => handler(event, (context ?? NO_CONTEXT) as typeof NO_CONTEXT);
+}
+
+/** What every authenticated route is built with. */
+export interface RouteDeps {
+  authenticator: Pick<JwtAuthenticator, 'authenticate'>;
+  logger: Logger;
+}
+
+/**
+ * An API route behind `Authorization: Bearer`: `fn` runs only for a verified caller (every failure
+ * is a 401 before it), with the error middleware around both.
+ */
+export function authenticatedApi(
+  deps: RouteDeps,
+  fn: (caller: Caller, event: ApiEvent) => Promise<ApiResult>,
+): (event: ApiEvent, context?: unknown) => Promise<ApiResult> {
+  return apiHandler(deps.logger, async (event) =>
+    fn(await deps.authenticator.authenticate(header(event, 'authorization')), event),
+  );
 }
 
 /** The `{id}` path parameter; anything that is not a request id is simply not found. */

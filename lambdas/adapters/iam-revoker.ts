@@ -5,6 +5,7 @@ import {
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
+import { DependencyError, FailClosedError } from '../core/errors.js';
 import type { SessionRevoker } from '../core/ports.js';
 import { createLogger, type Logger } from './logger.js';
 
@@ -18,11 +19,10 @@ export const REVOCATION_POLICY_NAME = 'countersign-revocations';
 export const REVOCATION_SLOTS = 4;
 export const revocationPolicyName = (slot: number) => `${REVOCATION_POLICY_NAME}-${slot}`;
 
-/** IAM's limit on a role's inline policies, all together (whitespace not counted). */
-export const INLINE_POLICY_LIMIT = 10_240;
 /**
- * What the revocation slots may use of that limit together, leaving room for any other inline
- * policy an operator put on the role. Each slot gets an equal share.
+ * What the revocation slots may use of IAM's 10,240 characters for a role's inline policies, all
+ * together (whitespace not counted), leaving room for any other inline policy an operator put on
+ * the role. Each slot gets an equal share.
  */
 export const REVOCATION_BUDGET = 9_216;
 export const SLOT_BUDGET = Math.floor(REVOCATION_BUDGET / REVOCATION_SLOTS);
@@ -186,6 +186,10 @@ const jitter = (attempt: number) =>
  * through its `revokerRoleArn`, a role in that account that may do nothing but edit the target
  * role's inline policies (lib/aws/target-role.ts). Targets without one are written with the
  * function's own credentials: right for roles in Countersign's own account (and the local stack).
+ *
+ * Errors: a target it cannot tell how to reach is a FailClosedError (the configuration must
+ * change); anything IAM, STS or the ledger did not do is a DependencyError with the SDK error as
+ * its cause (retrying the revoke may succeed).
  */
 export class IamSessionRevoker implements SessionRevoker {
   private readonly ownClient: IAMClient;
@@ -227,13 +231,15 @@ export class IamSessionRevoker implements SessionRevoker {
     const target = this.options.targets.find((t) => t.roleArn === roleArn);
     if (!target) {
       // Fail closed: without a configured target there is no telling which credentials reach it.
-      throw new Error(`no configured target has roleArn ${roleArn}; cannot revoke ${requestId} on it`);
+      throw new FailClosedError(
+        `no configured target has roleArn ${roleArn}; cannot revoke ${requestId} on it`,
+      );
     }
     const { account, ledger } = this.options;
     if (!target.revokerRoleArn && account !== undefined && target.account !== account) {
       // IAM names roles without their account: writing here would deny a same-named role of this
       // account, or be refused, while the target's sessions went on working.
-      throw new Error(
+      throw new FailClosedError(
         `${roleArn} is in account ${target.account}, outside this function's account ${account}, and its target has no revokerRoleArn`,
       );
     }
@@ -243,7 +249,8 @@ export class IamSessionRevoker implements SessionRevoker {
     const roleName = roleArn.split('/').pop()!;
     const userId = `*:${requestId}`;
     const untilMs = Date.parse(until);
-    if (Number.isNaN(untilMs)) throw new Error(`revocation of ${requestId}: until ${until} is not a time`);
+    if (Number.isNaN(untilMs))
+      throw new FailClosedError(`revocation of ${requestId}: until ${until} is not a time`);
     let forceCollapse = false;
 
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -300,11 +307,15 @@ export class IamSessionRevoker implements SessionRevoker {
       if (!(await ledger.write(roleArn, next))) continue; // another revoke wrote the slot first
       if (await this.apply(client, roleArn, roleName, next)) return;
       if (forceCollapse) {
-        throw new Error(`revocation of ${requestId}: IAM refused even the compact fallback on ${roleName}`);
+        throw new DependencyError(
+          `revocation of ${requestId}: IAM refused even the compact fallback on ${roleName}`,
+        );
       }
       forceCollapse = true;
     }
-    throw new Error(`revocation of ${requestId} on ${roleName} lost ${MAX_ATTEMPTS} races in a row`);
+    throw new DependencyError(
+      `revocation of ${requestId} on ${roleName} lost ${MAX_ATTEMPTS} races in a row`,
+    );
   }
 
   /**
@@ -331,13 +342,15 @@ export class IamSessionRevoker implements SessionRevoker {
       } catch (error) {
         if (error instanceof LimitExceededException || (error as Error).name === 'LimitExceeded')
           return false;
-        throw error;
+        throw new DependencyError(`IAM did not write ${revocationPolicyName(state.slot)} on ${roleName}`, {
+          cause: error,
+        });
       }
       const latest = (await this.readSlots(roleArn))[state.slot]!;
       if (latest.version <= state.version) return true;
       state = latest;
     }
-    throw new Error(`revocation slot ${state.slot} of ${roleName} kept changing`);
+    throw new DependencyError(`revocation slot ${state.slot} of ${roleName} kept changing`);
   }
 
   /** All slots, in slot order, with never-written ones empty. */
@@ -371,7 +384,7 @@ export class IamSessionRevoker implements SessionRevoker {
         (error: unknown) => {
           // A failed AssumeRole is not kept: the caller is told to retry, and the retry tries again.
           if (this.assumed.get(key) === session) this.assumed.delete(key);
-          throw new Error(`could not assume the revoker role ${revokerRoleArn}`, { cause: error });
+          throw new DependencyError(`could not assume the revoker role ${revokerRoleArn}`, { cause: error });
         },
       ),
     };
@@ -393,7 +406,7 @@ export class IamSessionRevoker implements SessionRevoker {
     );
     const c = out.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
-      throw new Error('STS answered AssumeRole without complete credentials');
+      throw new DependencyError('STS answered AssumeRole without complete credentials');
     }
     const expiration = new Date(c.Expiration);
     return {

@@ -25,11 +25,10 @@ export interface Settings {
   /** Service endpoints; absent on AWS (the SDK's defaults), loopback URLs locally. */
   endpoints: { dynamodb?: string; sfn?: string; sts?: string; iam?: string; kms?: string };
   /**
-   * The history key (issue 12 #3): a KMS HMAC_256 key (`HISTORY_KEY_ID`, on AWS and against the
-   * local AWS endpoint), or a base64 key held here (local mode, from the data directory). Without
-   * either the history is unkeyed.
+   * The history key (issue 12 #3): a KMS HMAC_256 key (`HISTORY_KEY_ID`), on AWS and against the
+   * local AWS endpoint alike. Without it the history is unkeyed.
    */
-  historyKey?: { kmsKeyId: string } | { localKey: string };
+  historyKey?: { kmsKeyId: string };
   /** Static credentials for the local stand-ins only; on AWS the function's role is used. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
   jwt: JwtSettings;

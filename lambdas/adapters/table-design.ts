@@ -2,20 +2,25 @@
  * The single DynamoDB table, described once and used by both assemblies: the CDK stack creates it
  * on AWS from this, and the local stack creates it in DynamoDB Local from this.
  *
- * Items (PK / SK):
- * - `REQ#<id>` / `REQUEST`            the request, its policy outcome, decisions summary and grant
- * - `REQ#<id>` / `DECISION#<approver>` one per approver (conditional put: each approver counts once)
+ * Items (PK / SK), as the adapters write them (dynamodb-store.ts `keys`, dynamodb-events.ts):
+ * - `REQ#<id>` / `REQUEST`            the request: its policy outcome, every decision and refusal,
+ *                                     the grant, and its hash-chained `history` (history.ts); also
+ *                                     the linker's `activity*` counters (dynamodb-events.ts)
  * - `REQ#<id>` / `TOKEN`              the Step Functions task token (never sent to Slack)
  * - `REQ#<id>` / `SESSION#<akid>`     each minted STS session (never the secret or token)
  * - `REQ#<id>` / `EVENT#<eventID>`    each linked CloudTrail event (conditional put: stored once)
- * - `REQ#<id>` / `HIST#<seq>`         hash-chained history of state changes
- * - `AKID#<akid>` / `AKID`            access key id -> request id, for the CloudTrail linker
+ * - `AKID#<akid>` / `AKID`            access key id -> request id, for the CloudTrail linker (TTL)
  * - `IDEM#<agent>#<key>` / `IDEM`     Idempotency-Key -> request id + body hash (TTL)
- * - `RATE#<agent>#<minute>` / `RATE`  per-agent request counter (TTL)
+ * - `RATE#<name>#<minute>` / `RATE`   a per-minute counter (TTL): `<agent>` for requests,
+ *                                     `claim#<agent>` and `revoke#<agent>` for claims and revokes
+ * - `LEASE#<name>` / `SLOT#<n>`       one of `name`'s leases (`wait#<agent>`: an agent's concurrent
+ *                                     long polls), free once released or run out (TTL)
  * - `REVOKE#<roleArn>` / `SLOT#<n>`   versioned content of a target role's revocation policy n (TTL)
  *
+ * `<agent>` is core/access.ts `agentKey`: `<issuer>#<sub>`.
+ *
  * Indexes (sparse: only REQUEST items carry their keys):
- * - `byAgent`:  GSI1PK `AGENT#<issuer>#<sub>`, GSI1SK `<createdAt>#<id>` — one agent over time
+ * - `byAgent`:  GSI1PK `AGENT#<agent>`,         GSI1SK `<createdAt>#<id>` — one agent over time
  * - `byDay`:    GSI2PK `DAY#<yyyy-mm-dd>`,      GSI2SK `<createdAt>#<id>` — everyone, by time
  * - `byStatus`: `status` (`PENDING`, …),        GSI2SK `<createdAt>#<id>` — everyone in one status,
  *   by time: the approvers' inbox and the status filters. Keyed on the request's own `status`, so

@@ -1,8 +1,8 @@
 import { ValidationError } from './errors.js';
 import { toCsvRow } from './escape.js';
 import { findingsFor } from './evidence.js';
+import { globMatch } from './glob.js';
 import { type AccessRequest, type Decision, REQUEST_STATUSES, type RequestStatus } from './model.js';
-import { globMatch } from './policy.js';
 import { CONTROL, type Params, parseRange, type ReviewRow, refuseUnknown, safeStatus } from './reports.js';
 
 /**

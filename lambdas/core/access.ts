@@ -1,6 +1,10 @@
 import type { AccessRequest, Caller } from './model.js';
 
-/** How the byAgent index and the idempotency/rate records name an agent. */
+/**
+ * An agent's name in Countersign's own records, `<issuer>#<sub>`: an agent is its `sub` at its
+ * issuer. The idempotency keys, rate counters and wait leases are filed under it; the byAgent index
+ * partition is it behind `AGENT#` (adapters/dynamodb-store.ts `agentPartition`, table-design.ts).
+ */
 export const agentKey = (requester: { issuer: string; sub: string }) =>
   `${requester.issuer}#${requester.sub}`;
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
+import { ConfigInvalidError, type ConfigIssue } from './errors.js';
+import { ACCESS_LEVELS } from './iam-catalog.js';
 import { normalizeIdentity } from './identity.js';
 import { DETECTORS } from './masking.js';
 
@@ -63,10 +64,7 @@ const ruleSchema = z
          */
         exceptActions: z.array(pattern).min(1).optional(),
         resources: z.array(pattern).min(1).optional(),
-        accessLevels: z
-          .array(z.enum(['Read', 'List', 'Write', 'Tagging', 'Permissions management']))
-          .min(1)
-          .optional(),
+        accessLevels: z.array(z.enum(ACCESS_LEVELS)).min(1).optional(),
         agentGroups: z.array(z.string().min(1)).min(1).optional(),
         // Matched against JWT subs, which are normalized: patterns are too (`*`, `?` are unchanged).
         agents: z.array(z.string().min(1).transform(normalizeIdentity)).min(1).optional(),
@@ -274,6 +272,7 @@ export const configSchema = z
       .object({
         /** The local stack's Slack signing secret when SLACK_SIGNING_SECRET is not set. Never used on AWS. */
         slackSigningSecret: z.string().min(16).optional(),
+        /** The region the local stack's AWS answers as (ARNs, SigV4 scopes). Never used on AWS, where the stack's region is. */
         region: z.string().default('us-east-1'),
         /** The account the local assembly runs in (its table, functions, roles). @default the first target's account */
         account: z.string().regex(ACCOUNT, 'a 12-digit AWS account id (quote it in YAML)').optional(),
@@ -344,36 +343,8 @@ export function formatKey(path: ReadonlyArray<PropertyKey>, raw?: unknown): stri
   return out || '(root)';
 }
 
-export interface ConfigIssue {
-  key: string;
-  message: string;
-}
-
-/** Every problem of a configuration at once, one `key: message` a line, so one edit fixes them all. */
-export class ConfigInvalidError extends ConfigError {
-  constructor(
-    readonly issues: readonly ConfigIssue[],
-    source?: string,
-  ) {
-    const first = issues[0] ?? { key: '(root)', message: 'invalid' };
-    super(source ? `${source}: ${first.key}` : first.key, first.message);
-    this.name = 'ConfigInvalidError';
-    const prefix = source ? `${source}: ` : '';
-    // An issue without a key (the YAML itself) is its message alone.
-    const line = (i: ConfigIssue) => `${i.key ? `${i.key}: ` : ''}${indent(i.message)}`;
-    this.message =
-      issues.length === 1
-        ? `${prefix}${line(first)}`
-        : `${prefix}${issues.length} problems:\n${issues.map((i) => `  ${line(i)}`).join('\n')}`;
-  }
-
-  /** The same problems, reported against a file. */
-  in(source: string): ConfigInvalidError {
-    return new ConfigInvalidError(this.issues, source);
-  }
-}
-
-const indent = (text: string) => text.replace(/\n/g, '\n    ');
+/** Its home is errors.ts, with the other errors; re-exported for the configuration's readers. */
+export { ConfigInvalidError, type ConfigIssue };
 
 /** Validates a parsed configuration object, throwing ConfigInvalidError naming every bad key. */
 export function parseConfig(raw: unknown): CountersignConfig {

@@ -3,17 +3,19 @@ import {
   AlreadyDecidedError,
   type CountersignError,
   DependencyError,
+  ForbiddenError,
   NotAnApproverError,
-  NotFoundError,
   SelfApprovalError,
   TimedOutError,
   TooFastError,
+  ValidationError,
 } from './errors.js';
 import { computeGrant } from './grants.js';
 import { couldBeSamePerson, normalizeIdentity, sameIdentity } from './identity.js';
-import type { AccessRequest, Channel, Decision } from './model.js';
-import type { ApprovalWorkflow, Clock, RequestStore } from './ports.js';
+import type { AccessRequest, Caller, Decision } from './model.js';
+import type { ApprovalWorkflow, Clock, OperatorLog, RequestStore } from './ports.js';
 import { approvalDeadline, effectiveStatus } from './status.js';
+import { parseStrictJson } from './strict-json.js';
 import { validateText } from './text-rules.js';
 import { type Change, changeRequest } from './transitions.js';
 
@@ -25,17 +27,52 @@ export interface DecisionDeps {
   workflow: ApprovalWorkflow;
   clock: Clock;
   config: CountersignConfig;
+  /** Where a failed re-drive is reported (the decider is answered AlreadyDecided regardless). */
+  log?: OperatorLog;
 }
 
-export interface DecisionInput {
-  requestId: string;
-  /** The approver identity (JWT `sub`, or the Slack user mapped through `slack.users`). */
-  approver: string;
-  /** The approver's groups when known (JWT); Slack clicks carry none. */
-  groups?: readonly string[];
+/** What an approver asks: the API's decision body, or a Slack button. */
+export interface DecisionBody {
   decision: 'approve' | 'deny';
   comment?: string;
-  channel: Channel;
+}
+
+/** One decision, by who made it: the two channels bring their approver differently. */
+export type DecisionInput = DecisionBody & { requestId: string } & (
+    | {
+        /** A verified API caller: must hold the approver role, then be named by the request's rule. */
+        channel: 'api';
+        caller: Caller;
+      }
+    | {
+        /** A Slack user mapped through `slack.users`: the mapping is the approver's identity. */
+        channel: 'slack';
+        approver: string;
+      }
+  );
+
+/** `POST /v1/requests/{id}/decisions`'s body: `{"decision":"approve|deny","comment"?}` and nothing else. */
+export function parseDecisionBody(raw: string): DecisionBody {
+  const body = parseStrictJson(raw);
+  for (const key of Object.keys(body)) {
+    if (key !== 'decision' && key !== 'comment') throw new ValidationError(key, `unknown field ${key}`);
+  }
+  if (body.decision !== 'approve' && body.decision !== 'deny') {
+    throw new ValidationError('decision', 'decision must be "approve" or "deny"');
+  }
+  if (body.comment !== undefined && typeof body.comment !== 'string') {
+    throw new ValidationError('comment', 'comment must be a string');
+  }
+  return { decision: body.decision, ...(body.comment ? { comment: body.comment } : {}) };
+}
+
+/** A decision once its approver is known, in normal form. */
+interface Decider extends DecisionBody {
+  requestId: string;
+  approver: string;
+  /** The approver's groups when known (JWT); Slack clicks carry none. */
+  groups: readonly string[];
+  channel: DecisionInput['channel'];
 }
 
 export interface DecisionResult {
@@ -59,6 +96,10 @@ export function isNamedApprover(
   );
 }
 
+/** An error as a log field: its name and message, never the whole (SDK) object. */
+const summary = (error: unknown) =>
+  error instanceof Error ? { name: error.name, message: error.message.slice(0, 500) } : undefined;
+
 /** Approvals count people, not clicks: distinct approvers in normal form (one vote per approver). */
 const approvalsOf = (decisions: readonly Decision[]) =>
   new Set(decisions.filter((d) => d.decision === 'approve').map((d) => normalizeIdentity(d.approver))).size;
@@ -73,19 +114,18 @@ export class Decisions {
   constructor(private readonly deps: DecisionDeps) {}
 
   async decide(given: DecisionInput): Promise<DecisionResult> {
-    if (given.comment !== undefined && given.comment !== '') {
-      validateText('comment', given.comment, MAX_COMMENT_CHARS);
+    const input = decider(given);
+    if (input.comment !== undefined && input.comment !== '') {
+      validateText('comment', input.comment, MAX_COMMENT_CHARS);
     }
-    // Identities enter in normal form (the JWT and Slack edges normalize); normalizing again is
-    // idempotent and keeps this path safe for any caller that did not.
-    const input: DecisionInput = { ...given, approver: normalizeIdentity(given.approver) };
-    if (input.approver === '') throw new NotAnApproverError('An empty identity approves nothing.');
     // Read the task token while the decision is judged and written: on the click path that takes
     // one round trip off the answer. Only a token that was there is trusted; when none was seen yet,
     // resumeWorkflow reads again after the write (see there for why that order matters).
     const token = this.deps.store.getTaskToken(input.requestId).catch(() => undefined);
     let refusal: CountersignError | undefined;
-    const { request, changed } = await changeRequest(this.deps, input.requestId, (current, now) => {
+    // A verdict is always a change or a refusal, so `request` is either the one written or, with a
+    // refusal, the current one.
+    const { request } = await changeRequest(this.deps, input.requestId, (current, now) => {
       refusal = undefined;
       const verdict = this.judge(current, input, now);
       if (verdict instanceof Error) {
@@ -94,8 +134,8 @@ export class Decisions {
       }
       return verdict;
     });
+    if (refusal instanceof AlreadyDecidedError) await this.redrive(request, await token);
     if (refusal) throw refusal;
-    if (!changed) throw new NotFoundError(`No request ${input.requestId}.`);
 
     const quorum = request.policy.quorum ?? 1;
     if (request.status === 'APPROVED' || request.status === 'DENIED') {
@@ -120,8 +160,33 @@ export class Decisions {
     };
   }
 
+  /**
+   * A repeated decision may be the retry of one whose workflow was never told (the resume failed
+   * after the write, or the function died in between): tell it now, on either channel. The token
+   * is single-use, so when the workflow already knows this changes nothing.
+   *
+   * The decider is answered AlreadyDecided whether or not this works: that answer is true (their
+   * decision, or another, is stored and in force), and a 503 would only invite retries of a
+   * decision that needs none. A failed re-drive is the operator's concern, not the decider's: it is
+   * reported (the same line from both channels), and the next repeat or the workflow's own timeout
+   * re-drives again.
+   */
+  private async redrive(request: AccessRequest, knownToken: string | undefined): Promise<void> {
+    if (request.status !== 'APPROVED' && request.status !== 'DENIED') return;
+    try {
+      await this.resumeWorkflow(request, knownToken);
+    } catch (error) {
+      this.deps.log?.warn('workflow not re-driven after a repeated decision', {
+        requestId: request.id,
+        status: request.status,
+        error: summary(error),
+        cause: summary(error instanceof Error ? error.cause : undefined),
+      });
+    }
+  }
+
   /** Returns the change this decision makes, or the error refusing it. */
-  private judge(current: AccessRequest, input: DecisionInput, now: Date): Change | CountersignError {
+  private judge(current: AccessRequest, input: Decider, now: Date): Change | CountersignError {
     const status = effectiveStatus(current, now);
     // The grace period effectiveStatus gives the workflow to record a timeout is for readers only: past
     // its approval timeout a request is never approved, whether or not the timeout was recorded yet.
@@ -198,7 +263,7 @@ export class Decisions {
   /** Keeps refused attempts that reviewers care about on the request (bounded), without changing its state. */
   private recordRefusal(
     current: AccessRequest,
-    input: DecisionInput,
+    input: Decider,
     refusal: CountersignError,
     now: Date,
   ): Change | undefined {
@@ -244,11 +309,23 @@ export class Decisions {
     }
     return Promise.resolve('skipped');
   }
+}
 
-  /** After `AlreadyDecided`, make sure the workflow knows (idempotent); used by the click paths. */
-  async redrive(requestId: string): Promise<void> {
-    const request = await this.deps.store.get(requestId, { consistent: true });
-    if (request && (request.status === 'APPROVED' || request.status === 'DENIED'))
-      await this.resumeWorkflow(request);
+/**
+ * The approver of a decision, in normal form. The API channel's caller must hold the approver role
+ * before any rule is consulted; a Slack click's approver is whom `slack.users` maps the clicker to.
+ * Identities enter in normal form (the JWT and Slack edges normalize); normalizing again is
+ * idempotent and keeps this path safe for any caller that did not.
+ */
+function decider(given: DecisionInput): Decider {
+  const body = { decision: given.decision, ...(given.comment ? { comment: given.comment } : {}) };
+  if (given.channel === 'api') {
+    if (!given.caller.roles.has('approver')) throw new ForbiddenError('Only approvers may decide requests.');
+    const approver = normalizeIdentity(given.caller.sub);
+    if (approver === '') throw new NotAnApproverError('An empty identity approves nothing.');
+    return { ...body, requestId: given.requestId, approver, groups: given.caller.groups, channel: 'api' };
   }
+  const approver = normalizeIdentity(given.approver);
+  if (approver === '') throw new NotAnApproverError('An empty identity approves nothing.');
+  return { ...body, requestId: given.requestId, approver, groups: [], channel: 'slack' };
 }

@@ -1,16 +1,25 @@
 /**
- * Every error Countersign answers with. Each class carries the HTTP status and the contract's
- * `code` (DESIGN.md §4); `expose` says whether its message may reach a client. Anything that is
- * not a CountersignError — an SDK failure, a bug — is answered as a generic 500 by the error
- * middleware, so no stack trace or SDK text ever leaves the service.
+ * Every error Countersign answers with, and the few it only throws internally (the last ones
+ * here). Each CountersignError carries the HTTP status and the contract's `code` (DESIGN.md §4);
+ * `expose` says whether its message and details may reach a client. Anything that is not a
+ * CountersignError — an SDK failure, a bug — is answered as a generic 500 by the error middleware,
+ * so no stack trace or SDK text ever leaves the service. Callers branch with `instanceof`.
  */
 export type ErrorDetails = Record<string, unknown>;
 
 export abstract class CountersignError extends Error {
   abstract readonly status: number;
   abstract readonly code: string;
-  readonly expose: boolean = true;
   readonly details?: ErrorDetails;
+
+  /**
+   * Whether the message and details are written for the client. A 4xx says what the caller got
+   * wrong, so it is; a 5xx by default is not (the middleware answers its status and code with a
+   * generic message). The 5xx classes whose messages are written for the client say so.
+   */
+  get expose(): boolean {
+    return this.status < 500;
+  }
 
   constructor(message: string, options?: { details?: ErrorDetails; cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
@@ -111,6 +120,14 @@ export class GrantEndingSoonError extends ConflictError {
   override readonly code = 'GrantEndingSoon';
 }
 
+/** A review range holding more requests than a report reads (ReportReader.reviewRows): ask for less. */
+export class TooManyRequestsInRangeError extends ValidationError {
+  override name = 'TooManyRequestsInRangeError';
+  constructor(max: number) {
+    super('from', `More than ${max} requests in this range; ask for a shorter one.`, { max });
+  }
+}
+
 /** 413: the body is larger than the API accepts. */
 export class PayloadTooLargeError extends CountersignError {
   override name = 'PayloadTooLargeError';
@@ -154,13 +171,32 @@ export class FailClosedError extends CountersignError {
   override name = 'FailClosedError';
   readonly status = 500;
   readonly code = 'FailedClosed';
+  /** Its messages are ours (the rule refused, the operator's fix), never a dependency's text. */
+  override get expose(): boolean {
+    return true;
+  }
 }
 
-/** 503: a dependency (database, workflow, STS) failed; nothing was granted. Safe to retry. */
+/** Validation accepts exact calls this version cannot make yet: refused before anything runs. */
+export class CallNotSupportedError extends FailClosedError {
+  override name = 'CallNotSupportedError';
+  constructor(operation: string) {
+    super(`Exact calls of ${operation} are validated but not yet executed by this version of Countersign.`);
+  }
+}
+
+/**
+ * 503: a dependency (database, workflow, STS, IAM, Slack) failed; say what was and was not done,
+ * and whether to retry. Adapters translate SDK failures into this, with the SDK error as `cause`
+ * (logged, never answered), so the message is always ours and may be shown.
+ */
 export class DependencyError extends CountersignError {
   override name = 'DependencyError';
   readonly status = 503;
   readonly code = 'DependencyUnavailable';
+  override get expose(): boolean {
+    return true;
+  }
 }
 
 /** Thrown by adapters when a conditional write loses a race: the caller re-reads and decides. */
@@ -181,3 +217,35 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/** One problem of a configuration: the key it is at, and what is wrong there. */
+export interface ConfigIssue {
+  key: string;
+  message: string;
+}
+
+/** Every problem of a configuration at once, one `key: message` a line, so one edit fixes them all. */
+export class ConfigInvalidError extends ConfigError {
+  constructor(
+    readonly issues: readonly ConfigIssue[],
+    source?: string,
+  ) {
+    const first = issues[0] ?? { key: '(root)', message: 'invalid' };
+    super(source ? `${source}: ${first.key}` : first.key, first.message);
+    this.name = 'ConfigInvalidError';
+    const prefix = source ? `${source}: ` : '';
+    // An issue without a key (the YAML itself) is its message alone.
+    const line = (i: ConfigIssue) => `${i.key ? `${i.key}: ` : ''}${indent(i.message)}`;
+    this.message =
+      issues.length === 1
+        ? `${prefix}${line(first)}`
+        : `${prefix}${issues.length} problems:\n${issues.map((i) => `  ${line(i)}`).join('\n')}`;
+  }
+
+  /** The same problems, reported against a file. */
+  in(source: string): ConfigInvalidError {
+    return new ConfigInvalidError(this.issues, source);
+  }
+}
+
+const indent = (text: string) => text.replace(/\n/g, '\n    ');

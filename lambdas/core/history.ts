@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AccessRequest, LinkedEvent, MintedSession } from './model.js';
+import type { AccessRequest, HistoryEntry, LinkedEvent, MintedSession } from './model.js';
 import type { Mac } from './ports.js';
 
 /**
@@ -8,22 +8,9 @@ import type { Mac } from './ports.js';
  * A reviewer recomputes the chain and compares its head with the stored request: an edit to a
  * history entry breaks the chain, and an edit to the request breaks the comparison with the head.
  */
-export interface HistoryEntry {
-  seq: number;
-  at: string;
-  /** What happened, in a few words: `created`, `decision:approve by alice@example.com`, `approved`, … */
-  event: string;
-  /** sha256 of the facts after this change (see `snapshotOf`). */
-  state: string;
-  /** sha256 over the previous hash, seq, at, event and state. */
-  hash: string;
-  /**
-   * The keyed link: MAC (Mac port) over the request id, the previous entry's MAC, seq, at, event and
-   * state (`historyMacInput`). Added by the store when it writes the entry; without the key nobody
-   * can recompute it after an edit, as anyone can `hash`.
-   */
-  mac?: string;
-}
+
+/** The entry's shape lives with the other stored shapes (model.ts); it is re-exported for readers of this module. */
+export type { HistoryEntry } from './model.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { brotliDecompressSync } from 'node:zlib';
 import { type Arn, parseArn } from './arn.js';
-import { IAM_CATALOG_SOURCE } from './generated/iam-catalog-source.js';
 
 /**
  * The IAM action catalog: which actions exist, their access levels, which resource types they apply
@@ -341,6 +340,3 @@ export function iamCatalog(): IamCatalog {
   }
   return shared;
 }
-
-/** Which iam-data release the catalog was built from (for `/healthz`-style diagnostics and reports). */
-export const IAM_CATALOG_VERSION: string = IAM_CATALOG_SOURCE;

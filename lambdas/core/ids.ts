@@ -17,4 +17,5 @@ export function newRequestId(): string {
   return out.length === 20 ? `req_${out}` : newRequestId();
 }
 
+/** What every request id looks like (newRequestId): the one check for ids from a path or a Slack button. */
 export const REQUEST_ID = /^req_[A-Za-z0-9]{20}$/;

@@ -1,4 +1,4 @@
-import { globMatch } from './policy.js';
+import { globMatch } from './glob.js';
 
 /**
  * Masking of exact calls' outputs (config `masking`, DESIGN.md §3), applied before an output is

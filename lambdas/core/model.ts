@@ -3,8 +3,6 @@
  * HTTP contract returns (DESIGN.md §4), so a field added here is a field clients may see.
  */
 
-import type { HistoryEntry } from './history.js';
-
 export const REQUEST_STATUSES = [
   'PENDING',
   'APPROVED',
@@ -15,15 +13,6 @@ export const REQUEST_STATUSES = [
   'EXECUTED',
 ] as const;
 export type RequestStatus = (typeof REQUEST_STATUSES)[number];
-
-/** Statuses a request never leaves. */
-export const FINAL_STATUSES: ReadonlySet<RequestStatus> = new Set([
-  'DENIED',
-  'TIMED_OUT',
-  'EXPIRED',
-  'REVOKED',
-  'EXECUTED',
-]);
 
 export type Effect = 'deny' | 'allow' | 'approve';
 export type Role = 'agent' | 'approver' | 'auditor';
@@ -227,4 +216,22 @@ export interface ProcessCredentials {
   SecretAccessKey: string;
   SessionToken: string;
   Expiration: string;
+}
+
+/** One link of a request's hash-chained history (history.ts appends and verifies them). */
+export interface HistoryEntry {
+  seq: number;
+  at: string;
+  /** What happened, in a few words: `created`, `decision:approve by alice@example.com`, `approved`, … */
+  event: string;
+  /** sha256 of the facts after this change (see `snapshotOf`). */
+  state: string;
+  /** sha256 over the previous hash, seq, at, event and state. */
+  hash: string;
+  /**
+   * The keyed link: MAC (Mac port) over the request id, the previous entry's MAC, seq, at, event and
+   * state (`historyMacInput`). Added by the store when it writes the entry; without the key nobody
+   * can recompute it after an edit, as anyone can `hash`.
+   */
+  mac?: string;
 }

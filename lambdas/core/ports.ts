@@ -19,6 +19,14 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => new Date() };
 
+/**
+ * Where the domain reports something it handled but an operator should see (a failed re-drive).
+ * On AWS a structured log line (adapters/logger.ts); the line's fields are redacted there.
+ */
+export interface OperatorLog {
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
 /** The request store. Every state change is a conditional write; losing a race throws ConditionFailedError. */
 export interface RequestStore {
   /** Stores a new request (and its idempotency record, atomically, when a key is given). */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ActivityCounters } from './activity.js';
-import { ForbiddenError, ValidationError } from './errors.js';
+import { ForbiddenError, TooManyRequestsInRangeError, ValidationError } from './errors.js';
 import {
   type AssessedRequest,
   buildEvidenceRecord,
@@ -92,13 +92,8 @@ export interface ReportReader {
   reviewRows(from: string, to: string, max: number): Promise<ReviewRow[]>;
 }
 
-/** Thrown by a ReportReader when a review range holds more than the allowed number of requests. */
-export class TooManyRequestsInRangeError extends ValidationError {
-  override name = 'TooManyRequestsInRangeError';
-  constructor(max: number) {
-    super('from', `More than ${max} requests in this range; ask for a shorter one.`, { max });
-  }
-}
+/** Thrown by a ReportReader past its `max` (errors.ts); re-exported for the readers' adapters. */
+export { TooManyRequestsInRangeError };
 
 export function requireAuditor(caller: Caller): void {
   if (!caller.roles.has('auditor')) throw new ForbiddenError('Reports are for auditors.');

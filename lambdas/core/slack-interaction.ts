@@ -1,4 +1,5 @@
 import { ValidationError } from './errors.js';
+import { REQUEST_ID } from './ids.js';
 
 /**
  * Slack's interactivity request: `application/x-www-form-urlencoded` with one field, `payload`,
@@ -9,8 +10,6 @@ import { ValidationError } from './errors.js';
 
 /** Slack caps interaction payloads well below this; a larger body is not one of our buttons. */
 export const MAX_INTERACTION_BYTES = 64 * 1024;
-/** What a button `value` must look like: a request id, nothing else (DESIGN.md §2). */
-export const INTERACTION_REQUEST_ID = /^req_[A-Za-z0-9]{10,40}$/;
 export const SLACK_ACTION_IDS = ['approve', 'deny'] as const;
 export type SlackActionId = (typeof SLACK_ACTION_IDS)[number];
 
@@ -89,7 +88,8 @@ export function parseSlackInteraction(rawBody: string | Uint8Array): SlackIntera
   }
   if (action.type !== undefined && action.type !== 'button') refuse('action is not a button');
   const requestId = action.value;
-  if (typeof requestId !== 'string' || !INTERACTION_REQUEST_ID.test(requestId)) {
+  // A button `value` is a request id, nothing else (DESIGN.md §2): exactly what our buttons carry.
+  if (typeof requestId !== 'string' || !REQUEST_ID.test(requestId)) {
     refuse('action value is not a request id');
   }
 

@@ -1,11 +1,15 @@
 import type { AccessRequest, RequestStatus } from './model.js';
+import { DEFAULT_APPROVAL_TIMEOUT_SECONDS } from './policy.js';
 
 /**
  * When the request stops being decidable: its approval timeout, counted from its creation (the
  * workflow's timer starts a moment later, so no decision lands after the workflow timed out).
  */
 export function approvalDeadline(request: Pick<AccessRequest, 'createdAt' | 'policy'>): number {
-  return Date.parse(request.createdAt) + (request.policy.approvalTimeoutSeconds ?? 3600) * 1000;
+  return (
+    Date.parse(request.createdAt) +
+    (request.policy.approvalTimeoutSeconds ?? DEFAULT_APPROVAL_TIMEOUT_SECONDS) * 1000
+  );
 }
 
 /**
@@ -24,9 +28,4 @@ export function effectiveStatus(request: AccessRequest, now: Date): RequestStatu
     return 'EXPIRED';
   }
   return request.status;
-}
-
-export function withEffectiveStatus(request: AccessRequest, now: Date): AccessRequest {
-  const status = effectiveStatus(request, now);
-  return status === request.status ? request : { ...request, status };
 }

@@ -1,6 +1,6 @@
 import { ConditionFailedError, DependencyError, NotFoundError } from './errors.js';
 import { appendHistory, sealHistory } from './history.js';
-import type { AccessRequest, RequestStatus } from './model.js';
+import type { AccessRequest } from './model.js';
 import type { Clock, Mac, RequestStore } from './ports.js';
 
 export interface Change {
@@ -53,5 +53,3 @@ export async function changeRequest(
   }
   throw new DependencyError(`Request ${requestId} is changing too often to update; retry.`);
 }
-
-export const isOneOf = (status: RequestStatus, ...statuses: RequestStatus[]) => statuses.includes(status);

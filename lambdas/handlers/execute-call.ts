@@ -1,25 +1,21 @@
 import { SigV4CallExecutor } from '../adapters/call-executor.js';
 import { buildAuthenticator, buildMinter, buildStore, optionalMac } from '../adapters/compose.js';
-import { apiHandler, header, json, pathId } from '../adapters/http.js';
-import type { JwtAuthenticator } from '../adapters/jwt-authenticator.js';
+import { authenticatedApi, json, pathId, type RouteDeps } from '../adapters/http.js';
 import { lazyHandler } from '../adapters/lambda.js';
-import { createLogger, type Logger } from '../adapters/logger.js';
-import { type Settings, settingsFromEnvironment } from '../adapters/settings.js';
+import { createLogger } from '../adapters/logger.js';
+import type { Settings } from '../adapters/settings.js';
 import { ExactCalls } from '../core/exact-call-execution.js';
 import { maskingRules } from '../core/masking.js';
 import { systemClock } from '../core/ports.js';
 import { presentExecution } from '../core/present.js';
 
-export interface ExecuteCallDeps {
+interface ExecuteCallDeps extends RouteDeps {
   calls: ExactCalls;
-  authenticator: JwtAuthenticator;
-  logger: Logger;
 }
 
 /** `POST /v1/requests/{id}/execute`: make the approved exact call, once, and answer its masked output. */
-export const createExecuteCallHandler = (deps: ExecuteCallDeps) =>
-  apiHandler(deps.logger, async (event) => {
-    const caller = await deps.authenticator.authenticate(header(event, 'authorization'));
+const createExecuteCallHandler = (deps: ExecuteCallDeps) =>
+  authenticatedApi(deps, async (caller, event) => {
     const id = pathId(event);
     const execution = await deps.calls.execute(caller, id);
     // Never the output: only what a reader of the logs may see.
@@ -34,7 +30,7 @@ export const createExecuteCallHandler = (deps: ExecuteCallDeps) =>
   });
 
 /** The use case from settings: the store, the STS minter and the SDK executor. */
-export const buildExactCalls = (settings: Settings) =>
+const buildExactCalls = (settings: Settings) =>
   new ExactCalls({
     store: buildStore(settings),
     minter: buildMinter(settings),
@@ -49,11 +45,10 @@ export const buildExactCalls = (settings: Settings) =>
     ...optionalMac(settings),
   });
 
-export const handler = lazyHandler(() => {
-  const settings = settingsFromEnvironment();
-  return createExecuteCallHandler({
+export const handler = lazyHandler((settings) =>
+  createExecuteCallHandler({
     calls: buildExactCalls(settings),
     authenticator: buildAuthenticator(settings),
     logger: createLogger({ fn: 'execute-call' }),
-  });
-});
+  }),
+);

@@ -1,25 +1,20 @@
 import { buildAuthenticator, buildReader } from '../adapters/compose.js';
-import { apiHandler, header, json, pathId } from '../adapters/http.js';
-import type { JwtAuthenticator } from '../adapters/jwt-authenticator.js';
+import { authenticatedApi, json, pathId, type RouteDeps } from '../adapters/http.js';
 import { lazyHandler } from '../adapters/lambda.js';
-import { createLogger, type Logger } from '../adapters/logger.js';
-import { settingsFromEnvironment } from '../adapters/settings.js';
+import { createLogger } from '../adapters/logger.js';
 import { ValidationError } from '../core/errors.js';
 import { systemClock } from '../core/ports.js';
 import { presentRequest } from '../core/present.js';
 import type { RequestReader } from '../core/request-reader.js';
 
-export interface GetRequestDeps {
+interface GetRequestDeps extends RouteDeps {
   requests: RequestReader;
-  authenticator: JwtAuthenticator;
-  logger: Logger;
   maxWaitSeconds: number;
 }
 
 /** `GET /v1/requests/{id}[?waitSeconds=N]`: read a request, long-polling while it is PENDING. */
-export const createGetRequestHandler = (deps: GetRequestDeps) =>
-  apiHandler(deps.logger, async (event) => {
-    const caller = await deps.authenticator.authenticate(header(event, 'authorization'));
+const createGetRequestHandler = (deps: GetRequestDeps) =>
+  authenticatedApi(deps, async (caller, event) => {
     const id = pathId(event);
     const raw = event.queryStringParameters?.waitSeconds;
     let waitSeconds = 0;
@@ -36,12 +31,11 @@ export const createGetRequestHandler = (deps: GetRequestDeps) =>
     return json(200, presentRequest(request, systemClock.now()));
   });
 
-export const handler = lazyHandler(() => {
-  const settings = settingsFromEnvironment();
-  return createGetRequestHandler({
+export const handler = lazyHandler((settings) =>
+  createGetRequestHandler({
     requests: buildReader(settings),
     authenticator: buildAuthenticator(settings),
     logger: createLogger({ fn: 'get-request' }),
     maxWaitSeconds: settings.config.limits.maxWaitSeconds,
-  });
-});
+  }),
+);

@@ -2,7 +2,7 @@ import { buildEvents, buildStore } from '../adapters/compose.js';
 import { apiHandler, json, rawBody } from '../adapters/http.js';
 import { lazyHandler } from '../adapters/lambda.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
-import { type Settings, settingsFromEnvironment } from '../adapters/settings.js';
+import type { Settings } from '../adapters/settings.js';
 import { ConfigError, ValidationError } from '../core/errors.js';
 import { CloudTrailLinker, type LinkReport } from '../core/linker.js';
 import { parseStrictJson } from '../core/strict-json.js';
@@ -61,10 +61,9 @@ export const buildLinker = (settings: Settings) => {
   });
 };
 
-export const handler = lazyHandler(() => {
-  const settings = settingsFromEnvironment();
-  return createLinkCloudTrailHandler({
+export const handler = lazyHandler((settings) =>
+  createLinkCloudTrailHandler({
     linker: buildLinker(settings),
     logger: createLogger({ fn: 'link-cloudtrail' }),
-  });
-});
+  }),
+);

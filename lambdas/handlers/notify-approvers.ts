@@ -1,17 +1,16 @@
 import { buildSteps } from '../adapters/compose.js';
 import { lazyHandler } from '../adapters/lambda.js';
-import { settingsFromEnvironment } from '../adapters/settings.js';
 import { ValidationError } from '../core/errors.js';
 import { REQUEST_ID } from '../core/ids.js';
 import type { ApprovalSteps } from '../core/workflow-steps.js';
 
-export interface NotifyApproversEvent {
+interface NotifyApproversEvent {
   requestId: string;
   taskToken: string;
 }
 
 /** The workflow's `.waitForTaskToken` task: store the token, post the approval message. */
-export const createNotifyApproversHandler = (steps: ApprovalSteps) => async (event: NotifyApproversEvent) => {
+const createNotifyApproversHandler = (steps: ApprovalSteps) => async (event: NotifyApproversEvent) => {
   if (!REQUEST_ID.test(event?.requestId ?? '') || typeof event.taskToken !== 'string' || !event.taskToken) {
     throw new ValidationError('event', 'expected {requestId, taskToken}');
   }
@@ -21,4 +20,4 @@ export const createNotifyApproversHandler = (steps: ApprovalSteps) => async (eve
 
 // Slack's secret is read when a message is first sent, not here: an unfilled secret or a Secrets
 // Manager hiccup fails that step with a DependencyError, which the state machine retries.
-export const handler = lazyHandler(() => createNotifyApproversHandler(buildSteps(settingsFromEnvironment())));
+export const handler = lazyHandler((settings) => createNotifyApproversHandler(buildSteps(settings)));

@@ -1,24 +1,19 @@
 import { buildAccessRequests, buildAuthenticator } from '../adapters/compose.js';
-import { apiHandler, header, json, rawBody } from '../adapters/http.js';
-import type { JwtAuthenticator } from '../adapters/jwt-authenticator.js';
+import { authenticatedApi, header, json, type RouteDeps, rawBody } from '../adapters/http.js';
 import { lazyHandler } from '../adapters/lambda.js';
-import { createLogger, type Logger } from '../adapters/logger.js';
-import { settingsFromEnvironment } from '../adapters/settings.js';
+import { createLogger } from '../adapters/logger.js';
 import type { AccessRequests } from '../core/access-requests.js';
 import { UnsupportedMediaTypeError } from '../core/errors.js';
 import { systemClock } from '../core/ports.js';
 import { presentRequest } from '../core/present.js';
 
-export interface RequestAccessDeps {
+interface RequestAccessDeps extends RouteDeps {
   requests: AccessRequests;
-  authenticator: JwtAuthenticator;
-  logger: Logger;
 }
 
 /** `POST /v1/requests`: an agent asks for one action set on one resource. */
-export const createRequestAccessHandler = (deps: RequestAccessDeps) =>
-  apiHandler(deps.logger, async (event) => {
-    const caller = await deps.authenticator.authenticate(header(event, 'authorization'));
+const createRequestAccessHandler = (deps: RequestAccessDeps) =>
+  authenticatedApi(deps, async (caller, event) => {
     const contentType = header(event, 'content-type');
     if (contentType && !/^application\/json\s*(;|$)/i.test(contentType)) {
       throw new UnsupportedMediaTypeError('Send the request as application/json.');
@@ -38,11 +33,10 @@ export const createRequestAccessHandler = (deps: RequestAccessDeps) =>
     return json(created ? 201 : 200, presentRequest(request, systemClock.now()));
   });
 
-export const handler = lazyHandler(() => {
-  const settings = settingsFromEnvironment();
-  return createRequestAccessHandler({
+export const handler = lazyHandler((settings) =>
+  createRequestAccessHandler({
     requests: buildAccessRequests(settings),
     authenticator: buildAuthenticator(settings),
     logger: createLogger({ fn: 'request-access' }),
-  });
-});
+  }),
+);

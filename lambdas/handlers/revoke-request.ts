@@ -1,43 +1,23 @@
 import { buildAuthenticator, buildLazyNotifier, buildRevocations } from '../adapters/compose.js';
-import { apiHandler, describe, header, json, pathId, rawBody } from '../adapters/http.js';
-import type { JwtAuthenticator } from '../adapters/jwt-authenticator.js';
+import { authenticatedApi, describe, json, pathId, type RouteDeps, rawBody } from '../adapters/http.js';
 import { lazyHandler } from '../adapters/lambda.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
-import { settingsFromEnvironment } from '../adapters/settings.js';
 import type { Revocations } from '../core/credentials.js';
-import { ValidationError } from '../core/errors.js';
 import type { ChatNotifier } from '../core/ports.js';
 import { systemClock } from '../core/ports.js';
 import { presentRequest } from '../core/present.js';
+import { parseRevokeBody } from '../core/revoke-body.js';
 import { buildOutcomeMessage } from '../core/slack-message.js';
-import { parseStrictJson } from '../core/strict-json.js';
-import { validateText } from '../core/text-rules.js';
 
-const MAX_REVOKE_REASON_CHARS = 1_000;
-
-export interface RevokeRequestDeps {
+interface RevokeRequestDeps extends RouteDeps {
   revocations: Revocations;
-  authenticator: JwtAuthenticator;
-  logger: Logger;
 }
 
 /** `POST /v1/requests/{id}/revoke` `{"reason"?}`: end a grant (or a pending request) now. */
-export const createRevokeRequestHandler = (deps: RevokeRequestDeps) =>
-  apiHandler(deps.logger, async (event) => {
-    const caller = await deps.authenticator.authenticate(header(event, 'authorization'));
+const createRevokeRequestHandler = (deps: RevokeRequestDeps) =>
+  authenticatedApi(deps, async (caller, event) => {
     const id = pathId(event);
-    const body = rawBody(event).trim();
-    let reason: string | undefined;
-    if (body) {
-      const parsed = parseStrictJson(body) as Record<string, unknown>;
-      for (const key of Object.keys(parsed)) {
-        if (key !== 'reason') throw new ValidationError(key, `unknown field ${key}`);
-      }
-      // The same text rules as a request's reason: reviewers read this one too.
-      if (parsed.reason !== undefined)
-        reason = validateText('reason', parsed.reason, MAX_REVOKE_REASON_CHARS);
-    }
-    const request = await deps.revocations.revoke(caller, id, reason);
+    const request = await deps.revocations.revoke(caller, id, parseRevokeBody(rawBody(event)));
     deps.logger.info('request revoked', { requestId: id, by: caller.sub });
     return json(200, presentRequest(request, systemClock.now()));
   });
@@ -61,8 +41,7 @@ export const updateMessageOnRevoke =
     }
   };
 
-export const handler = lazyHandler(() => {
-  const settings = settingsFromEnvironment();
+export const handler = lazyHandler((settings) => {
   const logger = createLogger({ fn: 'revoke-request' });
   return createRevokeRequestHandler({
     // Slack's secret is read only if there is a message to rewrite: revoking never waits on Slack.

@@ -1,11 +1,10 @@
 import { buildSteps } from '../adapters/compose.js';
 import { lazyHandler } from '../adapters/lambda.js';
-import { settingsFromEnvironment } from '../adapters/settings.js';
 import { ValidationError } from '../core/errors.js';
 import { REQUEST_ID } from '../core/ids.js';
 import type { ApprovalSteps, SettleStep, StepResult } from '../core/workflow-steps.js';
 
-export interface SettleRequestEvent {
+interface SettleRequestEvent {
   step: SettleStep;
   requestId: string;
   error?: string;
@@ -14,7 +13,7 @@ export interface SettleRequestEvent {
 const STEPS: ReadonlySet<string> = new Set(['grant', 'deny', 'timeout', 'expire', 'abort']);
 
 /** The workflow's other tasks: grant / deny / timeout / expire / abort (see approval.asl.json). */
-export const createSettleRequestHandler =
+const createSettleRequestHandler =
   (steps: ApprovalSteps) =>
   async (event: SettleRequestEvent): Promise<StepResult> => {
     if (!STEPS.has(event?.step) || !REQUEST_ID.test(event.requestId ?? '')) {
@@ -29,4 +28,4 @@ export const createSettleRequestHandler =
 
 // Slack's secret is read when a message is first sent, not here: an unfilled secret or a Secrets
 // Manager hiccup fails that step with a DependencyError, which the state machine retries.
-export const handler = lazyHandler(() => createSettleRequestHandler(buildSteps(settingsFromEnvironment())));
+export const handler = lazyHandler((settings) => createSettleRequestHandler(buildSteps(settings)));

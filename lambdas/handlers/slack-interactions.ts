@@ -2,17 +2,16 @@ import { buildDecisions, buildLazyNotifier, slackSecrets } from '../adapters/com
 import { apiHandler, describe, header, json, rawBody } from '../adapters/http.js';
 import { lazyHandler } from '../adapters/lambda.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
-import { settingsFromEnvironment } from '../adapters/settings.js';
 import type { CountersignConfig } from '../core/config.js';
 import type { Decisions } from '../core/decisions.js';
-import { AlreadyDecidedError, UnauthorizedError, UnsupportedMediaTypeError } from '../core/errors.js';
+import { CountersignError, UnauthorizedError, UnsupportedMediaTypeError } from '../core/errors.js';
 import type { ChatNotifier, Clock } from '../core/ports.js';
 import { systemClock } from '../core/ports.js';
 import { parseSlackInteraction } from '../core/slack-interaction.js';
 import { buildClickAnswer, type ClickOutcome, clickOutcomeFromError } from '../core/slack-message.js';
-import { verifySlackSignature } from '../core/slack-signature.js';
+import { slackSignatureHeaders, verifySlackSignature } from '../core/slack-signature.js';
 
-export interface SlackInteractionsDeps {
+interface SlackInteractionsDeps {
   decisions: Decisions;
   notifier: ChatNotifier;
   /**
@@ -31,7 +30,7 @@ export interface SlackInteractionsDeps {
  * decision path as the API. The clicker is answered with an ephemeral message; Slack gets a 200
  * (or 401 when nothing about the request can be trusted) well inside its 3-second limit.
  */
-export const createSlackInteractionsHandler = (deps: SlackInteractionsDeps) =>
+const createSlackInteractionsHandler = (deps: SlackInteractionsDeps) =>
   apiHandler(deps.logger, async (event) => {
     const clock = deps.clock ?? systemClock;
     const contentType = header(event, 'content-type') ?? '';
@@ -49,8 +48,8 @@ export const createSlackInteractionsHandler = (deps: SlackInteractionsDeps) =>
     }
     verifySlackSignature({
       signingSecret,
-      timestamp: header(event, 'x-slack-request-timestamp'),
-      signature: header(event, 'x-slack-signature'),
+      // A signature header given twice with different values counts as absent: refused.
+      ...slackSignatureHeaders(event.headers),
       rawBody: body,
       now: clock.now(),
     });
@@ -77,14 +76,10 @@ export const createSlackInteractionsHandler = (deps: SlackInteractionsDeps) =>
             ? { kind: 'denied' }
             : { kind: 'approved', approvals: result.approvals, quorum: result.quorum };
       } catch (error) {
+        // A repeated click has already re-driven the workflow (Decisions.decide), as an API retry has.
         outcome = clickOutcomeFromError(error);
-        code = (error as { code?: string }).code ?? 'InternalError';
-        if (error instanceof AlreadyDecidedError) {
-          // A repeated click may be the retry of one whose workflow was never told.
-          await deps.decisions.redrive(click.requestId).catch(() => undefined);
-          const status = error.details?.status;
-          if (typeof status === 'string') outcome = { kind: 'already-decided', status: status as never };
-        } else if (outcome.kind === 'failed') {
+        code = error instanceof CountersignError ? error.code : 'InternalError';
+        if (outcome.kind === 'failed') {
           deps.logger.error('slack decision failed', { requestId: click.requestId, error: describe(error) });
         } else if (outcome.kind === 'recorded-unfinished') {
           deps.logger.warn('slack decision recorded, workflow not resumed', {
@@ -112,8 +107,7 @@ export const createSlackInteractionsHandler = (deps: SlackInteractionsDeps) =>
     );
   });
 
-export const handler = lazyHandler(() => {
-  const settings = settingsFromEnvironment();
+export const handler = lazyHandler((settings) => {
   const secrets = slackSecrets(settings);
   // Start reading now so the first click does not wait for it; a failure here is not remembered.
   secrets().catch(() => undefined);

@@ -7,6 +7,7 @@ import {
   type IamSessionRevokerOptions,
   REVOCATION_POLICY_NAME,
 } from '../../lambdas/adapters/iam-revoker.js';
+import { DependencyError, FailClosedError } from '../../lambdas/core/errors.js';
 import { createLocalAws, type LocalAws } from '../../lib/local/aws/index.js';
 import {
   createLocalDynamoDbClient,
@@ -253,6 +254,7 @@ describe('IamSessionRevoker with a revoker role in the member account', () => {
 
     // Assess: both attempts reached STS (a failure is not cached) and were refused there.
     for (const error of [first, retry]) {
+      expect(error).toBeInstanceOf(DependencyError);
       expect(error).toMatchObject({
         message: expect.stringContaining(MISSING_REVOKER),
         cause: expect.objectContaining({ name: 'AccessDenied' }),
@@ -271,7 +273,9 @@ describe('IamSessionRevoker with a revoker role in the member account', () => {
 
     // Assess: IAM resolves the role name in the revoker's own account, where it does not exist.
     // IAM refuses before it looks the role up: the revoker role's policy reaches only its own target.
-    expect(['AccessDenied', 'NoSuchEntityException']).toContain((error as Error).name);
+    // Its refusal is translated, never let through as an SDK error.
+    expect(error).toBeInstanceOf(DependencyError);
+    expect(['AccessDenied', 'NoSuchEntityException']).toContain(((error as Error).cause as Error).name);
     expect(sts.rolePolicies(HOME_TARGET)).toEqual({});
   });
 });
@@ -302,6 +306,7 @@ describe('IamSessionRevoker without a revoker role', () => {
     const error = await failure(revoker.revoke(MEMBER_TARGET, 'req_noreach00000000001', until()));
 
     // Assess
+    expect(error).toBeInstanceOf(FailClosedError);
     expect(error).toMatchObject({
       message: expect.stringMatching(/account 444455556666, outside this function's account 999988887777/),
     });
@@ -317,6 +322,7 @@ describe('IamSessionRevoker without a revoker role', () => {
     const error = await failure(revoker.revoke(MEMBER_TARGET, 'req_unknown00000000001', until()));
 
     // Assess
+    expect(error).toBeInstanceOf(FailClosedError);
     expect(error).toMatchObject({ message: expect.stringMatching(/no configured target/) });
     expect(sts.sessions().filter((s) => s.roleSessionName.endsWith('req_unknown00000000001'))).toEqual([]);
   });

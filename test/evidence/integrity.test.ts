@@ -19,7 +19,15 @@ import { canonicalJson, type HistoryEntry, snapshotOf, verifyHistory } from '../
 import { CloudTrailLinker } from '../../lambdas/core/linker.js';
 import type { AccessRequest } from '../../lambdas/core/model.js';
 import type { DynamoDbLocal } from '../../lib/local/dynamodb-local.js';
-import { callRecord, lifecycle, MINTING_ROLE_ARN, startTable, TABLE_ARN, TestClock } from './support.js';
+import {
+  caller,
+  callRecord,
+  lifecycle,
+  MINTING_ROLE_ARN,
+  startTable,
+  TABLE_ARN,
+  TestClock,
+} from './support.js';
 
 /**
  * Threat (issue 12, item 3): someone with write access to the table rewriting the evidence. The
@@ -61,7 +69,12 @@ async function fullRecord(agent: string): Promise<string> {
     context: { onBehalfOf: 'carol@example.com' },
   });
   await life.decisions
-    .decide({ requestId: request.id, approver: 'carol@example.com', decision: 'approve', channel: 'api' })
+    .decide({
+      requestId: request.id,
+      caller: caller('carol@example.com', 'approver'),
+      decision: 'approve',
+      channel: 'api',
+    })
     .catch(() => undefined);
   await life.approve(request.id);
   const credentials = await life.claim(agent, request.id);
@@ -208,7 +221,12 @@ describe('the keyed history covers every fact a reviewer relies on', () => {
       context: { onBehalfOf: 'carol@example.com' },
     });
     await life.decisions
-      .decide({ requestId: request.id, approver: 'carol@example.com', decision: 'approve', channel: 'api' })
+      .decide({
+        requestId: request.id,
+        caller: caller('carol@example.com', 'approver'),
+        decision: 'approve',
+        channel: 'api',
+      })
       .catch(() => undefined);
     await setOnRequest(request.id, 'refusals', []);
 

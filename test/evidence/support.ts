@@ -164,9 +164,20 @@ export function lifecycle(client: DynamoDBClient, table: string, clock: TestCloc
     return request;
   };
   const approve = (requestId: string, approver = 'alice@example.com') =>
-    decisions.decide({ requestId, approver, decision: 'approve', channel: 'api' });
+    decisions.decide({
+      requestId,
+      caller: caller(approver, 'approver'),
+      decision: 'approve',
+      channel: 'api',
+    });
   const deny = (requestId: string, approver = 'alice@example.com') =>
-    decisions.decide({ requestId, approver, decision: 'deny', channel: 'api', comment: 'not now' });
+    decisions.decide({
+      requestId,
+      caller: caller(approver, 'approver'),
+      decision: 'deny',
+      channel: 'api',
+      comment: 'not now',
+    });
   const claim = (agent: string, requestId: string) => claims.claim(caller(agent, 'agent'), requestId);
   const revoke = (who: Caller, requestId: string) => revocations.revoke(who, requestId);
   return { store, minter, requests, decisions, claims, ask, approve, deny, claim, revoke };

@@ -89,6 +89,67 @@ describe('a crash between the decision write and SendTaskSuccess', () => {
     await eventually(() => stack.settledInSlack(id), 15_000);
   });
 
+  /** The structured log lines (JSON, as the functions write them) with `message` about `id`. */
+  const logLines = (message: string, id: string) =>
+    stack.logs
+      .filter((line) => line.includes(message) && line.includes(id))
+      .map((line) => JSON.parse(line.slice(line.indexOf('{'))) as Record<string, unknown>);
+
+  it('a repeat whose re-drive fails too: AlreadyDecided on both channels, the failure logged alike, and the next repeat converges', async () => {
+    const REDRIVE_FAILED = 'workflow not re-driven after a repeated decision';
+    const bob = await stack.token('bob@example.com', ['approvers']);
+    const slackId = await pendingRequest();
+    const apiId = await pendingRequest();
+
+    // Two crashes each: the decision's own resume, then the repeat's re-drive.
+    faults.crashBeforeResume = 2;
+    expect((await stack.click({ requestId: slackId, userId: 'U0ALICE' })).body).toMatchObject({ ok: false });
+    const clickAgain = await stack.click({ requestId: slackId, userId: 'U0ALICE' });
+    expect(faults.crashBeforeResume).toBe(0);
+    expect(clickAgain.body).toMatchObject({ ok: false, code: 'AlreadyDecided' });
+
+    faults.crashBeforeResume = 2;
+    const deny = () =>
+      stack.call('POST', `/v1/requests/${apiId}/decisions`, { token: bob, body: { decision: 'deny' } });
+    expectContractError(await deny(), 503, 'DependencyUnavailable');
+    const denyAgain = await deny();
+    expect(faults.crashBeforeResume).toBe(0);
+    // The decider's answer is about their decision, which is in force: not a 503 for the workflow.
+    expectContractError(denyAgain, 409, 'AlreadyDecided');
+
+    // The operator sees each failed re-drive, in the same line whichever channel repeated.
+    for (const [id, status] of [
+      [slackId, 'APPROVED'],
+      [apiId, 'DENIED'],
+    ] as const) {
+      expect(logLines(REDRIVE_FAILED, id)).toEqual([
+        expect.objectContaining({
+          level: 'warn',
+          component: 'decisions',
+          requestId: id,
+          status,
+          error: expect.objectContaining({ name: 'DependencyError' }),
+          cause: expect.objectContaining({ message: expect.stringMatching(/injected crash/) }),
+        }),
+      ]);
+    }
+
+    // The next repeat re-drives for real, and both workflows reach the fault-free end.
+    expect((await stack.click({ requestId: slackId, userId: 'U0ALICE' })).body).toMatchObject({
+      ok: false,
+      code: 'AlreadyDecided',
+    });
+    expectContractError(await deny(), 409, 'AlreadyDecided');
+    await eventually(() => stack.settledInSlack(slackId), 15_000);
+    const run = await eventually(
+      () => stack.stack.sfn.executions().find((e) => e.name === apiId && e.status !== 'RUNNING'),
+      15_000,
+    );
+    expect(run.status).toBe('SUCCEEDED');
+    expect(logLines(REDRIVE_FAILED, slackId)).toHaveLength(1);
+    expect(logLines(REDRIVE_FAILED, apiId)).toHaveLength(1);
+  });
+
   it('no secret appears in any log line of the crash flows', () => {
     ledger.add('bearer token', agent);
     expect(ledger.count('session token')).toBe(1);

@@ -296,6 +296,25 @@ describe('identity: forged, stale and foreign JWTs, and roles', () => {
     }
   });
 
+  it('a refused token is logged at info with its code and why (a wrong audience is no silent wall of 401s), never the token', async () => {
+    const token = signJwt(header(), claims({ sub: 'audience-bot', aud: 'some-other-api' }), rightKey());
+    const from = stack.logs.length;
+    expectContractError(await bearer(token), 401, 'Unauthorized');
+    const lines = stack.logs.slice(from).filter((line) => line.includes('request refused'));
+    expect(lines.map((line) => JSON.parse(line.slice(line.indexOf('{'))))).toEqual([
+      expect.objectContaining({
+        level: 'info',
+        status: 401,
+        code: 'Unauthorized',
+        cause: expect.objectContaining({
+          message: expect.stringMatching(/audience not allowed: some-other-api/i),
+        }),
+      }),
+    ]);
+    // Neither the token nor any part of it.
+    for (const part of [token, ...token.split('.')]) expect(lines.join('\n')).not.toContain(part);
+  });
+
   it('no bearer token, signing secret or bot token appears in any log line of these flows', () => {
     expect(ledger.count('bearer token')).toBeGreaterThan(10);
     expect(ledger.leaks(stack.logs)).toEqual([]);

@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambdas/core/config.js';
-import { Decisions } from '../../lambdas/core/decisions.js';
-import { ConditionFailedError } from '../../lambdas/core/errors.js';
-import type { AccessRequest, RequestStatus } from '../../lambdas/core/model.js';
+import { type DecisionInput, Decisions, parseDecisionBody } from '../../lambdas/core/decisions.js';
+import {
+  AlreadyDecidedError,
+  ConditionFailedError,
+  ForbiddenError,
+  ValidationError,
+} from '../../lambdas/core/errors.js';
+import type { AccessRequest, Caller, RequestStatus, Role } from '../../lambdas/core/model.js';
 import type { ApprovalWorkflow, RequestStore } from '../../lambdas/core/ports.js';
 
 /**
@@ -41,12 +46,21 @@ const pendingRequest = (): AccessRequest => ({
   version: 1,
 });
 
+const apiCaller = (sub: string, ...roles: Role[]): Caller => ({
+  sub,
+  issuer: 'https://issuer',
+  groups: [],
+  roles: new Set(roles),
+});
+
 class MemoryStore implements Partial<RequestStore> {
   request = pendingRequest();
   token: string | undefined;
+  reads = 0;
   /** Runs once, right after the first token read: where a concurrent notify step would land. */
   afterTokenRead: (() => void) | undefined;
   async get() {
+    this.reads++;
     return structuredClone(this.request);
   }
   async getTaskToken() {
@@ -65,9 +79,12 @@ class MemoryStore implements Partial<RequestStore> {
 class RecordingWorkflow implements ApprovalWorkflow {
   readonly sent: string[] = [];
   live = new Set<string>();
+  /** Fails every send, as Step Functions does while it is unreachable. */
+  unreachable = false;
   async start() {}
   async stop() {}
   async succeed(token: string) {
+    if (this.unreachable) throw new Error('Step Functions unreachable');
     this.sent.push(token);
     return this.live.delete(token) ? ('sent' as const) : ('gone' as const);
   }
@@ -79,20 +96,22 @@ class RecordingWorkflow implements ApprovalWorkflow {
 function setup() {
   const store = new MemoryStore();
   const workflow = new RecordingWorkflow();
+  const warnings: Array<{ message: string; fields?: Record<string, unknown> }> = [];
   const decisions = new Decisions({
     store: store as unknown as RequestStore,
     workflow,
     clock: { now: () => new Date() },
     config,
+    log: { warn: (message, fields) => warnings.push({ message, ...(fields ? { fields } : {}) }) },
   });
   const approve = () =>
     decisions.decide({
       requestId: store.request.id,
-      approver: 'alice@example.com',
+      caller: apiCaller('alice@example.com', 'approver'),
       decision: 'approve',
       channel: 'api',
     });
-  return { store, workflow, approve };
+  return { store, workflow, decisions, warnings, approve };
 }
 
 describe('Decisions → workflow hand-off', () => {
@@ -323,3 +342,128 @@ describe('decision rules', () => {
     });
   });
 });
+describe('who may decide', () => {
+  it('refuses an API caller without the approver role before reading the request, even one the rule names', async () => {
+    const { store, decisions } = setup();
+    const attempt = decisions.decide({
+      requestId: store.request.id,
+      caller: apiCaller('alice@example.com', 'agent', 'auditor'),
+      decision: 'approve',
+      channel: 'api',
+    });
+    await expect(attempt).rejects.toBeInstanceOf(ForbiddenError);
+    expect(store.reads).toBe(0);
+    expect(store.request.status).toBe('PENDING');
+  });
+
+  it('takes a Slack approver from the mapping, without roles', async () => {
+    const { store, decisions } = setup();
+    const result = await decisions.decide({
+      requestId: store.request.id,
+      approver: 'alice@example.com',
+      decision: 'approve',
+      channel: 'slack',
+    });
+    expect(result.outcome).toBe('approved');
+    expect(store.request.decisions).toMatchObject([{ approver: 'alice@example.com', channel: 'slack' }]);
+  });
+});
+
+describe('parseDecisionBody', () => {
+  it('accepts a decision with or without a comment', () => {
+    expect(parseDecisionBody('{"decision":"deny","comment":"not now"}')).toEqual({
+      decision: 'deny',
+      comment: 'not now',
+    });
+    expect(parseDecisionBody('{"decision":"approve"}')).toEqual({ decision: 'approve' });
+  });
+
+  it.each([
+    ['an unknown field', '{"decision":"approve","approver":"mallory"}', 'approver'],
+    ['another decision', '{"decision":"maybe"}', 'decision'],
+    ['no decision', '{}', 'decision'],
+    ['a comment that is not text', '{"decision":"deny","comment":42}', 'comment'],
+    ['not an object', '["approve"]', 'body'],
+  ])('refuses %s, naming the field', (_name, raw, field) => {
+    let error: unknown;
+    try {
+      parseDecisionBody(raw);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe(field);
+  });
+});
+
+/**
+ * A repeated decision on a settled request is the natural retry after a resume that failed: on
+ * either channel it re-drives the workflow, and the decider is answered AlreadyDecided whatever the
+ * re-drive does; a failed re-drive is reported once, the same way for both channels.
+ */
+describe('a repeated decision re-drives the workflow', () => {
+  const repeat = (decisions: Decisions, channel: 'api' | 'slack', requestId: string) => {
+    const input: DecisionInput =
+      channel === 'api'
+        ? { requestId, caller: apiCaller('alice@example.com', 'approver'), decision: 'approve', channel }
+        : { requestId, approver: 'alice@example.com', decision: 'approve', channel };
+    return decisions.decide(input);
+  };
+
+  for (const channel of ['api', 'slack'] as const) {
+    it(`through ${channel}: tells a workflow that was never told, and answers AlreadyDecided`, async () => {
+      const { store, workflow, decisions, warnings, approve } = setup();
+      store.token = 'token-1';
+      workflow.live.add('token-1');
+      workflow.unreachable = true;
+      await expect(approve()).rejects.toMatchObject({ code: 'DependencyUnavailable' });
+      expect(store.request.status).toBe('APPROVED');
+      workflow.unreachable = false;
+
+      await expect(repeat(decisions, channel, store.request.id)).rejects.toBeInstanceOf(AlreadyDecidedError);
+      expect(workflow.sent).toEqual(['token-1']);
+      expect(workflow.live.size).toBe(0);
+      expect(warnings).toEqual([]);
+    });
+
+    it(`through ${channel}: a failed re-drive is reported and the answer is still AlreadyDecided`, async () => {
+      const { store, workflow, decisions, warnings, approve } = setup();
+      store.token = 'token-1';
+      workflow.live.add('token-1');
+      workflow.unreachable = true;
+      await expect(approve()).rejects.toMatchObject({ code: 'DependencyUnavailable' });
+
+      await expect(repeat(decisions, channel, store.request.id)).rejects.toBeInstanceOf(AlreadyDecidedError);
+      expect(warnings).toEqual([
+        {
+          message: 'workflow not re-driven after a repeated decision',
+          fields: {
+            requestId: store.request.id,
+            status: 'APPROVED',
+            error: { name: 'Error', message: 'Step Functions unreachable' },
+          },
+        },
+      ]);
+    });
+  }
+
+  it('does not touch the workflow when the repeat is an approver voting twice on a pending request', async () => {
+    const { store, workflow, decisions } = setup();
+    store.request.policy.quorum = 2;
+    store.request.policy.approvers = ['alice@example.com', 'bob@example.com'];
+    store.token = 'token-1';
+    workflow.live.add('token-1');
+    await approve(decisions);
+    await expect(approve(decisions)).rejects.toBeInstanceOf(AlreadyDecidedError);
+    expect(store.request.status).toBe('PENDING');
+    expect(workflow.sent).toEqual([]);
+  });
+});
+
+const approve = (decisions: Decisions) =>
+  decisions.decide({
+    requestId: 'req_AAAAAAAAAAAAAAAAAAAA',
+    caller: apiCaller('alice@example.com', 'approver'),
+    decision: 'approve',
+    channel: 'api',
+  });

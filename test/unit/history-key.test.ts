@@ -1,13 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { HmacMac, localHistoryKey } from '../../lambdas/adapters/hmac-mac.js';
+import { describe, expect, it } from 'vitest';
+import { HmacMac } from '../../lambdas/adapters/hmac-mac.js';
 import { historyMacInput, sealHistory } from '../../lambdas/core/history.js';
-
-const dir = mkdtempSync(join(tmpdir(), 'history-key-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('HmacMac', () => {
   it('verifies its own MACs and refuses another key’s, a changed message and garbage', async () => {
@@ -24,18 +18,6 @@ describe('HmacMac', () => {
 
   it('refuses a key shorter than 32 bytes', () => {
     expect(() => new HmacMac(randomBytes(16))).toThrow(/32 bytes/);
-  });
-});
-
-describe('localHistoryKey', () => {
-  it('creates an owner-only key once and reads the same key afterwards', () => {
-    const path = join(dir, 'data', 'history.key');
-    const first = localHistoryKey(path);
-    const second = localHistoryKey(path);
-
-    expect(first.length).toBe(32);
-    expect(second.equals(first)).toBe(true);
-    expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 });
 

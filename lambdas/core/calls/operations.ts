@@ -424,8 +424,6 @@ function parameterNames(arn: Arn): string[] {
   return rest.includes('/') ? [`/${rest}`, arn.arn] : [rest, `/${rest}`, arn.arn];
 }
 
-export const SUPPORTED_OPERATIONS: readonly OperationSpec[] = SPECS;
-
 /** `dynamodb:PutItem` → "PutItem (dynamodb:PutItem)", for error messages and docs. */
 export const supportedList = () => SPECS.map((s) => `${s.operation} (${s.action})`).join(', ');
 
