@@ -138,6 +138,18 @@ export function validateBlocks(blocks: unknown): string[] {
     }
   };
 
+  /** A block's `elements`: 1 to `max` items, each checked by `each` at its own pointer. */
+  const elements = (
+    value: unknown,
+    pointer: string,
+    max: number,
+    each: (element: unknown, pointer: string) => void,
+  ) => {
+    if (!Array.isArray(value) || value.length === 0) return at(pointer, 'must contain at least 1 item');
+    if (value.length > max) at(pointer, `must contain at most ${max} items`);
+    for (const [j, e] of value.entries()) each(e, `${pointer}/${j}`);
+  };
+
   for (const [i, value] of blocks.entries()) {
     const pointer = `/blocks/${i}`;
     if (typeof value !== 'object' || value === null) {
@@ -176,35 +188,20 @@ export function validateBlocks(blocks: unknown): string[] {
         if (b.accessory !== undefined) element(b.accessory, `${pointer}/accessory`, actionIds);
         break;
       }
-      case 'context': {
-        if (!Array.isArray(b.elements) || b.elements.length === 0) {
-          at(`${pointer}/elements`, 'must contain at least 1 item');
-          break;
-        }
-        if (b.elements.length > SLACK_LIMITS.contextElements) {
-          at(`${pointer}/elements`, `must contain at most ${SLACK_LIMITS.contextElements} items`);
-        }
-        for (const [j, e] of b.elements.entries()) {
-          if ((e as { type?: unknown } | null)?.type !== 'image') {
-            textObject(e, `${pointer}/elements/${j}`, SLACK_LIMITS.contextText);
-          }
-        }
+      case 'context':
+        elements(b.elements, `${pointer}/elements`, SLACK_LIMITS.contextElements, (e, where) => {
+          if ((e as { type?: unknown } | null)?.type !== 'image')
+            textObject(e, where, SLACK_LIMITS.contextText);
+        });
         break;
-      }
       case 'header':
         textObject(b.text, `${pointer}/text`, SLACK_LIMITS.headerText, true);
         break;
-      case 'actions': {
-        if (!Array.isArray(b.elements) || b.elements.length === 0) {
-          at(`${pointer}/elements`, 'must contain at least 1 item');
-          break;
-        }
-        if (b.elements.length > SLACK_LIMITS.actionsElements) {
-          at(`${pointer}/elements`, `must contain at most ${SLACK_LIMITS.actionsElements} items`);
-        }
-        for (const [j, e] of b.elements.entries()) element(e, `${pointer}/elements/${j}`, actionIds);
+      case 'actions':
+        elements(b.elements, `${pointer}/elements`, SLACK_LIMITS.actionsElements, (e, where) =>
+          element(e, where, actionIds),
+        );
         break;
-      }
       case 'image':
         maxLength(b.image_url, SLACK_LIMITS.url, `${pointer}/image_url`);
         break;
