@@ -1,4 +1,4 @@
-import type { RuleState } from './template.js';
+import { isObject, type RuleState } from './template.js';
 
 /**
  * EventBridge event patterns, as the EventBridge User Guide ("Creating event patterns",
@@ -34,9 +34,6 @@ export class EventPatternError extends Error {
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** `*` matches any run of characters; `\*` and `\\` are literal. */
 function wildcardMatches(pattern: string, value: string): boolean {
