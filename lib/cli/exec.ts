@@ -3,7 +3,7 @@ import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { ProcessCredentials } from '../../lambdas/core/model.js';
-import { clientFor, idempotencyKey, parseFlags, positiveSeconds } from './args.js';
+import { clientFor, parseFlags, positiveSeconds } from './args.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { type CliIo, sanitize } from './output.js';
 import { REQUEST_OPTIONS, reportOutcome, requestBody, submitAndWait } from './request.js';
@@ -95,16 +95,10 @@ export async function runExec(argv: string[], io: CliIo): Promise<number> {
   const timeoutSeconds = positiveSeconds('exec', 'timeout', flags.timeout);
   const client = clientFor(flags, io);
 
-  const { request, gaveUp } = await submitAndWait(
-    client,
-    body,
-    idempotencyKey(flags['idempotency-key']),
-    io,
-    {
-      enabled: true,
-      ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),
-    },
-  );
+  const { request, gaveUp } = await submitAndWait(client, body, flags['idempotency-key'], io, {
+    enabled: true,
+    timeoutSeconds,
+  });
   if (gaveUp || request.status !== 'APPROVED') return reportOutcome(request, io, gaveUp, timeoutSeconds);
 
   const credentials = await client.claimCredentials(request.id);
