@@ -24,10 +24,11 @@ export { PROJECT_ROOT };
  * Everything that can change the synthesized output besides the configuration file. A file added
  * under one of these folders changes the key too (paths are hashed with the contents).
  */
-export const SYNTH_INPUTS = [
+const SYNTH_INPUTS = [
   'bin',
   'lib/aws',
   'lib/bundling.ts',
+  'lib/project-root.ts',
   'lambdas',
   'state-machines',
   'package-lock.json',
