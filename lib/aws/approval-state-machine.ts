@@ -8,8 +8,8 @@ import { Construct } from 'constructs';
 import { auditLogGroup } from './audit-logs.js';
 
 /** The placeholders the ASL file may use, each replaced by CloudFormation with a function's ARN. */
-export const DEFINITION_PLACEHOLDERS = ['NotifyApproversFunctionArn', 'SettleRequestFunctionArn'] as const;
-export type DefinitionPlaceholder = (typeof DEFINITION_PLACEHOLDERS)[number];
+const DEFINITION_PLACEHOLDERS = ['NotifyApproversFunctionArn', 'SettleRequestFunctionArn'] as const;
+type DefinitionPlaceholder = (typeof DEFINITION_PLACEHOLDERS)[number];
 
 /** The only task resources the state machine's role is allowed to serve. */
 const ALLOWED_TASK_RESOURCES = new Set([

@@ -52,7 +52,7 @@ function stripped(name: string): boolean {
 }
 
 /** The child's environment: the caller's, minus what `stripped` names, plus the session. Exported for its test. */
-export function commandEnv(
+function commandEnv(
   base: NodeJS.ProcessEnv,
   credentials: ProcessCredentials,
   resource: string,
@@ -115,7 +115,7 @@ export async function runExec(argv: string[], io: CliIo): Promise<number> {
  * Where `command` would be found as spawn finds it: a name containing a slash is a path; a bare
  * name is looked up on PATH. Only an executable regular file counts.
  */
-export function findExecutable(command: string, env: NodeJS.ProcessEnv): string | undefined {
+function findExecutable(command: string, env: NodeJS.ProcessEnv): string | undefined {
   const runnable = (file: string) => {
     try {
       if (!statSync(file).isFile()) return false;

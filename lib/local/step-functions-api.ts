@@ -9,7 +9,7 @@ import type { Json } from './step-functions-plan.js';
  * do is the engine's (step-functions.ts); this file only speaks the protocol in front of it.
  */
 
-export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
 export interface ExecutionRecord {
   readonly executionArn: string;

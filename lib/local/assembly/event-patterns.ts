@@ -26,7 +26,7 @@ import { isObject, type RuleState } from './template.js';
  * up to that maximum.
  */
 
-export const EVENT_PATTERN_MAX_CHARACTERS = 4096;
+const EVENT_PATTERN_MAX_CHARACTERS = 4096;
 export const EVENT_PATTERN_DEFAULT_QUOTA_CHARACTERS = 2048;
 
 export class EventPatternError extends Error {
@@ -212,7 +212,7 @@ export function matchesPattern(pattern: unknown, event: unknown): boolean {
 }
 
 /** The pattern's size in characters, as PutRule counts it (its JSON text). */
-export function eventPatternSize(pattern: unknown): number {
+function eventPatternSize(pattern: unknown): number {
   return (typeof pattern === 'string' ? pattern : JSON.stringify(pattern)).length;
 }
 

@@ -186,7 +186,7 @@ export function refOf(value: unknown): string | undefined {
 }
 
 /** The `[logicalId, attribute]` of `{ 'Fn::GetAtt': … }`, else undefined. */
-export function getAttOf(value: unknown): [string, string] | undefined {
+function getAttOf(value: unknown): [string, string] | undefined {
   if (!isObject(value) || Object.keys(value).length !== 1) return undefined;
   const att = value['Fn::GetAtt'];
   if (Array.isArray(att) && typeof att[0] === 'string' && typeof att[1] === 'string') return [att[0], att[1]];

@@ -23,7 +23,7 @@ const XMLNS = 'https://iam.amazonaws.com/doc/2010-05-08/';
 /** The characters IAM allows in role, policy and session names. */
 export const NAME_PATTERN = /^[\w+=,.@-]+$/;
 /** IAM limit on all inline policies of one role together (whitespace not counted). */
-export const ROLE_INLINE_POLICY_LIMIT = 10_240;
+const ROLE_INLINE_POLICY_LIMIT = 10_240;
 const OPERATIONS = new Set(['GetRolePolicy', 'PutRolePolicy', 'DeleteRolePolicy', 'ListRolePolicies']);
 
 /** parsePolicy, refusing a malformed document as IAM and STS do (MalformedPolicyDocument). */

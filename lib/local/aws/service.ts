@@ -142,7 +142,7 @@ const XML_ESCAPES: Record<string, string> = {
   "'": '&apos;',
 };
 
-export function xmlText(value: string): string {
+function xmlText(value: string): string {
   return value.replace(/[&<>"']/g, (c) => XML_ESCAPES[c] as string);
 }
 

@@ -25,7 +25,7 @@ import {
 
 const XMLNS = 'https://sts.amazonaws.com/doc/2011-06-15/';
 /** STS limit on the plaintext of an inline session policy. */
-export const SESSION_POLICY_LIMIT = 2048;
+const SESSION_POLICY_LIMIT = 2048;
 /** Every caller here is a role session, so every AssumeRole is role chaining: one hour at most. */
 const ROLE_CHAINING_MAX_SECONDS = 3600;
 const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
