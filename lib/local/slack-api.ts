@@ -276,6 +276,24 @@ export function createLocalSlack(options: LocalSlackOptions): LocalSlack {
   const find = (channel: unknown, ts: unknown) =>
     messages.find((m) => !m.ephemeral && m.channel === channel && m.ts === ts);
 
+  /** A new message from a (checked) postMessage or postEphemeral body, kept as Slack would show it. */
+  const post = (
+    channel: string,
+    body: Record<string, unknown>,
+    extra: Pick<LocalSlackMessage, 'ephemeral' | 'user'> = {},
+  ): LocalSlackMessage => {
+    const message: LocalSlackMessage = {
+      channel,
+      ts: nextTs(),
+      ...(typeof body.text === 'string' ? { text: body.text } : {}),
+      ...(body.blocks !== undefined ? { blocks: structuredClone(body.blocks as unknown[]) } : {}),
+      ...(typeof body.thread_ts === 'string' ? { thread_ts: body.thread_ts } : {}),
+      ...extra,
+    };
+    messages.push(message);
+    return message;
+  };
+
   const methods: Record<string, (body: Record<string, unknown>) => SlackAnswer> = {
     'chat.postMessage'(body) {
       const channel = body.channel;
@@ -285,14 +303,7 @@ export function createLocalSlack(options: LocalSlackOptions): LocalSlack {
       if (invalid) return invalid;
       if (body.thread_ts !== undefined && !find(channel, body.thread_ts))
         return { ok: false, error: 'thread_not_found' };
-      const message: LocalSlackMessage = {
-        channel,
-        ts: nextTs(),
-        ...(typeof body.text === 'string' ? { text: body.text } : {}),
-        ...(body.blocks !== undefined ? { blocks: structuredClone(body.blocks as unknown[]) } : {}),
-        ...(typeof body.thread_ts === 'string' ? { thread_ts: body.thread_ts } : {}),
-      };
-      messages.push(message);
+      const message = post(channel, body);
       return { ok: true, channel, ts: message.ts, message: asMessage(message) };
     },
 
@@ -325,16 +336,7 @@ export function createLocalSlack(options: LocalSlackOptions): LocalSlack {
         return { ok: false, error: 'user_not_in_channel' };
       const invalid = checkContent(body);
       if (invalid) return invalid;
-      const message: LocalSlackMessage = {
-        channel,
-        ts: nextTs(),
-        ...(typeof body.text === 'string' ? { text: body.text } : {}),
-        ...(body.blocks !== undefined ? { blocks: structuredClone(body.blocks as unknown[]) } : {}),
-        ...(typeof body.thread_ts === 'string' ? { thread_ts: body.thread_ts } : {}),
-        ephemeral: true,
-        user: body.user,
-      };
-      messages.push(message);
+      const message = post(channel, body, { ephemeral: true, user: body.user });
       return { ok: true, message_ts: message.ts };
     },
   };
