@@ -36,7 +36,8 @@ import { assumeRoleResponseElements, createStsService } from './sts.js';
  * One local AWS endpoint, like LocalStack's edge port (DESIGN.md §2): every request is dispatched on
  * its SigV4 credential scope's service, its signature verified exactly, its caller resolved from the
  * access key, the call authorized with IAM's policy evaluation logic, then served — and every call,
- * allowed or refused, becomes a CloudTrail record.
+ * allowed or refused, becomes a CloudTrail record. What is learned of a request before a service
+ * parses it (its service, protocol, source and signer) is caller.ts's.
  *
  * Callers are role sessions only: those `issueRoleSession` hands a function for its execution role,
  * and those AssumeRole mints. Any other key is refused as AWS refuses an unknown one.
