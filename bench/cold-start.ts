@@ -1,11 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createLambdaRunner,
-  lambdaEnvironment,
-  type RunnableFunction,
-} from '../lib/local/assembly/lambda-runner.js';
+import { lambdaEnvironment } from '../lib/local/assembly/lambda-environment.js';
+import { createLambdaRunner, type RunnableFunction } from '../lib/local/assembly/lambda-runner.js';
 import { lambdaNodeBinary } from '../lib/local/lambda-node.js';
 import { apiEvent } from './lib/api-event.js';
 import { ALLOW_BODY, type BenchStack } from './lib/bench-stack.js';

@@ -15,17 +15,17 @@ import type { BuildOptions } from 'esbuild';
  * Some CommonJS dependencies call require() for Node built-ins; an ESM bundle has no require, so
  * each bundle starts by making one.
  */
-export const ESM_REQUIRE_BANNER =
+const ESM_REQUIRE_BANNER =
   "import { createRequire as __countersignCreateRequire } from 'node:module'; const require = __countersignCreateRequire(import.meta.url);";
 
 /** DESIGN.md §2: Node.js 22 or 24 on arm64. The bundle targets node22 so either runtime runs it. */
-export const LAMBDA_NODE_TARGET = 'node22';
+const LAMBDA_NODE_TARGET = 'node22';
 
 /**
  * SDK modules replaced in Lambda bundles by the smaller ones beside each handler; each file says
  * why it is safe. NodejsFunction takes them as `esbuildArgs: { '--alias': ['from=to', …] }`.
  */
-export const SDK_ALIASES = {
+const SDK_ALIASES = {
   '@aws-sdk/credential-provider-node': './lambdas/adapters/sdk-lambda-credentials.ts',
   '@smithy/core/event-streams': './lambdas/adapters/sdk-no-event-streams.ts',
 } as const;

@@ -1,14 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { Aws, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, Fn, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { auditLogGroup } from './audit-logs.js';
 
 /** The placeholders the ASL file may use, each replaced by CloudFormation with a function's ARN. */
-export const DEFINITION_PLACEHOLDERS = ['NotifyApproversFunctionArn', 'SettleRequestFunctionArn'] as const;
-export type DefinitionPlaceholder = (typeof DEFINITION_PLACEHOLDERS)[number];
+const DEFINITION_PLACEHOLDERS = ['NotifyApproversFunctionArn', 'SettleRequestFunctionArn'] as const;
+type DefinitionPlaceholder = (typeof DEFINITION_PLACEHOLDERS)[number];
 
 /** The only task resources the state machine's role is allowed to serve. */
 const ALLOWED_TASK_RESOURCES = new Set([
@@ -100,7 +101,7 @@ export class ApprovalStateMachine extends Construct {
     const text = readFileSync(props.definitionFile, 'utf8');
     checkApprovalDefinition(text, props.definitionFile);
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', {
+    this.logGroup = auditLogGroup(this, 'Logs', props.logRetention, {
       // The vendedlogs prefix keeps Step Functions from growing the account's CloudWatch Logs
       // resource policy (capped at 5,120 characters). The stack id's GUID ends the name because the
       // group is retained: a stack deleted and created again must not collide with its old logs.
@@ -108,8 +109,6 @@ export class ApprovalStateMachine extends Construct {
         `/aws/vendedlogs/states/${Stack.of(this).stackName}-approval-`,
         Fn.select(2, Fn.split('/', Aws.STACK_ID)),
       ]),
-      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-      removalPolicy: RemovalPolicy.RETAIN,
     });
 
     const substitutions: Record<DefinitionPlaceholder, string> = {

@@ -53,7 +53,7 @@ export function chunkRoleArns(roleArns: readonly string[], budget = PATTERN_BUDG
  * target role, and the AssumeRole calls that minted those sessions. EventBridge is regional and
  * per account: events of member accounts arrive here only if forwarded (see CloudTrailForwarding).
  */
-export function cloudTrailEventPatterns(roleArns: readonly string[]): {
+function cloudTrailEventPatterns(roleArns: readonly string[]): {
   sessionActivity: events.EventPattern;
   assumeRole: events.EventPattern;
 } {

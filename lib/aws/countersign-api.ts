@@ -1,8 +1,9 @@
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { auditLogGroup } from './audit-logs.js';
 
 export interface ApiRoute {
   readonly method: 'GET' | 'POST';
@@ -56,10 +57,7 @@ export class CountersignApi extends Construct {
 
   constructor(scope: Construct, id: string, props: CountersignApiProps) {
     super(scope, id);
-    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    this.accessLogs = auditLogGroup(this, 'AccessLogs', props.logRetention);
     this.api = new apigateway.RestApi(this, 'Api', {
       description: 'Countersign: approval control plane for AI agents (DESIGN.md §4)',
       endpointTypes: [apigateway.EndpointType.REGIONAL],

@@ -1,11 +1,12 @@
 import { posix } from 'node:path';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from '../bundling.js';
+import { auditLogGroup } from './audit-logs.js';
 
 export interface CountersignFunctionProps {
   /** Absolute path of the handler file (it exports `handler`). */
@@ -40,11 +41,7 @@ export class CountersignFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: CountersignFunctionProps) {
     super(scope, id);
-    this.logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-      // Handler logs are part of the audit trail (who called, what was refused); they outlive the stack.
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    this.logGroup = auditLogGroup(this, 'Logs', props.logRetention);
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `Countersign ${id}: ${props.description}`,

@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   Annotations,
   ArnFormat,
@@ -20,6 +19,7 @@ import type { Construct } from 'constructs';
 import type { CountersignConfig } from '../../lambdas/core/config.js';
 import { configWarnings } from '../../lambdas/core/targets.js';
 import { BUNDLE_FILES } from '../bundling.js';
+import { PROJECT_ROOT } from '../project-root.js';
 import { ApprovalStateMachine } from './approval-state-machine.js';
 import { CloudTrailLinkage } from './cloudtrail-linkage.js';
 import { ConsoleSite } from './console-site.js';
@@ -31,8 +31,8 @@ import { RevocationAlarm } from './revocation-alarm.js';
 import { SlackSecret } from './slack-secret.js';
 import { configDefine } from './synth-config.js';
 
-/** The repository root: lib/aws/ is two levels down. */
-export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
+/** The repository root (lib/project-root.ts), also exported here for this module's callers. */
+export { PROJECT_ROOT };
 
 /** Each handler file (lambdas/handlers/<file>.ts), sized for what it does. */
 export const HANDLERS = {
@@ -154,6 +154,10 @@ const USES = {
 /**
  * Countersign on AWS: every part of DESIGN.md §2's AWS column, with each function's permissions
  * granted here, in one place, handler by handler.
+ *
+ * This file is longer than most (~480 lines) on purpose: the parts are constructs of their own
+ * (lib/aws/*.ts), and what stays here is the wiring and every grant. Split, one function's
+ * permissions would be spread over several files, and reviewing what it may do would need them all.
  */
 export class CountersignStack extends Stack {
   public readonly table: CountersignTable;

@@ -41,23 +41,25 @@ export class RevocationAlarm extends Construct {
         period: Duration.minutes(1),
       });
     };
-    this.failed = new cloudwatch.Alarm(this, 'Failed', {
-      metric: metricFor(REVOCATION_FAILED),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription:
-        'A revoke could not write its deny on a target role: the revoked sessions still work. Retry the revoke (POST /v1/requests/{id}/revoke) and check the revoke-request logs.',
-    });
-    this.capacityExhausted = new cloudwatch.Alarm(this, 'CapacityExhausted', {
-      metric: metricFor(REVOCATION_CAPACITY_EXHAUSTED),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription:
-        'Revocation slots on a target role were full: every older session of the role was denied. Look for an agent flooding revokes.',
-    });
+    // Any one such line in a minute is an alarm; quiet minutes are not missing data.
+    const alarmOn = (id: string, code: string, alarmDescription: string) =>
+      new cloudwatch.Alarm(this, id, {
+        metric: metricFor(code),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription,
+      });
+    this.failed = alarmOn(
+      'Failed',
+      REVOCATION_FAILED,
+      'A revoke could not write its deny on a target role: the revoked sessions still work. Retry the revoke (POST /v1/requests/{id}/revoke) and check the revoke-request logs.',
+    );
+    this.capacityExhausted = alarmOn(
+      'CapacityExhausted',
+      REVOCATION_CAPACITY_EXHAUSTED,
+      'Revocation slots on a target role were full: every older session of the role was denied. Look for an agent flooding revokes.',
+    );
   }
 }

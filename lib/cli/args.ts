@@ -6,7 +6,7 @@ import type { CliIo } from './output.js';
 import { resolveEndpoint, resolveTokenSource } from './settings.js';
 
 /** Flags every command accepts. `--help` is answered before parsing, in bin/countersign.ts. */
-export const GLOBAL_OPTIONS = {
+const GLOBAL_OPTIONS = {
   endpoint: { type: 'string' },
   token: { type: 'string' },
 } as const;

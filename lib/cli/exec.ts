@@ -3,7 +3,7 @@ import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { ProcessCredentials } from '../../lambdas/core/model.js';
-import { clientFor, idempotencyKey, parseFlags, positiveSeconds } from './args.js';
+import { clientFor, parseFlags, positiveSeconds } from './args.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { type CliIo, sanitize } from './output.js';
 import { REQUEST_OPTIONS, reportOutcome, requestBody, submitAndWait } from './request.js';
@@ -52,7 +52,7 @@ function stripped(name: string): boolean {
 }
 
 /** The child's environment: the caller's, minus what `stripped` names, plus the session. Exported for its test. */
-export function commandEnv(
+function commandEnv(
   base: NodeJS.ProcessEnv,
   credentials: ProcessCredentials,
   resource: string,
@@ -95,16 +95,10 @@ export async function runExec(argv: string[], io: CliIo): Promise<number> {
   const timeoutSeconds = positiveSeconds('exec', 'timeout', flags.timeout);
   const client = clientFor(flags, io);
 
-  const { request, gaveUp } = await submitAndWait(
-    client,
-    body,
-    idempotencyKey(flags['idempotency-key']),
-    io,
-    {
-      enabled: true,
-      ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),
-    },
-  );
+  const { request, gaveUp } = await submitAndWait(client, body, flags['idempotency-key'], io, {
+    enabled: true,
+    timeoutSeconds,
+  });
   if (gaveUp || request.status !== 'APPROVED') return reportOutcome(request, io, gaveUp, timeoutSeconds);
 
   const credentials = await client.claimCredentials(request.id);
@@ -121,7 +115,7 @@ export async function runExec(argv: string[], io: CliIo): Promise<number> {
  * Where `command` would be found as spawn finds it: a name containing a slash is a path; a bare
  * name is looked up on PATH. Only an executable regular file counts.
  */
-export function findExecutable(command: string, env: NodeJS.ProcessEnv): string | undefined {
+function findExecutable(command: string, env: NodeJS.ProcessEnv): string | undefined {
   const runnable = (file: string) => {
     try {
       if (!statSync(file).isFile()) return false;

@@ -62,7 +62,7 @@ export interface RetryPolicy {
 }
 
 /** About 4 s of patience in total: long enough for a Lambda cold start or a throttled burst. */
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 4_000 };
+const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 4_000 };
 
 export interface ClientOptions {
   readonly endpoint: URL;

@@ -104,7 +104,7 @@ async function guarded(body: () => Promise<CallToolResult>): Promise<CallToolRes
   }
 }
 
-export function createMcpServer(options: McpOptions): McpServer {
+function createMcpServer(options: McpOptions): McpServer {
   const server = new McpServer({ name: 'countersign', version: options.version ?? '0.1.0' });
 
   server.registerTool(

@@ -55,15 +55,18 @@ export function reportOutcome(
   return code;
 }
 
-/** Creates the request and, when asked, waits for it to be decided. Shared by `request --wait` and `exec`. */
+/**
+ * Creates the request (under the caller's idempotency key, or one of this invocation's) and, when
+ * asked, waits for it to be decided. Shared by `request --wait` and `exec`.
+ */
 export async function submitAndWait(
   client: CountersignClient,
   body: CreateRequestBody,
-  key: string,
+  givenKey: string | undefined,
   io: CliIo,
-  wait: { enabled: boolean; timeoutSeconds?: number },
+  wait: { enabled: boolean; timeoutSeconds: number | undefined },
 ): Promise<{ request: RequestView; gaveUp: boolean }> {
-  const created = await client.createRequest(body, key);
+  const created = await client.createRequest(body, idempotencyKey(givenKey));
   if (!wait.enabled) return { request: created, gaveUp: false };
   return waitForDecision(
     client,
@@ -85,16 +88,10 @@ export async function runRequest(argv: string[], io: CliIo): Promise<number> {
     throw new UsageError('--timeout only applies with --wait', 'request');
   const client = clientFor(flags, io);
 
-  const { request, gaveUp } = await submitAndWait(
-    client,
-    body,
-    idempotencyKey(flags['idempotency-key']),
-    io,
-    {
-      enabled: flags.wait === true,
-      ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),
-    },
-  );
+  const { request, gaveUp } = await submitAndWait(client, body, flags['idempotency-key'], io, {
+    enabled: flags.wait === true,
+    timeoutSeconds,
+  });
   io.out(flags.json ? `${JSON.stringify(request, null, 2)}\n` : formatRequest(request));
   return reportOutcome(request, io, gaveUp, timeoutSeconds);
 }

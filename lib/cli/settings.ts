@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { CliError, EXIT, UsageError } from './exit-codes.js';
 
 /** Where the CLI talks to when neither `--endpoint` nor COUNTERSIGN_ENDPOINT says otherwise: `npm start`. */
-export const DEFAULT_ENDPOINT = 'http://127.0.0.1:8787';
+const DEFAULT_ENDPOINT = 'http://127.0.0.1:8787';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 

@@ -1,15 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { ConfigError } from '../../lambdas/core/errors.js';
+import { PROJECT_ROOT } from '../project-root.js';
 
-export const APPROVAL_ASL_PATH = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'state-machines',
-  'approval.asl.json',
-);
+const APPROVAL_ASL_PATH = join(PROJECT_ROOT, 'state-machines', 'approval.asl.json');
 
 /**
  * The ASL file with `definitionSubstitutions` applied, as CDK does on AWS. The local assembly takes

@@ -2,10 +2,13 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { globMatch } from '../../lambdas/core/policy.js';
 import type { ApiRouteSpec, GatewayResponseSpec } from './api-gateway.js';
 import { ruleReceives } from './assembly/event-patterns.js';
-import { physicalResources, resolve, resolveDefinition, resolveEnvironment } from './assembly/intrinsics.js';
-import { createLambdaRunner, lambdaEnvironment, type RunnableFunction } from './assembly/lambda-runner.js';
+import { resolve, resolveDefinition, resolveEnvironment } from './assembly/intrinsics.js';
+import { lambdaEnvironment } from './assembly/lambda-environment.js';
+import { createLambdaRunner, type RunnableFunction } from './assembly/lambda-runner.js';
+import { physicalResources } from './assembly/physical-resources.js';
 import { synthesizeAssembly } from './assembly/synth.js';
 import { type AssemblyModel, readAssemblyModel } from './assembly/template.js';
 import { pruneAssemblyCache } from './assembly-cache.js';
@@ -422,16 +425,6 @@ function namedError(name: string, message: string): Error {
   const error = new Error(message);
   error.name = name;
   return error;
-}
-
-function globMatch(pattern: string, value: string): boolean {
-  const re = new RegExp(
-    `^${pattern
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '.*')
-      .replace(/\?/g, '.')}$`,
-  );
-  return re.test(value);
 }
 
 /** CreateTable input from a template's table properties (what CloudFormation sends). */

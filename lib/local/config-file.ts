@@ -1,19 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { CountersignConfig } from '../../lambdas/core/config.js';
 import { ConfigError } from '../../lambdas/core/errors.js';
 import { configWarnings } from '../../lambdas/core/targets.js';
 import { parseConfigText } from '../aws/synth-config.js';
+import { PROJECT_ROOT } from '../project-root.js';
 
 /** The documented example, found wherever the command runs from. */
-export const DEFAULT_CONFIG_PATH = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'config',
-  'countersign.example.yaml',
-);
+export const DEFAULT_CONFIG_PATH = join(PROJECT_ROOT, 'config', 'countersign.example.yaml');
 
 /**
  * Reads and validates a YAML configuration file; every error names the file and the key. Warnings

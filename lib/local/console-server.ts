@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CountersignConfig } from '../../lambdas/core/config.js';
 import { buildConsole, CONSOLE_SECURITY_HEADERS, type ConsoleBuild, consoleCsp } from '../console/build.js';
 import { requestPath } from './http-server.js';
-import { createAuthorizationServer, type LocalIssuer } from './oidc-issuer.js';
+import { createAuthorizationServer } from './oidc-authorization-server.js';
+import type { LocalIssuer } from './oidc-issuer.js';
 
 /**
  * The web console on the local front door (DESIGN.md §6): `/console/…` (the built app and its

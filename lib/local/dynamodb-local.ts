@@ -281,7 +281,7 @@ async function startOnPort(port: number, dataDir: string | null, timeoutMs: numb
 }
 
 /** The CreateTable input for the single table of TABLE_DESIGN (the CDK stack builds the same shape). */
-export function createTableInput(tableName: string): CreateTableCommandInput {
+function createTableInput(tableName: string): CreateTableCommandInput {
   const keyNames = new Set<string>([TABLE_DESIGN.partitionKey, TABLE_DESIGN.sortKey]);
   const indexes = Object.entries(TABLE_DESIGN.indexes).map(([name, index]) => {
     keyNames.add(index.partitionKey);

@@ -26,7 +26,7 @@ export class BodyTooLargeError extends Error {
 }
 
 /** 1 MiB: every local API here takes JSON or form bodies far below this. */
-export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
 
 /**
  * Reads the whole body, refusing (before buffering it) anything over `limitBytes`, so a local
@@ -64,25 +64,6 @@ export function sendJson(
     'content-length': Buffer.byteLength(text),
   });
   res.end(text);
-}
-
-export function sendXml(res: ServerResponse, status: number, xml: string): void {
-  const text = `<?xml version="1.0" encoding="UTF-8"?>\n${xml}`;
-  res.writeHead(status, {
-    'content-type': 'text/xml',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
-}
-
-/** Escapes text for an XML element body or attribute value. */
-export function xmlEscape(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;');
 }
 
 /** The path part of `req.url`, without the query string. */

@@ -3,7 +3,7 @@ import type { Host } from './assembly-host.js';
 import type { LocalAws } from './aws/index.js';
 import { cloudTrailEvent, type Delivery } from './cloudtrail-delivery.js';
 import { readBody, sendJson } from './http-server.js';
-import type { LocalIssuer } from './oidc-issuer.js';
+import { LOCAL_SUB, type LocalIssuer } from './oidc-issuer.js';
 import type { LocalSlack } from './slack-api.js';
 
 /**
@@ -141,7 +141,7 @@ async function mintToken(req: IncomingMessage, res: ServerResponse, issuer: Loca
   } catch {
     return sendJson(res, 400, error('ValidationError', 'The body must be JSON.', 'body'));
   }
-  if (typeof input.sub !== 'string' || !/^[\w.@+=,:-]{1,256}$/.test(input.sub)) {
+  if (typeof input.sub !== 'string' || !LOCAL_SUB.test(input.sub)) {
     return sendJson(
       res,
       400,

@@ -27,7 +27,7 @@ import type { LocalStepFunctions } from './step-functions.js';
  */
 
 /** The statuses whose workflow is still running when nothing went wrong. */
-export const SWEPT_STATUSES = ['PENDING', 'APPROVED'] as const;
+const SWEPT_STATUSES = ['PENDING', 'APPROVED'] as const;
 
 export interface SweptRequest {
   id: string;
@@ -53,7 +53,7 @@ export interface RestartSweepResult {
 }
 
 /** Seconds left of the request's approval timeout at `now`, counted from its creation; at least 1. */
-export function remainingApprovalSeconds(request: SweptRequest, now: Date): number {
+function remainingApprovalSeconds(request: SweptRequest, now: Date): number {
   const timeout = request.policy?.approvalTimeoutSeconds ?? 3600;
   const deadline = Date.parse(request.createdAt) + timeout * 1000;
   const left = Math.ceil((deadline - now.getTime()) / 1000);
@@ -87,7 +87,7 @@ async function* requestsIn(
 }
 
 /** Starts the lost workflow of every PENDING and human-APPROVED request again (see above). */
-export async function sweepLostWorkflows(options: RestartSweepOptions): Promise<RestartSweepResult> {
+async function sweepLostWorkflows(options: RestartSweepOptions): Promise<RestartSweepResult> {
   const now = options.now ?? (() => new Date());
   const result: RestartSweepResult = { resumed: { PENDING: [], APPROVED: [] }, existing: [] };
   for (const status of SWEPT_STATUSES) {

@@ -138,6 +138,18 @@ export function validateBlocks(blocks: unknown): string[] {
     }
   };
 
+  /** A block's `elements`: 1 to `max` items, each checked by `each` at its own pointer. */
+  const elements = (
+    value: unknown,
+    pointer: string,
+    max: number,
+    each: (element: unknown, pointer: string) => void,
+  ) => {
+    if (!Array.isArray(value) || value.length === 0) return at(pointer, 'must contain at least 1 item');
+    if (value.length > max) at(pointer, `must contain at most ${max} items`);
+    for (const [j, e] of value.entries()) each(e, `${pointer}/${j}`);
+  };
+
   for (const [i, value] of blocks.entries()) {
     const pointer = `/blocks/${i}`;
     if (typeof value !== 'object' || value === null) {
@@ -176,35 +188,20 @@ export function validateBlocks(blocks: unknown): string[] {
         if (b.accessory !== undefined) element(b.accessory, `${pointer}/accessory`, actionIds);
         break;
       }
-      case 'context': {
-        if (!Array.isArray(b.elements) || b.elements.length === 0) {
-          at(`${pointer}/elements`, 'must contain at least 1 item');
-          break;
-        }
-        if (b.elements.length > SLACK_LIMITS.contextElements) {
-          at(`${pointer}/elements`, `must contain at most ${SLACK_LIMITS.contextElements} items`);
-        }
-        for (const [j, e] of b.elements.entries()) {
-          if ((e as { type?: unknown } | null)?.type !== 'image') {
-            textObject(e, `${pointer}/elements/${j}`, SLACK_LIMITS.contextText);
-          }
-        }
+      case 'context':
+        elements(b.elements, `${pointer}/elements`, SLACK_LIMITS.contextElements, (e, where) => {
+          if ((e as { type?: unknown } | null)?.type !== 'image')
+            textObject(e, where, SLACK_LIMITS.contextText);
+        });
         break;
-      }
       case 'header':
         textObject(b.text, `${pointer}/text`, SLACK_LIMITS.headerText, true);
         break;
-      case 'actions': {
-        if (!Array.isArray(b.elements) || b.elements.length === 0) {
-          at(`${pointer}/elements`, 'must contain at least 1 item');
-          break;
-        }
-        if (b.elements.length > SLACK_LIMITS.actionsElements) {
-          at(`${pointer}/elements`, `must contain at most ${SLACK_LIMITS.actionsElements} items`);
-        }
-        for (const [j, e] of b.elements.entries()) element(e, `${pointer}/elements/${j}`, actionIds);
+      case 'actions':
+        elements(b.elements, `${pointer}/elements`, SLACK_LIMITS.actionsElements, (e, where) =>
+          element(e, where, actionIds),
+        );
         break;
-      }
       case 'image':
         maxLength(b.image_url, SLACK_LIMITS.url, `${pointer}/image_url`);
         break;
@@ -279,6 +276,24 @@ export function createLocalSlack(options: LocalSlackOptions): LocalSlack {
   const find = (channel: unknown, ts: unknown) =>
     messages.find((m) => !m.ephemeral && m.channel === channel && m.ts === ts);
 
+  /** A new message from a (checked) postMessage or postEphemeral body, kept as Slack would show it. */
+  const post = (
+    channel: string,
+    body: Record<string, unknown>,
+    extra: Pick<LocalSlackMessage, 'ephemeral' | 'user'> = {},
+  ): LocalSlackMessage => {
+    const message: LocalSlackMessage = {
+      channel,
+      ts: nextTs(),
+      ...(typeof body.text === 'string' ? { text: body.text } : {}),
+      ...(body.blocks !== undefined ? { blocks: structuredClone(body.blocks as unknown[]) } : {}),
+      ...(typeof body.thread_ts === 'string' ? { thread_ts: body.thread_ts } : {}),
+      ...extra,
+    };
+    messages.push(message);
+    return message;
+  };
+
   const methods: Record<string, (body: Record<string, unknown>) => SlackAnswer> = {
     'chat.postMessage'(body) {
       const channel = body.channel;
@@ -288,14 +303,7 @@ export function createLocalSlack(options: LocalSlackOptions): LocalSlack {
       if (invalid) return invalid;
       if (body.thread_ts !== undefined && !find(channel, body.thread_ts))
         return { ok: false, error: 'thread_not_found' };
-      const message: LocalSlackMessage = {
-        channel,
-        ts: nextTs(),
-        ...(typeof body.text === 'string' ? { text: body.text } : {}),
-        ...(body.blocks !== undefined ? { blocks: structuredClone(body.blocks as unknown[]) } : {}),
-        ...(typeof body.thread_ts === 'string' ? { thread_ts: body.thread_ts } : {}),
-      };
-      messages.push(message);
+      const message = post(channel, body);
       return { ok: true, channel, ts: message.ts, message: asMessage(message) };
     },
 
@@ -328,16 +336,7 @@ export function createLocalSlack(options: LocalSlackOptions): LocalSlack {
         return { ok: false, error: 'user_not_in_channel' };
       const invalid = checkContent(body);
       if (invalid) return invalid;
-      const message: LocalSlackMessage = {
-        channel,
-        ts: nextTs(),
-        ...(typeof body.text === 'string' ? { text: body.text } : {}),
-        ...(body.blocks !== undefined ? { blocks: structuredClone(body.blocks as unknown[]) } : {}),
-        ...(typeof body.thread_ts === 'string' ? { thread_ts: body.thread_ts } : {}),
-        ephemeral: true,
-        user: body.user,
-      };
-      messages.push(message);
+      const message = post(channel, body, { ephemeral: true, user: body.user });
       return { ok: true, message_ts: message.ts };
     },
   };

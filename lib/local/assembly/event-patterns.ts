@@ -1,4 +1,4 @@
-import type { RuleState } from './template.js';
+import { isObject, type RuleState } from './template.js';
 
 /**
  * EventBridge event patterns, as the EventBridge User Guide ("Creating event patterns",
@@ -26,7 +26,7 @@ import type { RuleState } from './template.js';
  * up to that maximum.
  */
 
-export const EVENT_PATTERN_MAX_CHARACTERS = 4096;
+const EVENT_PATTERN_MAX_CHARACTERS = 4096;
 export const EVENT_PATTERN_DEFAULT_QUOTA_CHARACTERS = 2048;
 
 export class EventPatternError extends Error {
@@ -34,9 +34,6 @@ export class EventPatternError extends Error {
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** `*` matches any run of characters; `\*` and `\\` are literal. */
 function wildcardMatches(pattern: string, value: string): boolean {
@@ -215,7 +212,7 @@ export function matchesPattern(pattern: unknown, event: unknown): boolean {
 }
 
 /** The pattern's size in characters, as PutRule counts it (its JSON text). */
-export function eventPatternSize(pattern: unknown): number {
+function eventPatternSize(pattern: unknown): number {
   return (typeof pattern === 'string' ? pattern : JSON.stringify(pattern)).length;
 }
 

@@ -1,5 +1,6 @@
 import { type ResolveContext, resolveEnvironment } from './intrinsics.js';
-import { type LambdaEnvironmentOptions, lambdaEnvironment, type RunnableFunction } from './lambda-runner.js';
+import { type LambdaEnvironmentOptions, lambdaEnvironment } from './lambda-environment.js';
+import type { RunnableFunction } from './lambda-runner.js';
 import type { FunctionModel } from './template.js';
 
 /**

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from '../../project-root.js';
 import type { CfnTemplate } from './template.js';
 
 /**
@@ -17,17 +17,18 @@ import type { CfnTemplate } from './template.js';
  * `app.node.tryGetContext`, so the feature flags in cdk.json apply exactly as in `cdk synth`.
  */
 
-/** The repository root: lib/local/assembly/ is three levels down. */
-export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
+/** The repository root (lib/project-root.ts), also exported here for this module's callers. */
+export { PROJECT_ROOT };
 
 /**
  * Everything that can change the synthesized output besides the configuration file. A file added
  * under one of these folders changes the key too (paths are hashed with the contents).
  */
-export const SYNTH_INPUTS = [
+const SYNTH_INPUTS = [
   'bin',
   'lib/aws',
   'lib/bundling.ts',
+  'lib/project-root.ts',
   'lambdas',
   'state-machines',
   'package-lock.json',

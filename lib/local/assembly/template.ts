@@ -4,7 +4,11 @@ import { join } from 'node:path';
 /**
  * Reads a synthesized CloudFormation template (and its asset folders) into the model the local
  * runner starts from. Values stay raw (unresolved intrinsics) here; intrinsics.ts resolves them
- * against the physical names the local assembly gives each resource.
+ * against the physical names the local assembly gives each resource (physical-resources.ts).
+ *
+ * Kept in one file (~530 lines): it is the model's types and one short reader per resource kind,
+ * and each type is read next to the reader that fills it (its fields are exactly what that reader
+ * takes from the template). Split apart, every change to the model would touch two files.
  */
 
 export interface CfnResource {
@@ -167,7 +171,8 @@ export class TemplateModelError extends Error {
   override readonly name = 'TemplateModelError';
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
+/** A JSON object (not an array, not null), as templates and event patterns are made of. */
+export const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const asList = <T>(value: T | T[] | undefined): T[] =>
@@ -181,7 +186,7 @@ export function refOf(value: unknown): string | undefined {
 }
 
 /** The `[logicalId, attribute]` of `{ 'Fn::GetAtt': … }`, else undefined. */
-export function getAttOf(value: unknown): [string, string] | undefined {
+function getAttOf(value: unknown): [string, string] | undefined {
   if (!isObject(value) || Object.keys(value).length !== 1) return undefined;
   const att = value['Fn::GetAtt'];
   if (Array.isArray(att) && typeof att[0] === 'string' && typeof att[1] === 'string') return [att[0], att[1]];

@@ -4,10 +4,12 @@ import {
   AwsError,
   type AwsService,
   jsonBody,
+  jsonProtocol,
   type ParsedCall,
   type ServiceAnswer,
   type ServiceEnvironment,
   targetOperation,
+  unknownOperation,
 } from './service.js';
 
 /**
@@ -131,11 +133,7 @@ export function createDynamoDbService(env: ServiceEnvironment, options: DynamoDb
   };
 
   return {
-    signingName: 'dynamodb',
-    eventSource: 'dynamodb.amazonaws.com',
-    protocol: 'json',
-    errorOptions: { jsonVersion: '1.0' },
-    operationName: (request) => targetOperation(request, PREFIX) || 'Unknown',
+    ...jsonProtocol('dynamodb', PREFIX, '1.0'),
     parse(request): ParsedCall {
       const operation = targetOperation(request, PREFIX);
       if (REFUSED.has(operation)) {
@@ -153,7 +151,7 @@ export function createDynamoDbService(env: ServiceEnvironment, options: DynamoDb
         TABLE_OPERATIONS.has(operation) ||
         (/^[A-Z][A-Za-z]{2,64}$/.test(operation) && typeof body.TableName === 'string');
       if (!data && !tableLevel && !ACCOUNT_OPERATIONS.has(operation)) {
-        throw new AwsError('UnknownOperationException', 400, `Unknown operation ${operation || '(none)'}`);
+        throw unknownOperation(operation);
       }
       const action = `dynamodb:${operation}`;
       const authorizations: Authorization[] = [];

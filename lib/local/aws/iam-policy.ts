@@ -12,6 +12,10 @@ import { globMatch } from '../../../lambdas/core/policy.js';
  * no value for and cannot prove absent, a policy variable it cannot resolve — fails closed: an
  * Allow statement with such a condition does not apply, a Deny statement does, and the problem is
  * returned in `problems` so the caller can log it loudly.
+ *
+ * Kept in one file (~490 lines): parsing, condition operators and evaluation share one statement
+ * model and one fail-closed rule (what parsing accepts is exactly what evaluation must decide, or
+ * report as a problem). Split, each part would have to restate what the others accept.
  */
 
 export type Effect = 'Allow' | 'Deny';

@@ -1,4 +1,4 @@
-import { MalformedPolicyError, packedLength, parsePolicy } from './iam-policy.js';
+import { MalformedPolicyError, type ParsedPolicy, packedLength, parsePolicy } from './iam-policy.js';
 import type { Role } from './principals.js';
 import {
   AwsError,
@@ -8,6 +8,7 @@ import {
   type ParsedCall,
   queryAnswer,
   queryParams,
+  queryProtocol,
   requiredParam,
   type ServiceEnvironment,
 } from './service.js';
@@ -19,10 +20,26 @@ import {
  */
 
 const XMLNS = 'https://iam.amazonaws.com/doc/2010-05-08/';
-const NAME_PATTERN = /^[\w+=,.@-]+$/;
+/** The characters IAM allows in role, policy and session names. */
+export const NAME_PATTERN = /^[\w+=,.@-]+$/;
 /** IAM limit on all inline policies of one role together (whitespace not counted). */
-export const ROLE_INLINE_POLICY_LIMIT = 10_240;
+const ROLE_INLINE_POLICY_LIMIT = 10_240;
 const OPERATIONS = new Set(['GetRolePolicy', 'PutRolePolicy', 'DeleteRolePolicy', 'ListRolePolicies']);
+
+/** parsePolicy, refusing a malformed document as IAM and STS do (MalformedPolicyDocument). */
+export function parsePolicyDocument(
+  name: string,
+  text: string,
+  options?: Parameters<typeof parsePolicy>[2],
+): ParsedPolicy {
+  try {
+    return parsePolicy(name, text, options);
+  } catch (error) {
+    if (error instanceof MalformedPolicyError)
+      throw new AwsError('MalformedPolicyDocument', 400, error.message);
+    throw error;
+  }
+}
 
 interface IamInput {
   readonly roleName: string;
@@ -44,13 +61,7 @@ export function createIamService(env: ServiceEnvironment): AwsService {
     switch (operation) {
       case 'PutRolePolicy': {
         const document = input.policyDocument as string;
-        try {
-          parsePolicy(`inline:${policyName}`, document, { requireResource: true });
-        } catch (error) {
-          if (error instanceof MalformedPolicyError)
-            throw new AwsError('MalformedPolicyDocument', 400, error.message);
-          throw error;
-        }
+        parsePolicyDocument(`inline:${policyName}`, document, { requireResource: true });
         const others = [...role.inline]
           .filter(([name]) => name !== policyName)
           .map(([, text]) => packedLength(text));
@@ -87,18 +98,8 @@ export function createIamService(env: ServiceEnvironment): AwsService {
   }
 
   return {
-    signingName: 'iam',
-    eventSource: 'iam.amazonaws.com',
-    protocol: 'query',
+    ...queryProtocol('iam', XMLNS),
     globalRegion: 'us-east-1',
-    errorOptions: { xmlns: XMLNS },
-    operationName(request) {
-      try {
-        return queryParams(request).get('Action') ?? 'Unknown';
-      } catch {
-        return 'Unknown';
-      }
-    },
     parse(request, ctx): ParsedCall {
       const params = queryParams(request);
       const operation = params.get('Action') ?? '';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BodyTooLargeError, readBody } from '../http-server.js';
+import { authenticate, guessService, protocolOf, sourceIpOf, unparsedEventName } from './caller.js';
 import {
   type CloudTrailRecord,
   type CloudTrailUserIdentity,
@@ -11,25 +12,23 @@ import {
 } from './cloudtrail.js';
 import { createDynamoDbService } from './dynamodb.js';
 import { createIamService } from './iam.js';
-import { type ParsedPolicy, parsePolicy } from './iam-policy.js';
+import { type ParsedPolicy, parsePolicy, type RequestContext } from './iam-policy.js';
 import { createKmsService } from './kms.js';
 import { type Principal, Principals, type StsSessionRecord } from './principals.js';
 import { createS3Service } from './s3.js';
 import { createSecretsManagerService } from './secretsmanager.js';
 import {
   AwsError,
-  type AwsError as AwsErrorType,
   type AwsRequest,
   type AwsService,
   type CallContext,
   commonError,
   errorAnswer,
   type ParsedCall,
-  type Protocol,
   type ServiceAnswer,
   type ServiceEnvironment,
 } from './service.js';
-import { constantTimeEqual, parseAuthorization, SignatureError, verifySignature } from './sigv4.js';
+import { parseAuthorization } from './sigv4.js';
 import { createStatesService } from './states.js';
 import { assumeRoleResponseElements, createStsService } from './sts.js';
 
@@ -37,7 +36,8 @@ import { assumeRoleResponseElements, createStsService } from './sts.js';
  * One local AWS endpoint, like LocalStack's edge port (DESIGN.md §2): every request is dispatched on
  * its SigV4 credential scope's service, its signature verified exactly, its caller resolved from the
  * access key, the call authorized with IAM's policy evaluation logic, then served — and every call,
- * allowed or refused, becomes a CloudTrail record.
+ * allowed or refused, becomes a CloudTrail record. What is learned of a request before a service
+ * parses it (its service, protocol, source and signer) is caller.ts's.
  *
  * Callers are role sessions only: those `issueRoleSession` hands a function for its execution role,
  * and those AssumeRole mints. Any other key is refused as AWS refuses an unknown one.
@@ -145,69 +145,15 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
     }
   }
 
-  /** Without a usable signature there is no service scope: guess from the request's shape. */
-  function guessService(req: IncomingMessage, body: Buffer): string {
-    const target = String(req.headers['x-amz-target'] ?? '');
-    if (target.startsWith('DynamoDB_')) return 'dynamodb';
-    if (target.startsWith('AWSStepFunctions.')) return 'states';
-    if (target.startsWith('secretsmanager.')) return 'secretsmanager';
-    if (target.startsWith('TrentService.')) return 'kms';
-    if (String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
-      return new URLSearchParams(body.toString('utf8')).get('Version') === '2010-05-08' ? 'iam' : 'sts';
+  /** IAM's decision; any part of a policy it could not evaluate (and so failed closed on) is logged. */
+  function authorize(principal: Principal, action: string, resource: string, context: RequestContext) {
+    const decision = principals.authorize(principal, action, resource, context);
+    for (const problem of decision.problems) {
+      log(
+        `local aws: IAM EVALUATION FAILED CLOSED for ${principal.arn} ${action} on ${resource}: ${problem}`,
+      );
     }
-    return target ? 'unknown' : 's3';
-  }
-
-  function protocolOf(service: AwsService | undefined, req: IncomingMessage): Protocol {
-    if (service) return service.protocol;
-    if (req.headers['x-amz-target']) return 'json';
-    return String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')
-      ? 'query'
-      : 'json';
-  }
-
-  function authenticate(
-    req: IncomingMessage,
-    body: Buffer,
-    protocol: Protocol,
-    time: Date,
-  ): { principal?: Principal; error?: AwsErrorType; accessKeyId?: string } {
-    const header = req.headers.authorization;
-    if (header === undefined) {
-      return { error: commonError(protocol, 'MissingAuth', 'Request is missing Authentication Token') };
-    }
-    const auth = parseAuthorization(header);
-    if (!auth) {
-      return {
-        error: commonError(
-          protocol,
-          'IncompleteSignature',
-          'Authorization header is not a valid AWS Signature Version 4 header',
-        ),
-      };
-    }
-    const principal = principals.byAccessKey(auth.accessKeyId);
-    const token = String(req.headers['x-amz-security-token'] ?? '');
-    if (!principal || !constantTimeEqual(token, principal.sessionToken)) {
-      return {
-        accessKeyId: auth.accessKeyId,
-        error: commonError(protocol, 'UnknownKey', 'The security token included in the request is invalid.'),
-      };
-    }
-    try {
-      verifySignature(req, body, auth, principal.secretAccessKey, time);
-    } catch (error) {
-      if (!(error instanceof SignatureError)) throw error;
-      const failure = error.code === 'IncompleteSignature' ? 'IncompleteSignature' : 'BadSignature';
-      return { principal, error: commonError(protocol, failure, error.message) };
-    }
-    if (time.getTime() >= principal.expiresAt.getTime()) {
-      return {
-        principal,
-        error: commonError(protocol, 'Expired', 'The security token included in the request is expired'),
-      };
-    }
-    return { principal };
+    return decision;
   }
 
   function merged(
@@ -239,13 +185,9 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
           identity: { type: 'Unknown', ...(scope ? { accessKeyId: scope.accessKeyId } : {}) },
           time,
           eventSource: services.get(signingName)?.eventSource ?? `${signingName}.amazonaws.com`,
-          eventName:
-            String(req.headers['x-amz-target'] ?? '')
-              .split('.')
-              .pop() ||
-            (req.method ?? 'Unknown'),
+          eventName: unparsedEventName(req),
           region: scope?.region ?? options.region,
-          sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+          sourceIp: sourceIpOf(req),
           userAgent: String(req.headers['user-agent'] ?? ''),
           requestId,
           account: options.account,
@@ -275,13 +217,7 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
     };
     let eventName = 'Unknown';
     try {
-      eventName = service
-        ? service.operationName(request)
-        : String(req.headers['x-amz-target'] ?? '')
-            .split('.')
-            .pop() ||
-          req.method ||
-          'Unknown';
+      eventName = service ? service.operationName(request) : unparsedEventName(req);
     } catch {
       // keep 'Unknown'
     }
@@ -290,7 +226,7 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
     let answer: ServiceAnswer;
     const errorOptions = service?.errorOptions ?? {};
     try {
-      const authn = authenticate(req, body, protocol, time);
+      const authn = authenticate(principals, req, body, protocol, time);
       if (authn.principal) identity = identityOf(authn.principal);
       else if (authn.accessKeyId) identity = { type: 'Unknown', accessKeyId: authn.accessKeyId };
       if (authn.error) throw authn.error;
@@ -311,17 +247,12 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
       call = service.parse(request, ctx);
       eventName = call.operation;
       for (const needed of call.authorizations) {
-        const decision = principals.authorize(
+        const decision = authorize(
           principal,
           needed.action,
           needed.resource,
           merged(ctx.context, needed.context),
         );
-        for (const problem of decision.problems) {
-          log(
-            `local aws: IAM EVALUATION FAILED CLOSED for ${principal.arn} ${needed.action} on ${needed.resource}: ${problem}`,
-          );
-        }
         if (!decision.allowed) throw commonError(protocol, 'AccessDenied', decision.reason);
       }
       answer = await service.serve(call, ctx);
@@ -353,7 +284,7 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
         eventSource: service?.eventSource ?? `${signingName}.amazonaws.com`,
         eventName,
         region: service?.globalRegion ?? request.region,
-        sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+        sourceIp: sourceIpOf(req),
         userAgent: String(req.headers['user-agent'] ?? req.headers['x-amz-user-agent'] ?? ''),
         requestId,
         account: options.account,
@@ -453,16 +384,12 @@ export function createLocalAws(options: LocalAwsOptions): LocalAws {
       if (time.getTime() >= principal.expiresAt.getTime()) {
         return { allowed: false, reason: 'The security token included in the request is expired' };
       }
-      const decision = principals.authorize(
+      const decision = authorize(
         principal,
         action,
         resource,
         principals.contextOf(principal, time, options.region),
       );
-      for (const problem of decision.problems)
-        log(
-          `local aws: IAM EVALUATION FAILED CLOSED for ${principal.arn} ${action} on ${resource}: ${problem}`,
-        );
       return { allowed: decision.allowed, reason: decision.reason };
     },
     sessions: () => principals.sessions(),

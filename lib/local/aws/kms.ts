@@ -6,10 +6,12 @@ import {
   type AwsService,
   jsonAnswer,
   jsonBody,
+  jsonProtocol,
   type ParsedCall,
   type ServiceEnvironment,
   stringField,
   targetOperation,
+  unknownOperation,
 } from './service.js';
 
 /**
@@ -115,11 +117,7 @@ export function createKmsService(
       keys.set(keyId, { keyId, material: randomBytes(32), created: Date.now(), description });
       persist();
     },
-    signingName: 'kms',
-    eventSource: 'kms.amazonaws.com',
-    protocol: 'json',
-    errorOptions: { jsonVersion: '1.1' },
-    operationName: (request) => targetOperation(request, PREFIX) || 'Unknown',
+    ...jsonProtocol('kms', PREFIX, '1.1'),
     parse(request): ParsedCall {
       const operation = targetOperation(request, PREFIX);
       const body = jsonBody(request);
@@ -145,7 +143,7 @@ export function createKmsService(
         key = keyId === undefined ? undefined : keys.get(keyId);
         resource = keyId === undefined ? id : arnOf(keyId, request.region);
       } else {
-        throw new AwsError('UnknownOperationException', 400, `Unknown operation ${operation || '(none)'}`);
+        throw unknownOperation(operation);
       }
       const params: Record<string, unknown> = {};
       for (const k of ['KeyId', 'KeySpec', 'KeyUsage', 'MacAlgorithm'] as const) {

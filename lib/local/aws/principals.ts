@@ -65,7 +65,7 @@ export interface Principal {
   readonly record: StsSessionRecord;
 }
 
-export function base32(length: number): string {
+function base32(length: number): string {
   let out = '';
   for (const byte of randomBytes(length)) out += BASE32[byte & 31];
   return out;

@@ -4,10 +4,12 @@ import {
   type AwsService,
   jsonAnswer,
   jsonBody,
+  jsonProtocol,
   type ParsedCall,
   type ServiceEnvironment,
   stringField,
   targetOperation,
+  unknownOperation,
 } from './service.js';
 
 /**
@@ -96,11 +98,7 @@ export function createSecretsManagerService(env: ServiceEnvironment): AwsService
     new AwsError('ResourceNotFoundException', 400, "Secrets Manager can't find the specified secret.");
 
   const service: AwsService & SecretsStore = {
-    signingName: 'secretsmanager',
-    eventSource: 'secretsmanager.amazonaws.com',
-    protocol: 'json',
-    errorOptions: { jsonVersion: '1.1' },
-    operationName: (request) => targetOperation(request, PREFIX) || 'Unknown',
+    ...jsonProtocol('secretsmanager', PREFIX, '1.1'),
     parse(request): ParsedCall {
       const operation = targetOperation(request, PREFIX);
       const body = jsonBody(request);
@@ -128,7 +126,7 @@ export function createSecretsManagerService(env: ServiceEnvironment): AwsService
         resource =
           secret?.arn ?? (secretId.startsWith('arn:') ? secretId : `${arnPrefix(request.region)}${secretId}`);
       } else {
-        throw new AwsError('UnknownOperationException', 400, `Unknown operation ${operation || '(none)'}`);
+        throw unknownOperation(operation);
       }
       const params: Record<string, unknown> = {};
       if (typeof body.SecretId === 'string') params.secretId = body.SecretId;

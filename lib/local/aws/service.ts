@@ -142,7 +142,7 @@ const XML_ESCAPES: Record<string, string> = {
   "'": '&apos;',
 };
 
-export function xmlText(value: string): string {
+function xmlText(value: string): string {
   return value.replace(/[&<>"']/g, (c) => XML_ESCAPES[c] as string);
 }
 
@@ -205,6 +205,46 @@ export function jsonBody(request: AwsRequest): Record<string, unknown> {
 export function targetOperation(request: AwsRequest, prefix: string): string {
   const target = String(request.headers['x-amz-target'] ?? '');
   return target.startsWith(`${prefix}.`) ? target.slice(prefix.length + 1) : '';
+}
+
+/** What every JSON-protocol service says the same way: its names, its error spelling, its operation. */
+export function jsonProtocol(
+  signingName: string,
+  targetPrefix: string,
+  jsonVersion: '1.0' | '1.1',
+): Pick<AwsService, 'signingName' | 'eventSource' | 'protocol' | 'errorOptions' | 'operationName'> {
+  return {
+    signingName,
+    eventSource: `${signingName}.amazonaws.com`,
+    protocol: 'json',
+    errorOptions: { jsonVersion },
+    operationName: (request) => targetOperation(request, targetPrefix) || 'Unknown',
+  };
+}
+
+/** What every Query-protocol service says the same way: its names, its error spelling, its Action. */
+export function queryProtocol(
+  signingName: string,
+  xmlns: string,
+): Pick<AwsService, 'signingName' | 'eventSource' | 'protocol' | 'errorOptions' | 'operationName'> {
+  return {
+    signingName,
+    eventSource: `${signingName}.amazonaws.com`,
+    protocol: 'query',
+    errorOptions: { xmlns },
+    operationName(request) {
+      try {
+        return queryParams(request).get('Action') ?? 'Unknown';
+      } catch {
+        return 'Unknown';
+      }
+    },
+  };
+}
+
+/** A JSON-protocol operation the service does not emulate. */
+export function unknownOperation(operation: string): AwsError {
+  return new AwsError('UnknownOperationException', 400, `Unknown operation ${operation || '(none)'}`);
 }
 
 export function jsonAnswer(

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
  */
 
 /** SigV4 signatures are accepted for 15 minutes either side of the server's clock. */
-export const SIGNATURE_SKEW_MS = 15 * 60 * 1000;
+const SIGNATURE_SKEW_MS = 15 * 60 * 1000;
 
 export interface ParsedAuthorization {
   readonly accessKeyId: string;
@@ -109,14 +109,14 @@ function canonicalQuery(rawQuery: string): string {
 }
 
 /** The SigV4 signing key for one day, region and service. */
-export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
+function signingKey(secret: string, date: string, region: string, service: string): Buffer {
   let key: Buffer = createHmac('sha256', `AWS4${secret}`).update(date).digest();
   for (const part of [region, service, 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
   return key;
 }
 
 /** The epoch milliseconds of an `X-Amz-Date` (`20260101T000000Z`), or undefined. */
-export function parseAmzDate(value: string): number | undefined {
+function parseAmzDate(value: string): number | undefined {
   const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
   if (!match) return undefined;
   const [, y, mo, d, h, mi, s] = match;

@@ -3,9 +3,11 @@ import {
   type AwsService,
   jsonAnswer,
   jsonBody,
+  jsonProtocol,
   type ParsedCall,
   type ServiceEnvironment,
   targetOperation,
+  unknownOperation,
 } from './service.js';
 
 /**
@@ -39,16 +41,11 @@ export function createStatesService(
   backend: StepFunctionsBackend | undefined,
 ): AwsService {
   return {
-    signingName: 'states',
-    eventSource: 'states.amazonaws.com',
-    protocol: 'json',
-    errorOptions: { jsonVersion: '1.0' },
-    operationName: (request) => targetOperation(request, PREFIX) || 'Unknown',
+    ...jsonProtocol('states', PREFIX, '1.0'),
     parse(request): ParsedCall {
       const operation = targetOperation(request, PREFIX);
       const field = Object.hasOwn(RESOURCE_FIELD, operation) ? RESOURCE_FIELD[operation] : undefined;
-      if (!field)
-        throw new AwsError('UnknownOperationException', 400, `Unknown operation ${operation || '(none)'}`);
+      if (!field) throw unknownOperation(operation);
       const body = jsonBody(request);
       let resource = '*';
       if (field !== '*') {

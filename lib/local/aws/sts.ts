@@ -1,4 +1,5 @@
-import { MalformedPolicyError, type ParsedPolicy, parsePolicy, statementsAllow } from './iam-policy.js';
+import { NAME_PATTERN, parsePolicyDocument } from './iam.js';
+import { type ParsedPolicy, statementsAllow } from './iam-policy.js';
 import type { Principal, Role } from './principals.js';
 import { ROLE_ARN } from './principals.js';
 import {
@@ -11,6 +12,7 @@ import {
   queryAnswer,
   queryMembers,
   queryParams,
+  queryProtocol,
   requiredParam,
   type ServiceEnvironment,
 } from './service.js';
@@ -22,9 +24,8 @@ import {
  */
 
 const XMLNS = 'https://sts.amazonaws.com/doc/2011-06-15/';
-const NAME_PATTERN = /^[\w+=,.@-]+$/;
 /** STS limit on the plaintext of an inline session policy. */
-export const SESSION_POLICY_LIMIT = 2048;
+const SESSION_POLICY_LIMIT = 2048;
 /** Every caller here is a role session, so every AssumeRole is role chaining: one hour at most. */
 const ROLE_CHAINING_MAX_SECONDS = 3600;
 const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
@@ -144,13 +145,7 @@ export function createStsService(
     if (input.policy === undefined && input.policyArns.length === 0) return undefined;
     const out: ParsedPolicy[] = [];
     if (input.policy !== undefined) {
-      try {
-        out.push(parsePolicy('session', input.policy));
-      } catch (error) {
-        if (error instanceof MalformedPolicyError)
-          throw new AwsError('MalformedPolicyDocument', 400, error.message);
-        throw error;
-      }
+      out.push(parsePolicyDocument('session', input.policy));
     }
     for (const arn of input.policyArns) {
       const managed = managedPolicies.get(arn);
@@ -241,17 +236,7 @@ export function createStsService(
   }
 
   return {
-    signingName: 'sts',
-    eventSource: 'sts.amazonaws.com',
-    protocol: 'query',
-    errorOptions: { xmlns: XMLNS },
-    operationName(request) {
-      try {
-        return queryParams(request).get('Action') ?? 'Unknown';
-      } catch {
-        return 'Unknown';
-      }
-    },
+    ...queryProtocol('sts', XMLNS),
     parse(request): ParsedCall {
       const params = queryParams(request);
       const action = params.get('Action') ?? '';

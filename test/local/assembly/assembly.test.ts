@@ -12,13 +12,13 @@ import {
 } from '../../../lib/local/assembly/event-patterns.js';
 import { runnableFunction } from '../../../lib/local/assembly/functions.js';
 import {
-  physicalResources,
   type ResolveContext,
   resolve,
   resolveDefinition,
   resolveEnvironment,
 } from '../../../lib/local/assembly/intrinsics.js';
 import { createLambdaRunner, type LambdaRunner } from '../../../lib/local/assembly/lambda-runner.js';
+import { physicalResources } from '../../../lib/local/assembly/physical-resources.js';
 import {
   assemblyKey,
   CLI_SETTINGS_CONTEXT,

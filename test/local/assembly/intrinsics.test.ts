@@ -1,14 +1,13 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub and Step Functions substitutions are written ${Name}
 import { describe, expect, it } from 'vitest';
 import {
-  generatedName,
   IntrinsicError,
-  physicalResources,
   type ResolveContext,
   resolve,
   resolveDefinition,
   resolveEnvironment,
 } from '../../../lib/local/assembly/intrinsics.js';
+import { generatedName, physicalResources } from '../../../lib/local/assembly/physical-resources.js';
 import type { AssemblyModel, CfnTemplate } from '../../../lib/local/assembly/template.js';
 
 const ctx: ResolveContext = {

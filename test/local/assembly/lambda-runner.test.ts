@@ -6,10 +6,10 @@ import { createInterface } from 'node:readline';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lambdaBuildOptions } from '../../../lib/bundling.js';
+import { lambdaEnvironment } from '../../../lib/local/assembly/lambda-environment.js';
 import {
   createLambdaRunner,
   type LambdaRunner,
-  lambdaEnvironment,
   type RunnableFunction,
 } from '../../../lib/local/assembly/lambda-runner.js';
 import { PROJECT_ROOT } from '../../../lib/local/assembly/synth.js';
