@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbEventStore } from '../../lambdas/adapters/dynamodb-events.js';
 import { DynamoDbRequestStore, keys } from '../../lambdas/adapters/dynamodb-store.js';
 import { KmsMac } from '../../lambdas/adapters/kms-mac.js';
-import { physicalResources } from '../../lib/local/assembly/intrinsics.js';
+import { physicalResources } from '../../lib/local/assembly/physical-resources.js';
 import { fakeAccessKeyId } from '../support/fake-keys.js';
 import { TestStack } from '../support/local-stack.js';
 

@@ -28,6 +28,8 @@ const SYNTH_INPUTS = [
   'bin',
   'lib/aws',
   'lib/bundling.ts',
+  // The console's build runs in synth (lib/aws/console-site.ts): its sources are an asset's sources.
+  'lib/console',
   'lib/project-root.ts',
   'lambdas',
   'state-machines',
