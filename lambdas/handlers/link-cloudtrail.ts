@@ -1,13 +1,11 @@
 import { buildEvents, buildStore } from '../adapters/compose.js';
-import { apiHandler, json, rawBody } from '../adapters/http.js';
 import { lazyHandler } from '../adapters/lambda.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
 import type { Settings } from '../adapters/settings.js';
 import { ConfigError, ValidationError } from '../core/errors.js';
 import { CloudTrailLinker, type LinkReport } from '../core/linker.js';
-import { parseStrictJson } from '../core/strict-json.js';
 
-export interface LinkCloudTrailDeps {
+interface LinkCloudTrailDeps {
   linker: CloudTrailLinker;
   logger: Logger;
 }
@@ -18,7 +16,7 @@ export interface LinkCloudTrailDeps {
  * not make it readable. A store failure is thrown so EventBridge/Lambda retry the delivery (events
  * already stored are then found as duplicates).
  */
-export const createLinkCloudTrailHandler =
+const createLinkCloudTrailHandler =
   (deps: LinkCloudTrailDeps) =>
   async (event: unknown): Promise<LinkReport> => {
     let report: LinkReport;
@@ -35,23 +33,8 @@ export const createLinkCloudTrailHandler =
     return report;
   };
 
-/** CloudTrail files in S3 are larger than one POST, and the local feed has no reason to be. */
-const MAX_LOCAL_BODY_BYTES = 64 * 1024;
-
-/**
- * `POST /local/cloudtrail` of the local stack: the same linker behind an API Gateway-shaped event.
- * `200` with the link report; `400` for a body that is not JSON or not CloudTrail input.
- */
-export const createLocalCloudTrailEndpoint = (deps: LinkCloudTrailDeps) =>
-  apiHandler(deps.logger, async (event) => {
-    const body = parseStrictJson(rawBody(event), { maxBytes: MAX_LOCAL_BODY_BYTES, maxDepth: 32 });
-    const report = await deps.linker.link(body);
-    deps.logger.info('cloudtrail linked', { ...report });
-    return json(200, report);
-  });
-
-/** The linker on the table of `settings` (the Lambda and the local stack build it the same way). */
-export const buildLinker = (settings: Settings) => {
+/** The linker on the table of `settings`. */
+const buildLinker = (settings: Settings) => {
   // Without it no minting record could be told from an agent's own AssumeRole: refuse to start.
   if (!settings.mintingRoleArn) throw new ConfigError('MINTING_ROLE_ARN', 'environment variable is required');
   return new CloudTrailLinker({
