@@ -1,4 +1,5 @@
 import { marshall } from '@aws-sdk/util-dynamodb';
+import { agentKey } from '../core/access.js';
 import { DependencyError } from '../core/errors.js';
 import type { AccessRequest } from '../core/model.js';
 
@@ -21,9 +22,8 @@ export const keys = {
   lease: (name: string, slot: number) => ({ PK: `LEASE#${name}`, SK: `SLOT#${slot}` }),
 };
 
-/** `AGENT#<issuer>#<sub>`: the byAgent index partition of one agent. */
-export const agentPartition = (requester: { issuer: string; sub: string }) =>
-  `AGENT#${requester.issuer}#${requester.sub}`;
+/** `AGENT#<agentKey>`: the byAgent index partition of one agent (core/access.ts `agentKey`). */
+export const agentPartition = (requester: { issuer: string; sub: string }) => `AGENT#${agentKey(requester)}`;
 export const dayPartition = (isoTime: string) => `DAY#${isoTime.slice(0, 10)}`;
 
 /** The REQUEST item of a request, with its byAgent/byDay index keys (also how the benchmarks load data). */
