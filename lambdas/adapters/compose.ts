@@ -1,5 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KMSClient } from '@aws-sdk/client-kms';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { STSClient } from '@aws-sdk/client-sts';
 import { AccessRequests } from '../core/access-requests.js';
@@ -14,6 +13,7 @@ import { DynamoDbRequestStore, DynamoDbRevocationLedger } from './dynamodb-store
 import { HmacMac } from './hmac-mac.js';
 import { IamSessionRevoker } from './iam-revoker.js';
 import { JwtAuthenticator } from './jwt-authenticator.js';
+import { KmsClient } from './kms-client.js';
 import { KmsMac } from './kms-mac.js';
 import { clientOptions, requireOwnResources, requireStateMachine, type Settings } from './settings.js';
 import { requireBotToken, type SlackSecrets, slackSecretsLoader } from './slack-secrets.js';
@@ -43,7 +43,7 @@ export const buildMac = (s: Settings): Mac | undefined =>
   once(s, 'mac', () => {
     const key = s.historyKey;
     if (!key) return undefined;
-    if ('kmsKeyId' in key) return new KmsMac(new KMSClient(clientOptions(s, 'kms')), key.kmsKeyId);
+    if ('kmsKeyId' in key) return new KmsMac(new KmsClient(clientOptions(s, 'kms')), key.kmsKeyId);
     return new HmacMac(Buffer.from(key.localKey, 'base64'));
   });
 /** `{ mac }` when a history key is configured, else nothing: for options objects. */
