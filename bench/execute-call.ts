@@ -4,11 +4,11 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { KMSClient } from '@aws-sdk/client-kms';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { SigV4CallExecutor } from '../lambdas/adapters/call-executor.js';
 import { fromRequestItem, keys, toItem } from '../lambdas/adapters/dynamodb-store.js';
+import { KmsClient } from '../lambdas/adapters/kms-client.js';
 import { KmsMac } from '../lambdas/adapters/kms-mac.js';
 import { CALL_WINDOW_SECONDS } from '../lambdas/core/exact-call-execution.js';
 import { MIN_SESSION_SECONDS } from '../lambdas/core/grants.js';
@@ -79,7 +79,7 @@ export async function measureExecuteCall(
   const { dynamodb, credentials } = stack.roleClients(execute);
   const clientConfig = { region, endpoint: stack.stack.endpoints.aws, credentials, maxAttempts: 1 };
   const sts = new STSClient(clientConfig);
-  const kms = new KMSClient(clientConfig);
+  const kms = new KmsClient(clientConfig);
   const mac = historyKey ? new KmsMac(kms, historyKey) : undefined;
   // The function's executor, as it is built in the function (AWS_ENDPOINT_URL is the local AWS).
   const executor = new SigV4CallExecutor({
@@ -289,7 +289,6 @@ export async function measureExecuteCall(
   } finally {
     delivery.record = original;
     sts.destroy();
-    kms.destroy();
   }
   return samples;
 }

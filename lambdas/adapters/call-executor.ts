@@ -1,7 +1,12 @@
-import { createHash, createHmac } from 'node:crypto';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { CallNotSupportedError } from '../core/errors.js';
 import type { CallExecutor, CallOutcome, CallToMake } from '../core/exact-call-execution.js';
+import {
+  configuredEndpoint,
+  dnsSuffix,
+  regionalEndpoint,
+  type SignedRequest,
+  signedFetch,
+} from './signed-fetch.js';
 
 /**
  * Makes an exact call: one HTTPS request in the service's own protocol, signed with SigV4 by the
@@ -14,7 +19,7 @@ import type { CallExecutor, CallOutcome, CallToMake } from '../core/exact-call-e
  * Why not the SDK client per service: each client adds its command schemas and serde to the one-file
  * Lambda bundle (DynamoDB's five commands alone were 43 KB, the JSON-protocol clients 350 KB more),
  * and for a call that must be exactly what was approved a generic, schema-free request is both
- * smaller and more faithful. The signer is the SDK's own (@smithy/signature-v4).
+ * smaller and more faithful. Requests are signed and sent by signed-fetch.ts, with the SDK's signer.
  *
  * Endpoints: `endpoints[service]`, else `AWS_ENDPOINT_URL_<SERVICE>` / `AWS_ENDPOINT_URL` as the SDKs
  * read them (the local assembly sets the latter), else the regional endpoint.
@@ -50,36 +55,8 @@ export interface SigV4CallExecutorOptions {
   env?: Record<string, string | undefined>;
 }
 
-/** node:crypto as the signer's checksum (SHA-256, and HMAC-SHA256 when given a key). */
-class NodeSha256 {
-  private readonly hash;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', toBuffer(secret));
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.hash.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
-  }
-  reset(): void {}
-}
-
-function toBuffer(data: string | ArrayBuffer | ArrayBufferView): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data);
-}
-
 /** One HTTP request to make, before signing. */
-interface Outgoing {
-  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
-  url: URL;
-  headers: Record<string, string>;
-  body?: string;
-  /** S3 signs the path as is and wants the payload hash header. */
-  s3?: boolean;
-}
+type Outgoing = Omit<SignedRequest, 'service' | 'region' | 'credentials' | 'timeoutMs'>;
 
 /** S3 object operations: input field → request header. */
 const S3_HEADERS: Readonly<Record<string, string>> = {
@@ -180,7 +157,7 @@ export class SigV4CallExecutor implements CallExecutor {
     const key = typeof input.Key === 'string' ? input.Key.split('/').map(uriEncode).join('/') : '';
     const url = base
       ? new URL(`${base.replace(/\/+$/, '')}/${uriEncode(bucket)}/${key}`)
-      : new URL(`https://${bucket}.s3.${region}.${suffix(region)}/${key}`);
+      : new URL(`https://${bucket}.s3.${region}.${dnsSuffix(region)}/${key}`);
     const headers: Record<string, string> = {};
     for (const [field, header] of Object.entries(S3_HEADERS)) {
       if (input[field] !== undefined) headers[header] = String(input[field]);
@@ -313,50 +290,26 @@ export class SigV4CallExecutor implements CallExecutor {
   }
 
   /** Signs `out` with the call's session (SigV4) and sends it once, with a timeout. */
-  private async send(service: string, region: string, call: CallToMake, out: Outgoing): Promise<Response> {
-    const signer = new SignatureV4({
+  private send(service: string, region: string, call: CallToMake, out: Outgoing): Promise<Response> {
+    return signedFetch({
+      ...out,
       service,
       region,
-      sha256: NodeSha256,
-      // S3 signs the path as sent (no double encoding); every other service escapes it again.
-      uriEscapePath: !out.s3,
-      applyChecksum: Boolean(out.s3),
       credentials: {
         accessKeyId: call.credentials.AccessKeyId,
         secretAccessKey: call.credentials.SecretAccessKey,
         sessionToken: call.credentials.SessionToken,
       },
-    });
-    const query: Record<string, string> = {};
-    out.url.searchParams.forEach((value, name) => {
-      query[name] = value;
-    });
-    const signed = await signer.sign({
-      method: out.method,
-      protocol: out.url.protocol,
-      hostname: out.url.hostname,
-      ...(out.url.port ? { port: Number(out.url.port) } : {}),
-      path: out.url.pathname || '/',
-      query,
-      headers: { host: out.url.host, ...out.headers },
-      ...(out.body !== undefined ? { body: out.body } : {}),
-    });
-    return fetch(out.url, {
-      method: out.method,
-      headers: signed.headers,
-      ...(out.body !== undefined ? { body: out.body } : {}),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+      timeoutMs: CALL_TIMEOUT_MS,
     });
   }
 
   private endpointOrUndefined(service: string, envName: string): string | undefined {
-    const env = this.options.env ?? {};
-    return this.options.endpoints?.[service] ?? env[`AWS_ENDPOINT_URL_${envName}`] ?? env.AWS_ENDPOINT_URL;
+    return this.options.endpoints?.[service] ?? configuredEndpoint(this.options.env ?? {}, envName);
   }
 
   private endpoint(service: string, envName: string, host: string, region: string): string {
-    return this.endpointOrUndefined(service, envName) ?? `https://${host}.${region}.${suffix(region)}/`;
+    return this.endpointOrUndefined(service, envName) ?? regionalEndpoint(host, region);
   }
 }
 
@@ -394,8 +347,6 @@ async function readUpTo(response: Response): Promise<{ text: string; truncated: 
   if (truncated) text = text.replace(/\ufffd$/, '');
   return { text, truncated };
 }
-
-const suffix = (region: string) => (region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com');
 
 /** awsJson / REST-JSON errors: `__type` or the x-amzn-errortype header is `namespace#Code`. */
 function jsonError(answer: Record<string, unknown>, response: Response): { code: string; message: string } {

@@ -1,5 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KMSClient } from '@aws-sdk/client-kms';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { STSClient } from '@aws-sdk/client-sts';
 import { AccessRequests } from '../core/access-requests.js';
@@ -13,6 +12,7 @@ import { DynamoDbEventStore } from './dynamodb-events.js';
 import { DynamoDbRequestStore, DynamoDbRevocationLedger } from './dynamodb-store.js';
 import { IamSessionRevoker } from './iam-revoker.js';
 import { JwtAuthenticator } from './jwt-authenticator.js';
+import { KmsClient } from './kms-client.js';
 import { KmsMac } from './kms-mac.js';
 import { createLogger } from './logger.js';
 import { clientOptions, requireOwnResources, requireStateMachine, type Settings } from './settings.js';
@@ -41,7 +41,7 @@ export const dynamoClient = (s: Settings) =>
 /** The history key's Mac (KMS, on AWS and on the local AWS), or undefined when none is configured. */
 const buildMac = (s: Settings): Mac | undefined =>
   once(s, 'mac', () =>
-    s.historyKey ? new KmsMac(new KMSClient(clientOptions(s, 'kms')), s.historyKey.kmsKeyId) : undefined,
+    s.historyKey ? new KmsMac(new KmsClient(clientOptions(s, 'kms')), s.historyKey.kmsKeyId) : undefined,
   );
 /** `{ mac }` when a history key is configured, else nothing: for options objects. */
 export const optionalMac = (s: Settings): { mac?: Mac } => {

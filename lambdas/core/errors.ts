@@ -8,6 +8,13 @@
 export type ErrorDetails = Record<string, unknown>;
 
 export abstract class CountersignError extends Error {
+  /**
+   * Every class spells its name literally (`override name = '…'`): Lambda reports `error.name` as the
+   * error type the workflow's Retry matches, and the bundles are minified without keepNames
+   * (lib/bundling.ts), so a name taken from the class would be `ye`. test/infra/error-names.test.ts
+   * checks every exported error class in a bundle.
+   */
+  override name = 'CountersignError';
   abstract readonly status: number;
   abstract readonly code: string;
   readonly details?: ErrorDetails;
@@ -23,7 +30,6 @@ export abstract class CountersignError extends Error {
 
   constructor(message: string, options?: { details?: ErrorDetails; cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
     if (options?.details) this.details = options.details;
   }
 }
@@ -105,18 +111,22 @@ export class RevokedError extends ConflictError {
 }
 /** An exact call runs once; a second execute (or one racing the first) gets this. */
 export class AlreadyExecutedError extends ConflictError {
+  override name = 'AlreadyExecutedError';
   override readonly code = 'AlreadyExecuted';
 }
 /** A call-mode request never hands out credentials: the call is made by Countersign. */
 export class CallOnlyError extends ConflictError {
+  override name = 'CallOnlyError';
   override readonly code = 'CallOnly';
 }
 /** `execute` on a request that asked for a session, not for one exact call. */
 export class NotACallError extends ConflictError {
+  override name = 'NotACallError';
   override readonly code = 'NotACall';
 }
 /** 409: too little of the grant is left for a session that ends with it (STS's 900-second floor). */
 export class GrantEndingSoonError extends ConflictError {
+  override name = 'GrantEndingSoonError';
   override readonly code = 'GrantEndingSoon';
 }
 

@@ -6,11 +6,11 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { KMSClient } from '@aws-sdk/client-kms';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbEventStore } from '../../lambdas/adapters/dynamodb-events.js';
 import { DynamoDbRequestStore, keys } from '../../lambdas/adapters/dynamodb-store.js';
+import { KmsClient } from '../../lambdas/adapters/kms-client.js';
 import { KmsMac } from '../../lambdas/adapters/kms-mac.js';
 import { physicalResources } from '../../lib/local/assembly/physical-resources.js';
 import { fakeAccessKeyId } from '../support/fake-keys.js';
@@ -86,7 +86,7 @@ beforeAll(async () => {
     parameters: { OidcIssuer: local.issuer.issuer, SlackApiUrl: `${local.endpoints.slack}/api` },
   });
   const keyId = physical.resources[keyLogicalId!]!.ref;
-  const kms = new KMSClient({
+  const kms = new KmsClient({
     region: local.region,
     endpoint: local.endpoints.aws,
     credentials: {
@@ -137,7 +137,6 @@ beforeAll(async () => {
       minted: true,
     });
   }
-  kms.destroy();
 }, 180_000);
 
 afterAll(async () => {

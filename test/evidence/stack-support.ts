@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KMSClient } from '@aws-sdk/client-kms';
 import { DynamoDbRequestStore } from '../../lambdas/adapters/dynamodb-store.js';
+import { KmsClient } from '../../lambdas/adapters/kms-client.js';
 import { KmsMac } from '../../lambdas/adapters/kms-mac.js';
 import { AccessRequests } from '../../lambdas/core/access-requests.js';
 import { CredentialClaims } from '../../lambdas/core/credentials.js';
@@ -152,7 +152,7 @@ export function pastLifecycle(stack: TestStack, clock: TestClock) {
   if (!keyId) throw new Error('the request function has no HISTORY_KEY_ID');
   const role = deployedFunction(stack, 'RequestAccessFunction').roleArn;
   const session = stack.stack.aws.issueRoleSession(role, 'evidence-seed');
-  const kms = new KMSClient({
+  const kms = new KmsClient({
     region: stack.stack.region,
     endpoint: stack.stack.endpoints.aws,
     credentials: {
@@ -185,7 +185,6 @@ export function pastLifecycle(stack: TestStack, clock: TestClock) {
     claims,
     agent,
     close: () => {
-      kms.destroy();
       ddb.destroy();
     },
   };

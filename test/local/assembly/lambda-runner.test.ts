@@ -23,7 +23,7 @@ const SOURCE = `
 class QuotaExceededError extends Error {
   constructor(message: string) {
     super(message);
-    // The pattern of lambdas/core/errors.ts: the name comes from the class.
+    // The name comes from the class (lambdas/core/errors.ts spells names literally instead).
     this.name = new.target.name;
   }
 }
