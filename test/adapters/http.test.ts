@@ -9,8 +9,12 @@ import {
   ValidationError,
 } from '../../lambdas/core/errors.js';
 
-/** A 5xx that does not say its message is written for clients: what a new internal error class would be. */
+/**
+ * A 5xx that does not say its message is written for clients: what a new internal error class would
+ * be. It names itself literally, as every error class must (bundles are minified without keepNames).
+ */
 class InternalStateError extends CountersignError {
+  override name = 'InternalStateError';
   readonly status = 500;
   readonly code = 'InternalState';
 }
