@@ -259,3 +259,22 @@ export class ConfigInvalidError extends ConfigError {
 }
 
 const indent = (text: string) => text.replace(/\n/g, '\n    ');
+
+/** Thrown when the workflow runs ahead of the request's write; the ASL retries it. */
+export class RequestNotReadyError extends DependencyError {
+  override name = 'RequestNotReadyError';
+  constructor(requestId: string) {
+    super(`Request ${requestId} is not readable yet.`);
+  }
+}
+
+/**
+ * The Grant step found the request no longer APPROVED (revoked between the approval and this step;
+ * the revoke also stops the execution). Its `name` is the error the ASL catches to end quietly.
+ */
+export class NotGrantedError extends Error {
+  constructor(requestId: string, status: string) {
+    super(`Request ${requestId} is ${status}, not APPROVED.`);
+    this.name = 'Countersign.NotGranted';
+  }
+}

@@ -1,7 +1,7 @@
 import { summarizeActivity } from './activity.js';
 import type { CountersignConfig } from './config.js';
 import type { Decisions } from './decisions.js';
-import { DependencyError } from './errors.js';
+import { NotGrantedError, RequestNotReadyError } from './errors.js';
 import { computeGrant } from './grants.js';
 import type { AccessRequest, RequestStatus } from './model.js';
 import { DEFAULT_APPROVAL_TIMEOUT_SECONDS } from './policy.js';
@@ -28,25 +28,6 @@ export interface StepResult {
 }
 
 export type SettleStep = 'grant' | 'deny' | 'timeout' | 'expire' | 'abort';
-
-/** Thrown when the workflow runs ahead of the request's write; the ASL retries it. */
-export class RequestNotReadyError extends DependencyError {
-  override name = 'RequestNotReadyError';
-  constructor(requestId: string) {
-    super(`Request ${requestId} is not readable yet.`);
-  }
-}
-
-/**
- * The Grant step found the request no longer APPROVED (revoked between the approval and this step;
- * the revoke also stops the execution). Its `name` is the error the ASL catches to end quietly.
- */
-export class NotGrantedError extends Error {
-  constructor(requestId: string, status: RequestStatus) {
-    super(`Request ${requestId} is ${status}, not APPROVED.`);
-    this.name = 'Countersign.NotGranted';
-  }
-}
 
 const result = (request: AccessRequest): StepResult => ({
   status: request.status,
