@@ -7,7 +7,7 @@ import {
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { SigV4CallExecutor } from '../lambdas/adapters/call-executor.js';
-import { fromRequestItem, keys, toItem } from '../lambdas/adapters/dynamodb-store.js';
+import { fromRequestItem, keys, replaceRequestInput } from '../lambdas/adapters/dynamodb-store.js';
 import { KmsClient } from '../lambdas/adapters/kms-client.js';
 import { KmsMac } from '../lambdas/adapters/kms-mac.js';
 import { CALL_WINDOW_SECONDS } from '../lambdas/core/exact-call-execution.js';
@@ -184,7 +184,11 @@ export async function measureExecuteCall(
       mint(requestId),
       (async () => {
         await sign(`claim ${requestId}`);
-        await dynamodb.send(new UpdateItemCommand(replaceInput(table, claimed, current.version, 'APPROVED')));
+        await dynamodb.send(
+          new UpdateItemCommand(
+            replaceRequestInput(table, claimed, { expectedVersion: current.version, from: ['APPROVED'] }),
+          ),
+        );
       })(),
     ]);
     await Promise.all([
@@ -232,7 +236,11 @@ export async function measureExecuteCall(
       updatedAt: at,
       version: claimed.version + 1,
     };
-    await dynamodb.send(new UpdateItemCommand(replaceInput(table, done, claimed.version, 'EXECUTED')));
+    await dynamodb.send(
+      new UpdateItemCommand(
+        replaceRequestInput(table, done, { expectedVersion: claimed.version, from: ['EXECUTED'] }),
+      ),
+    );
     return performance.now() - started;
   };
 
@@ -316,25 +324,4 @@ export function callTimeline(calls: ExecuteSamples['calls']): {
     })
     .join(' → ');
   return { sequence, timeline, share: calls.length ? group.length / calls.length : 0 };
-}
-
-/** The UpdateItem dynamodb-store.ts `replace` sends: SET every field, conditioned on version and status. */
-function replaceInput(table: string, next: AccessRequest, expectedVersion: number, from: string) {
-  const { PK: _pk, SK: _sk, ...fields } = unmarshall(toItem(next));
-  const names: Record<string, string> = { '#version': 'version', '#status': 'status' };
-  const values: Record<string, unknown> = { ':expected': expectedVersion, ':s0': from };
-  const sets: string[] = [];
-  Object.entries(fields).forEach(([field, value], i) => {
-    names[`#f${i}`] = field;
-    values[`:f${i}`] = value;
-    sets.push(`#f${i} = :f${i}`);
-  });
-  return {
-    TableName: table,
-    Key: marshall(keys.request(next.id)),
-    UpdateExpression: `SET ${sets.join(', ')}`,
-    ConditionExpression: '#version = :expected AND #status IN (:s0)',
-    ExpressionAttributeNames: names,
-    ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
-  };
 }

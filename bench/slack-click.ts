@@ -1,7 +1,7 @@
 import { GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { fromRequestItem, keys, toItem } from '../lambdas/adapters/dynamodb-store.js';
+import { fromRequestItem, keys, replaceRequestInput } from '../lambdas/adapters/dynamodb-store.js';
 import { computeGrant } from '../lambdas/core/grants.js';
 import { appendHistory } from '../lambdas/core/history.js';
 import type { AccessRequest } from '../lambdas/core/model.js';
@@ -20,27 +20,6 @@ export interface ClickSamples {
   /** Round trip of the click seen by the client (Slack). */
   handler: number[];
   floor: number[];
-}
-
-/** The UpdateItem dynamodb-store.ts `replace` sends: SET every field, conditioned on version and status. */
-function replaceInput(table: string, next: AccessRequest, expectedVersion: number) {
-  const { PK: _pk, SK: _sk, ...fields } = unmarshall(toItem(next));
-  const names: Record<string, string> = { '#version': 'version', '#status': 'status' };
-  const values: Record<string, unknown> = { ':expected': expectedVersion, ':s0': 'PENDING' };
-  const sets: string[] = [];
-  Object.entries(fields).forEach(([field, value], i) => {
-    names[`#f${i}`] = field;
-    values[`:f${i}`] = value;
-    sets.push(`#f${i} = :f${i}`);
-  });
-  return {
-    TableName: table,
-    Key: marshall(keys.request(next.id)),
-    UpdateExpression: `SET ${sets.join(', ')}`,
-    ConditionExpression: '#version = :expected AND #status IN (:s0)',
-    ExpressionAttributeNames: names,
-    ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
-  };
 }
 
 export async function measureSlackClick(
@@ -94,7 +73,11 @@ export async function measureSlackClick(
       version: current.version + 1,
     };
     const next = { ...draft, history: appendHistory(current.history ?? [], draft, 'approved', at) };
-    await dynamodb.send(new UpdateItemCommand(replaceInput(table, next, current.version)));
+    await dynamodb.send(
+      new UpdateItemCommand(
+        replaceRequestInput(table, next, { expectedVersion: current.version, from: ['PENDING'] }),
+      ),
+    );
     await sfn.send(
       new SendTaskSuccessCommand({
         taskToken: String(unmarshall(tokenOut.Item).token),

@@ -9,6 +9,7 @@ import {
   TransactionCanceledException,
   TransactWriteItemsCommand,
   UpdateItemCommand,
+  type UpdateItemCommandInput,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
@@ -44,6 +45,41 @@ export interface RequestStoreOptions {
    * @default none (unkeyed; the evidence record then reports the history as not keyed)
    */
   readonly mac?: Mac;
+}
+
+/**
+ * The UpdateItem of a state change: SET every field of the request (not a put of the whole item, so
+ * attributes other writers own on the same item — the linker's activity counters — survive it), on
+ * condition of the version read and the transition's allowed statuses. The benchmarks' raw floors
+ * send exactly this.
+ */
+export function replaceRequestInput(
+  tableName: string,
+  next: AccessRequest,
+  condition: { expectedVersion: number; from: readonly RequestStatus[] },
+): UpdateItemCommandInput {
+  const { PK: _pk, SK: _sk, ...fields } = unmarshall(toItem(next));
+  const names: Record<string, string> = { '#version': 'version', '#status': 'status' };
+  const values: Record<string, unknown> = { ':expected': condition.expectedVersion };
+  const sets: string[] = [];
+  Object.entries(fields).forEach(([field, value], i) => {
+    names[`#f${i}`] = field;
+    values[`:f${i}`] = value;
+    sets.push(`#f${i} = :f${i}`);
+  });
+  condition.from.forEach((s, i) => {
+    values[`:s${i}`] = s;
+  });
+  return {
+    TableName: tableName,
+    Key: marshall(keys.request(next.id)),
+    UpdateExpression: `SET ${sets.join(', ')}`,
+    // Optimistic concurrency: the version pins the exact state the caller decided from, and the
+    // status list states the transition's precondition explicitly for readers of the log.
+    ConditionExpression: `#version = :expected AND #status IN (${condition.from.map((_, i) => `:s${i}`).join(', ')})`,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
+  };
 }
 
 export class DynamoDbRequestStore implements RequestStore {
@@ -197,30 +233,9 @@ export class DynamoDbRequestStore implements RequestStore {
         }
       }
     }
-    const { PK: _pk, SK: _sk, ...fields } = unmarshall(toItem(await this.sealed(next)));
-    const names: Record<string, string> = { '#version': 'version', '#status': 'status' };
-    const values: Record<string, unknown> = { ':expected': condition.expectedVersion };
-    const sets: string[] = [];
-    Object.entries(fields).forEach(([field, value], i) => {
-      names[`#f${i}`] = field;
-      values[`:f${i}`] = value;
-      sets.push(`#f${i} = :f${i}`);
-    });
-    condition.from.forEach((s, i) => {
-      values[`:s${i}`] = s;
-    });
     try {
       await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: marshall(keys.request(next.id)),
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          // Optimistic concurrency: the version pins the exact state the caller decided from, and
-          // the status list states the transition's precondition explicitly for readers of the log.
-          ConditionExpression: `#version = :expected AND #status IN (${condition.from.map((_, i) => `:s${i}`).join(', ')})`,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
-        }),
+        new UpdateItemCommand(replaceRequestInput(this.tableName, await this.sealed(next), condition)),
       );
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
