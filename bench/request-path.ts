@@ -9,8 +9,11 @@ import {
 import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { fromRequestItem, keys, toItem } from '../lambdas/adapters/dynamodb-store.js';
+import { KmsClient } from '../lambdas/adapters/kms-client.js';
+import { KmsMac } from '../lambdas/adapters/kms-mac.js';
 import { workflowInput } from '../lambdas/adapters/step-functions-workflow.js';
 import { agentKey } from '../lambdas/core/access.js';
+import { appendHistory, sealHistory } from '../lambdas/core/history.js';
 import { newRequestId } from '../lambdas/core/ids.js';
 import type { AccessRequest } from '../lambdas/core/model.js';
 import { ALLOW_BODY, APPROVE_BODY, type BenchStack } from './lib/bench-stack.js';
@@ -57,7 +60,17 @@ export async function measureRequestPath(
   const issuer = stack.stack.issuer.issuer;
   const body = BODIES[scenario];
   const startsWorkflow = scenario !== 'allow';
-  const { dynamodb, sfn } = stack.roleClients(stack.fn('RequestAccess'));
+  const fn = stack.fn('RequestAccess');
+  const { dynamodb, sfn, credentials } = stack.roleClients(fn);
+  // The handler seals the request's first history entry with the history key (a GenerateMac); the
+  // floor does too, or the workflow it starts would refuse to extend an unsealed history.
+  const historyKey = stack.runnable(fn).env.HISTORY_KEY_ID;
+  const mac = historyKey
+    ? new KmsMac(
+        new KmsClient({ region: stack.stack.region, endpoint: stack.stack.endpoints.aws, credentials }),
+        historyKey,
+      )
+    : undefined;
   const agents = await Promise.all(
     Array.from({ length: options.agents }, (_, i) => stack.agent(`rp-${scenario}-agent-${i}`)),
   );
@@ -73,8 +86,9 @@ export async function measureRequestPath(
     stateMachineArn = stack.stateMachineArnOf(template.id);
   }
 
-  const floorCalls =
-    scenario === 'approve'
+  const floorCalls = [
+    ...(mac ? ['GenerateMac (history)'] : []),
+    ...(scenario === 'approve'
       ? ['UpdateItem (rate)', 'PutItem (request)', 'StartExecution']
       : scenario === 'allow'
         ? ['UpdateItem (rate)', 'PutItem (request)']
@@ -83,7 +97,8 @@ export async function measureRequestPath(
             'GetItem (idempotency key)',
             'TransactWriteItems (request + key)',
             'StartExecution',
-          ];
+          ]),
+  ];
 
   const floorOnce = async (i: number) => {
     const now = new Date();
@@ -93,8 +108,9 @@ export async function measureRequestPath(
       sub: `rp-${scenario}-floor-${i % options.agents}`,
       issuer,
     };
+    const { history: _templateHistory, ...fields } = templateRequest;
     const request: AccessRequest = {
-      ...templateRequest,
+      ...fields,
       id: newRequestId(),
       requester,
       createdAt: at,
@@ -102,6 +118,8 @@ export async function measureRequestPath(
     };
     const agent = agentKey(requester);
     const started = performance.now();
+    const history = appendHistory([], request, `created:${request.status}`, at);
+    request.history = mac ? await sealHistory(request.id, history, mac) : history;
     await floorCallsOf(dynamodb, sfn, { scenario, table, request, agent, now, stateMachineArn });
     return { ms: performance.now() - started, id: request.id };
   };
