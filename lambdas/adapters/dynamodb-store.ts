@@ -95,10 +95,18 @@ export class DynamoDbRequestStore implements RequestStore {
    */
   private readonly lastRead = new Map<string, AccessRequest>();
 
-  private remember(request: AccessRequest): void {
-    this.lastRead.delete(request.id);
-    this.lastRead.set(request.id, request);
-    if (this.lastRead.size > 200) this.lastRead.delete(this.lastRead.keys().next().value!);
+  /**
+   * The states this store itself wrote (sealed), by id. A change built on one of them needs no
+   * read and no check before it is written: its facts are the ones this process sealed, and the next
+   * write SETs every field from them, so an edit made in the table meanwhile is overwritten, never
+   * extended (and any field it added is left for the evidence check to find).
+   */
+  private readonly lastWritten = new Map<string, AccessRequest>();
+
+  private remember(request: AccessRequest, cache = this.lastRead): void {
+    cache.delete(request.id);
+    cache.set(request.id, request);
+    if (cache.size > 200) cache.delete(cache.keys().next().value!);
   }
 
   /** The request with its history's keyed links added (see RequestStoreOptions.mac). */
@@ -156,6 +164,9 @@ export class DynamoDbRequestStore implements RequestStore {
   }
 
   async get(id: string, options?: { consistent?: boolean }): Promise<AccessRequest | undefined> {
+    // What is read now is what a change will be built on: only a state nobody read since this store
+    // wrote it may skip the check before the next write (lastWritten).
+    this.lastWritten.delete(id);
     try {
       const out = await this.client.send(
         new GetItemCommand({
@@ -215,7 +226,8 @@ export class DynamoDbRequestStore implements RequestStore {
   ): Promise<void> {
     // SET every field of the request rather than putting the whole item: attributes other writers
     // own on the same item (the linker's activity counters) survive a state change.
-    if (this.options.mac) {
+    const written = this.lastWritten.get(next.id);
+    if (this.options.mac && written?.version !== condition.expectedVersion) {
       // Never extend a history whose stored facts were edited outside Countersign (see assertExtendable).
       // The version condition below makes sure the write lands on exactly this state.
       const cached = this.lastRead.get(next.id);
@@ -233,10 +245,10 @@ export class DynamoDbRequestStore implements RequestStore {
         }
       }
     }
+    const sealed = await this.sealed(next);
     try {
-      await this.client.send(
-        new UpdateItemCommand(replaceRequestInput(this.tableName, await this.sealed(next), condition)),
-      );
+      await this.client.send(new UpdateItemCommand(replaceRequestInput(this.tableName, sealed, condition)));
+      this.remember(sealed, this.lastWritten);
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
         throw new ConditionFailedError(`request ${next.id} changed meanwhile`, { cause: error });
