@@ -36,7 +36,10 @@ export class KmsMac implements Mac {
 
   async verify(data: string, mac: string): Promise<boolean> {
     const given = Buffer.from(mac, 'base64');
-    if (given.length === 0) return false;
+    // HMAC_SHA_256 MACs are 32 bytes. Anything else is a wrong MAC, answered here: KMS would refuse a
+    // long one as a ValidationException, and a stored value that turned every check into an outage
+    // would hide a record instead of flagging it.
+    if (given.length !== MAC_BYTES) return false;
     try {
       const out = await this.client.send('VerifyMac', {
         KeyId: this.keyId,
@@ -58,6 +61,9 @@ export class KmsMac implements Mac {
 }
 
 /** The blob KMS MACs, base64 as JSON 1.1 carries blobs. */
+/** The length of an HMAC_SHA_256 MAC. */
+const MAC_BYTES = 32;
+
 function digest(data: string): string {
   return createHash('sha256').update('countersign:kms-mac:v1|').update(data, 'utf8').digest('base64');
 }

@@ -123,6 +123,14 @@ describe('KmsMac on the signed-fetch KMS client', () => {
     expect(attempts).toBe(2);
   });
 
+  it('answers false, not an outage, for a stored MAC of the wrong length (a table writer cannot turn a check into a 503)', async () => {
+    const mac = new KmsMac(client(), KEY_ID);
+    attempts = 0;
+    expect(await mac.verify('x', Buffer.alloc(8192, 1).toString('base64'))).toBe(false);
+    expect(await mac.verify('x', Buffer.alloc(31, 1).toString('base64'))).toBe(false);
+    expect(attempts).toBe(0);
+  });
+
   it('fails closed with a DependencyError for a key that does not exist, and for a caller KMS refuses', async () => {
     const missing = new KmsMac(client(), randomUUID());
     await expect(missing.sign('x')).rejects.toBeInstanceOf(DependencyError);
