@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { type ActivityCounters, activityOf, type RecordedActivity } from '../core/activity.js';
-import { DependencyError } from '../core/errors.js';
+import { CountersignError, DependencyError, FailClosedError } from '../core/errors.js';
 import { countersMacInput, eventMacInput } from '../core/history.js';
 import type { LinkedEvent } from '../core/model.js';
 import type { EventStore, Mac } from '../core/ports.js';
@@ -36,6 +36,8 @@ export const ACTIVITY_MAC_ATTRIBUTE = 'activityMac';
 /** Bumped by every count: the condition that makes read-compute-sign-write one atomic count. */
 const SEQ_ATTRIBUTE = 'activitySeq';
 const MAX_COUNT_ATTEMPTS = 12;
+/** What a count reads of the REQUEST item: the counters, their MAC and the sequence. */
+const COUNT_READ: readonly string[] = [...ATTRIBUTE_NAMES, ACTIVITY_MAC_ATTRIBUTE, SEQ_ATTRIBUTE];
 
 /** Reads the counters off a stored (unmarshalled) REQUEST item. */
 export function countersOf(item: Record<string, unknown>): ActivityCounters {
@@ -112,6 +114,7 @@ export class DynamoDbEventStore implements EventStore {
         }),
       );
     } catch (error) {
+      if (error instanceof CountersignError) throw error;
       throw dependencyFailure('count event', error);
     }
     return result;
@@ -153,10 +156,8 @@ export class DynamoDbEventStore implements EventStore {
           TableName: this.tableName,
           Key: key,
           ConsistentRead: true,
-          ProjectionExpression: [...ATTRIBUTE_NAMES, SEQ_ATTRIBUTE].map((_, i) => `#a${i}`).join(', '),
-          ExpressionAttributeNames: Object.fromEntries(
-            [...ATTRIBUTE_NAMES, SEQ_ATTRIBUTE].map((name, i) => [`#a${i}`, name]),
-          ),
+          ProjectionExpression: COUNT_READ.map((_, i) => `#a${i}`).join(', '),
+          ExpressionAttributeNames: Object.fromEntries(COUNT_READ.map((name, i) => [`#a${i}`, name])),
         }),
       );
       // The request is gone (or never was): nothing to count, and never a bare REQUEST item.
@@ -164,6 +165,15 @@ export class DynamoDbEventStore implements EventStore {
       const item = unmarshall(out.Item);
       const seq = typeof item[SEQ_ATTRIBUTE] === 'number' ? (item[SEQ_ATTRIBUTE] as number) : 0;
       const old = countersOf(item);
+      // Never sign over counters that no longer carry their MAC: a table writer who lowered them
+      // (after deleting denied events) would otherwise have the next event launder the edit.
+      if (this.mac && (seq > 0 || old.mac !== undefined || old.calls + old.denied + old.unlinked > 0)) {
+        if (!old.mac || !(await this.mac.verify(countersMacInput(event.requestId, old), old.mac))) {
+          throw new FailClosedError(
+            `The activity counters of ${event.requestId} do not verify with the history key; they were not counted over. This is logged for review.`,
+          );
+        }
+      }
       const next: ActivityCounters = {
         calls: old.calls + add.calls,
         denied: old.denied + add.denied,

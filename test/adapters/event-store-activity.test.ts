@@ -14,6 +14,7 @@ import {
 import { keys } from '../../lambdas/adapters/dynamodb-store.js';
 import { HmacMac } from '../../lambdas/adapters/hmac-mac.js';
 import { summarizeActivity } from '../../lambdas/core/activity.js';
+import { FailClosedError } from '../../lambdas/core/errors.js';
 import { countersMacInput } from '../../lambdas/core/history.js';
 import type { LinkedEvent } from '../../lambdas/core/model.js';
 import type { DynamoDbLocal } from '../../lib/local/dynamodb-local.js';
@@ -162,5 +163,41 @@ describe('the counters and their MAC', () => {
     expect(await mac.verify(countersMacInput(id, final), final.mac!)).toBe(true);
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.filter((valid) => !valid)).toEqual([]);
+  });
+});
+
+describe('counters edited in the table', () => {
+  it('are never signed over by the next event: the edit stays visible and the linker fails closed', async () => {
+    // Prepare: two denied calls counted and sealed, then a table writer lowers the counters.
+    const mac = new HmacMac(Buffer.alloc(32, 6));
+    const keyed = new DynamoDbEventStore(client, table, mac);
+    const id = await grantedRequest('lowering-agent');
+    await keyed.putEvent(call(id, 0, { errorCode: 'AccessDenied' }));
+    await keyed.putEvent(call(id, 1, { errorCode: 'AccessDenied' }));
+    await client.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: marshall(keys.request(id)),
+        UpdateExpression: 'SET #calls = :zero, #denied = :zero',
+        ExpressionAttributeNames: {
+          '#calls': ACTIVITY_ATTRIBUTES.calls,
+          '#denied': ACTIVITY_ATTRIBUTES.denied,
+        },
+        ExpressionAttributeValues: marshall({ ':zero': 0 }),
+      }),
+    );
+
+    // Act: the agent's next call is linked
+    const next = keyed.putEvent(call(id, 2));
+
+    // Assess
+    await expect(next).rejects.toBeInstanceOf(FailClosedError);
+    const counters = countersOf(
+      unmarshall(
+        (await client.send(new GetItemCommand({ TableName: table, Key: marshall(keys.request(id)) }))).Item!,
+      ),
+    );
+    expect(counters).toMatchObject({ calls: 0, denied: 0 });
+    expect(await mac.verify(countersMacInput(id, counters), counters.mac!)).toBe(false);
   });
 });
