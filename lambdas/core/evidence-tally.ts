@@ -107,6 +107,15 @@ export interface ItemsVerdict {
 const VERIFY_BATCH = 16;
 
 /**
+ * The most sessions and events one read of a record checks against the history key. Every page
+ * checks the whole record, and an agent decides how many events its grant leaves (denied calls are
+ * cheap to make): without a bound it could make its own record unreadable (the reports function's
+ * timeout) and spend the account's KMS request quota that claims and decisions need. Past the bound
+ * the verdict is not valid — unproven, never assumed — and says why.
+ */
+export const MAX_KEYED_CHECKS = 10_000;
+
+/**
  * Checks the MAC of every session and event it is given, a few at a time, holding none of them
  * after: fed while streaming through a request's partition, it covers all of them in one pass.
  */
@@ -116,7 +125,12 @@ export class KeyedItemsCheck {
   private events = 0;
   private readonly summed = { calls: 0, denied: 0, unlinked: 0 };
 
-  constructor(private readonly mac: Mac) {}
+  private checks = 0;
+
+  constructor(
+    private readonly mac: Mac,
+    private readonly maxChecks = MAX_KEYED_CHECKS,
+  ) {}
 
   session(session: MintedSession): Promise<void> {
     return this.queue(
@@ -150,6 +164,11 @@ export class KeyedItemsCheck {
 
   private async queue(data: string, mac: string | undefined, problem: string): Promise<void> {
     if (this.problem !== undefined) return;
+    if (++this.checks > this.maxChecks) {
+      await this.flush();
+      this.problem ??= `the record holds more than ${this.maxChecks} sessions and events: only the first ${this.maxChecks} were checked against the history key, so the rest is unproven (review it with the table's own tools)`;
+      return;
+    }
     this.batch.push({ data, mac, problem });
     if (this.batch.length >= VERIFY_BATCH) await this.flush();
   }
