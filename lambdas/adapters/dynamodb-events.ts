@@ -5,6 +5,8 @@ import {
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
@@ -78,10 +80,11 @@ export class DynamoDbEventStore implements EventStore {
 
   /**
    * Stores the event once (conditional put on its `eventID`), then adds it to the request's counters
-   * and marks it counted. A delivery retried after a crash between the two finds the event stored
-   * but not counted and counts it then; only a crash between counting and marking can count an event
-   * twice — counters may run high by one, never low, so a listing never calls a used grant unused.
-   * The evidence record itself counts the stored events.
+   * and marks it counted in one transaction. A delivery retried after a crash between the two finds
+   * the event stored but not counted and counts it then; two deliveries of one event at once count it
+   * once (the transaction's condition on `counted`), so the counters never exceed the events — an
+   * honest record never reads "events may have been deleted". The evidence record itself counts the
+   * stored events.
    */
   async putEvent(event: LinkedEvent): Promise<'stored' | 'duplicate'> {
     const key = keys.event(event.requestId, event.eventId);
@@ -104,15 +107,7 @@ export class DynamoDbEventStore implements EventStore {
       result = 'duplicate';
     }
     try {
-      await this.count(event);
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: marshall(key),
-          UpdateExpression: 'SET counted = :true',
-          ExpressionAttributeValues: marshall({ ':true': true }),
-        }),
-      );
+      await this.count(event, key);
     } catch (error) {
       if (error instanceof CountersignError) throw error;
       throw dependencyFailure('count event', error);
@@ -145,10 +140,25 @@ export class DynamoDbEventStore implements EventStore {
    * one wins, the others retry after a short random wait, and a linker that still loses throws
    * DependencyError, so its delivery is retried and the stored-but-uncounted event counted then.
    */
-  private async count(event: LinkedEvent): Promise<void> {
+  private async count(event: LinkedEvent, eventKey: Record<string, string>): Promise<void> {
     const add = activityOf(event);
     const resources = add.resources.filter((r) => r.length <= MAX_RESOURCE_CHARS);
-    if (add.calls + add.denied + add.unlinked === 0 && resources.length === 0 && !add.lastAt) return;
+    const markCounted = {
+      TableName: this.tableName,
+      Key: marshall(eventKey),
+      UpdateExpression: 'SET counted = :true',
+      ConditionExpression: 'attribute_exists(PK) AND attribute_not_exists(counted)',
+      ExpressionAttributeValues: marshall({ ':true': true }),
+    };
+    const markOnly = async () => {
+      try {
+        await this.client.send(new UpdateItemCommand(markCounted));
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    };
+    if (add.calls + add.denied + add.unlinked === 0 && resources.length === 0 && !add.lastAt)
+      return markOnly();
     const key = marshall(keys.request(event.requestId));
     for (let attempt = 0; attempt < MAX_COUNT_ATTEMPTS; attempt++) {
       const out = await this.client.send(
@@ -161,7 +171,7 @@ export class DynamoDbEventStore implements EventStore {
         }),
       );
       // The request is gone (or never was): nothing to count, and never a bare REQUEST item.
-      if (!out.Item) return;
+      if (!out.Item) return markOnly();
       const item = unmarshall(out.Item);
       const seq = typeof item[SEQ_ATTRIBUTE] === 'number' ? (item[SEQ_ATTRIBUTE] as number) : 0;
       const old = countersOf(item);
@@ -205,30 +215,35 @@ export class DynamoDbEventStore implements EventStore {
         values[':mac'] = await this.mac.sign(countersMacInput(event.requestId, next));
       }
       try {
+        const counters = {
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression:
+            seq > 0
+              ? 'attribute_exists(PK) AND #seq = :seq'
+              : 'attribute_exists(PK) AND attribute_not_exists(#seq)',
+          ExpressionAttributeNames: {
+            '#calls': ACTIVITY_ATTRIBUTES.calls,
+            '#denied': ACTIVITY_ATTRIBUTES.denied,
+            '#unlinked': ACTIVITY_ATTRIBUTES.unlinked,
+            '#seq': SEQ_ATTRIBUTE,
+            ...(next.resources.length > 0 ? { '#resources': ACTIVITY_ATTRIBUTES.resources } : {}),
+            ...(next.lastAt ? { '#lastAt': ACTIVITY_ATTRIBUTES.lastAt } : {}),
+            ...(this.mac ? { '#mac': ACTIVITY_MAC_ATTRIBUTE } : {}),
+          },
+          ExpressionAttributeValues: marshall(values),
+        };
         await this.client.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: key,
-            UpdateExpression: `SET ${sets.join(', ')}`,
-            ConditionExpression:
-              seq > 0
-                ? 'attribute_exists(PK) AND #seq = :seq'
-                : 'attribute_exists(PK) AND attribute_not_exists(#seq)',
-            ExpressionAttributeNames: {
-              '#calls': ACTIVITY_ATTRIBUTES.calls,
-              '#denied': ACTIVITY_ATTRIBUTES.denied,
-              '#unlinked': ACTIVITY_ATTRIBUTES.unlinked,
-              '#seq': SEQ_ATTRIBUTE,
-              ...(next.resources.length > 0 ? { '#resources': ACTIVITY_ATTRIBUTES.resources } : {}),
-              ...(next.lastAt ? { '#lastAt': ACTIVITY_ATTRIBUTES.lastAt } : {}),
-              ...(this.mac ? { '#mac': ACTIVITY_MAC_ATTRIBUTE } : {}),
-            },
-            ExpressionAttributeValues: marshall(values),
-          }),
+          new TransactWriteItemsCommand({ TransactItems: [{ Update: counters }, { Update: markCounted }] }),
         );
         return;
       } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const [countersReason, eventReason] = error.CancellationReasons ?? [];
+        // Another delivery of this event counted it meanwhile: once is enough.
+        if (eventReason?.Code === 'ConditionalCheckFailed') return;
+        if (countersReason?.Code !== 'ConditionalCheckFailed') throw error;
         await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
       }
     }

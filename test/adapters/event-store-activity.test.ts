@@ -201,3 +201,23 @@ describe('counters edited in the table', () => {
     expect(await mac.verify(countersMacInput(id, counters), counters.mac!)).toBe(false);
   });
 });
+
+describe('one event delivered several times at once', () => {
+  it('is stored once and counted once, so the counters never exceed the events', async () => {
+    const mac = new HmacMac(Buffer.alloc(32, 8));
+    const keyed = new DynamoDbEventStore(client, table, mac);
+    const id = await grantedRequest('redelivered-agent');
+    const once = call(id, 0, { errorCode: 'AccessDenied' });
+
+    const results = await Promise.all(Array.from({ length: 6 }, () => keyed.putEvent(once)));
+
+    expect(results.filter((r) => r === 'stored')).toHaveLength(1);
+    const counters = countersOf(
+      unmarshall(
+        (await client.send(new GetItemCommand({ TableName: table, Key: marshall(keys.request(id)) }))).Item!,
+      ),
+    );
+    expect(counters).toMatchObject({ calls: 1, denied: 1 });
+    expect(await mac.verify(countersMacInput(id, counters), counters.mac!)).toBe(true);
+  });
+});
