@@ -48,6 +48,21 @@ export interface RequestStoreOptions {
 }
 
 /**
+ * Whether `next` is built on exactly the state this store wrote: the version it was written with,
+ * and its history continuing that state's history entry for entry (not just the same version).
+ */
+function extendsWritten(
+  written: AccessRequest | undefined,
+  next: AccessRequest,
+  expectedVersion: number,
+): boolean {
+  if (!written || written.version !== expectedVersion) return false;
+  const mine = written.history ?? [];
+  const theirs = next.history ?? [];
+  return mine.length > 0 && mine.length <= theirs.length && mine.every((e, i) => theirs[i]?.hash === e.hash);
+}
+
+/**
  * The UpdateItem of a state change: SET every field of the request (not a put of the whole item, so
  * attributes other writers own on the same item — the linker's activity counters — survive it), on
  * condition of the version read and the transition's allowed statuses. The benchmarks' raw floors
@@ -227,7 +242,7 @@ export class DynamoDbRequestStore implements RequestStore {
     // SET every field of the request rather than putting the whole item: attributes other writers
     // own on the same item (the linker's activity counters) survive a state change.
     const written = this.lastWritten.get(next.id);
-    if (this.options.mac && written?.version !== condition.expectedVersion) {
+    if (this.options.mac && !extendsWritten(written, next, condition.expectedVersion)) {
       // Never extend a history whose stored facts were edited outside Countersign (see assertExtendable).
       // The version condition below makes sure the write lands on exactly this state.
       const cached = this.lastRead.get(next.id);
