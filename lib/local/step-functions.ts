@@ -23,6 +23,9 @@ import {
   unwrap,
 } from './step-functions-plan.js';
 
+/** How long after a task's timeout this side releases a callback the interpreter already timed out. */
+const RELEASE_AFTER_TIMEOUT_MS = 250;
+
 export type { ExecutionRecord } from './step-functions-api.js';
 export { isValidName } from './step-functions-api.js';
 
@@ -245,12 +248,17 @@ export function createLocalStepFunctions(options: LocalStepFunctionsOptions): Lo
         entry.attempt = attempt;
       }
     }
-    attempt.timer = setTimeout(() => {
-      closeAttempt(attempt);
-      // The interpreter's own timer (same duration, armed just after) rejects with its genuine
-      // States.Timeout first; this only releases the promise.
-      setImmediate(() => reject(new TaskFailure('States.Timeout', 'task timed out')));
-    }, timeoutSeconds * 1000);
+    attempt.timer = setTimeout(
+      () => {
+        closeAttempt(attempt);
+        // The interpreter's own timer (same duration, armed just after) rejects with its genuine
+        // States.Timeout first; this only releases the promise. It fires a little later so that order
+        // holds on a busy machine too: with equal durations a late interpreter timer lost the race and
+        // a Catch on States.TaskFailed caught the timeout.
+        reject(new TaskFailure('States.Timeout', 'task timed out'));
+      },
+      timeoutSeconds * 1000 + RELEASE_AFTER_TIMEOUT_MS,
+    );
     invokeFunction(p.FunctionName, p.Payload).catch((error: Error) => {
       closeAttempt(attempt);
       reject(error);
