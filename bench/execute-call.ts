@@ -7,7 +7,8 @@ import {
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { SigV4CallExecutor } from '../lambdas/adapters/call-executor.js';
-import { fromRequestItem, keys, replaceRequestInput } from '../lambdas/adapters/dynamodb-store.js';
+import { replaceRequestInput } from '../lambdas/adapters/dynamodb-store.js';
+import { fromRequestItem, keys } from '../lambdas/adapters/dynamodb-table.js';
 import { KmsClient } from '../lambdas/adapters/kms-client.js';
 import { KmsMac } from '../lambdas/adapters/kms-mac.js';
 import { CALL_WINDOW_SECONDS } from '../lambdas/core/exact-call-execution.js';

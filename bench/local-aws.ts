@@ -1,7 +1,7 @@
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { keys } from '../lambdas/adapters/dynamodb-store.js';
+import { keys } from '../lambdas/adapters/dynamodb-table.js';
 import type { BenchStack } from './lib/bench-stack.js';
 
 /**

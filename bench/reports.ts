@@ -1,6 +1,6 @@
 import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { DynamoDbReports } from '../lambdas/adapters/dynamodb-reports.js';
-import { toItem } from '../lambdas/adapters/dynamodb-store.js';
+import { toItem } from '../lambdas/adapters/dynamodb-table.js';
 import type { ApiEvent } from '../lambdas/adapters/http.js';
 import { createLogger } from '../lambdas/adapters/logger.js';
 import type { CountersignConfig } from '../lambdas/core/config.js';

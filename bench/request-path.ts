@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { fromRequestItem, keys, toItem } from '../lambdas/adapters/dynamodb-store.js';
+import { fromRequestItem, keys, toItem } from '../lambdas/adapters/dynamodb-table.js';
 import { KmsClient } from '../lambdas/adapters/kms-client.js';
 import { KmsMac } from '../lambdas/adapters/kms-mac.js';
 import { workflowInput } from '../lambdas/adapters/step-functions-workflow.js';

@@ -1,7 +1,8 @@
 import { GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { fromRequestItem, keys, replaceRequestInput } from '../lambdas/adapters/dynamodb-store.js';
+import { replaceRequestInput } from '../lambdas/adapters/dynamodb-store.js';
+import { fromRequestItem, keys } from '../lambdas/adapters/dynamodb-table.js';
 import { computeGrant } from '../lambdas/core/grants.js';
 import { appendHistory } from '../lambdas/core/history.js';
 import type { AccessRequest } from '../lambdas/core/model.js';

@@ -1,7 +1,7 @@
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { keys } from '../../lambdas/adapters/dynamodb-store.js';
+import { keys } from '../../lambdas/adapters/dynamodb-table.js';
 import { runnableFunction } from '../../lib/local/assembly/functions.js';
 import type { ResolveContext } from '../../lib/local/assembly/intrinsics.js';
 import type { RunnableFunction } from '../../lib/local/assembly/lambda-runner.js';

@@ -1,7 +1,7 @@
 import { type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { AgentHistoryReader } from '../core/ports.js';
-import { agentPartition, dependencyFailure } from './dynamodb-store.js';
+import { agentPartition, dependencyFailure } from './dynamodb-table.js';
 
 /** How many recent requests the approval message counts; beyond this it says "500+" (`capped`). */
 const HISTORY_LIMIT = 500;

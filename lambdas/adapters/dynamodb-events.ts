@@ -15,7 +15,7 @@ import { CountersignError, DependencyError, FailClosedError } from '../core/erro
 import { countersMacInput, eventMacInput } from '../core/history.js';
 import type { LinkedEvent } from '../core/model.js';
 import type { EventStore, Mac } from '../core/ports.js';
-import { dependencyFailure, keys } from './dynamodb-store.js';
+import { dependencyFailure, keys } from './dynamodb-table.js';
 
 /**
  * The linker's activity counters on the REQUEST item. The request store SETs only the request's own

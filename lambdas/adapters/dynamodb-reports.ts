@@ -13,7 +13,7 @@ import {
   TooManyRequestsInRangeError,
 } from '../core/reports.js';
 import { ACTIVITY_ATTRIBUTES, countersOf, fromEventItem } from './dynamodb-events.js';
-import { agentPartition, dependencyFailure, fromRequestItem, keys } from './dynamodb-store.js';
+import { agentPartition, dependencyFailure, fromRequestItem, keys } from './dynamodb-table.js';
 import { type IndexName, TABLE_DESIGN } from './table-design.js';
 
 /**

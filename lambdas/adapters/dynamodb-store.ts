@@ -22,18 +22,8 @@ import { dependencyFailure, fromRequestItem, keys, toItem } from './dynamodb-tab
 /**
  * The request store on the single table (RequestStore): requests, idempotency keys, task tokens,
  * minted sessions, leases and rate counters. The table's item layout lives in dynamodb-table.ts and
- * the revocation ledger in dynamodb-revocation-ledger.ts; both are re-exported here, where the
- * rest of the code has always imported them from.
+ * the revocation ledger in dynamodb-revocation-ledger.ts.
  */
-export { DynamoDbRevocationLedger } from './dynamodb-revocation-ledger.js';
-export {
-  agentPartition,
-  dayPartition,
-  dependencyFailure,
-  fromRequestItem,
-  keys,
-  toItem,
-} from './dynamodb-table.js';
 
 /** How long idempotency records are kept: agents retry within minutes, a day is generous. */
 const IDEMPOTENCY_TTL_SECONDS = 86_400;

@@ -1,5 +1,11 @@
 import middy, { type MiddlewareObj } from '@middy/core';
-import { CountersignError, NotFoundError, PayloadTooLargeError, RateLimitedError } from '../core/errors.js';
+import {
+  CountersignError,
+  describeError,
+  NotFoundError,
+  PayloadTooLargeError,
+  RateLimitedError,
+} from '../core/errors.js';
 import { REQUEST_ID } from '../core/ids.js';
 import type { Caller } from '../core/model.js';
 import { MAX_BODY_BYTES } from '../core/strict-json.js';
@@ -87,13 +93,13 @@ export function httpApi(logger: Logger): MiddlewareObj<ApiEvent, ApiResult> {
       const error = request.error;
       const path = request.event.path;
       if (!(error instanceof CountersignError)) {
-        logger.error('unhandled error', { path, error: describe(error) });
+        logger.error('unhandled error', { path, error: describeError(error) });
         request.response = json(500, { error: { code: 'InternalError', message: INTERNAL_MESSAGE } });
         return;
       }
-      const fields = { status: error.status, code: error.code, path, cause: describe(error.cause) };
+      const fields = { status: error.status, code: error.code, path, cause: describeError(error.cause) };
       if (error.status >= 500) {
-        logger.error('request failed', error.expose ? fields : { ...fields, error: describe(error) });
+        logger.error('request failed', error.expose ? fields : { ...fields, error: describeError(error) });
       } else {
         logger.info('request refused', fields);
       }
@@ -104,13 +110,6 @@ export function httpApi(logger: Logger): MiddlewareObj<ApiEvent, ApiResult> {
       );
     },
   };
-}
-
-/** An error as a loggable summary: name and message only, never the SDK's whole object. */
-export function describe(error: unknown): { name: string; message: string } | undefined {
-  if (!error) return undefined;
-  if (error instanceof Error) return { name: error.name, message: error.message.slice(0, 500) };
-  return { name: 'non-error', message: String(error).slice(0, 200) };
 }
 
 /** Stands in for Lambda's context where there is none (the local server, tests). */

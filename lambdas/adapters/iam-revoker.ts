@@ -5,7 +5,7 @@ import {
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
-import { DependencyError, FailClosedError } from '../core/errors.js';
+import { DependencyError, describeError, FailClosedError } from '../core/errors.js';
 import type { SessionRevoker } from '../core/ports.js';
 import { createLogger, type Logger } from './logger.js';
 
@@ -220,8 +220,7 @@ export class IamSessionRevoker implements SessionRevoker {
         code: REVOCATION_FAILED,
         roleArn,
         requestId,
-        error:
-          error instanceof Error ? { name: error.name, message: error.message.slice(0, 500) } : 'unknown',
+        error: describeError(error) ?? 'unknown',
       });
       throw error;
     }

@@ -3,6 +3,7 @@ import {
   AlreadyDecidedError,
   type CountersignError,
   DependencyError,
+  describeError,
   ForbiddenError,
   NotAnApproverError,
   SelfApprovalError,
@@ -96,10 +97,6 @@ export function isNamedApprover(
   );
 }
 
-/** An error as a log field: its name and message, never the whole (SDK) object. */
-const summary = (error: unknown) =>
-  error instanceof Error ? { name: error.name, message: error.message.slice(0, 500) } : undefined;
-
 /** Approvals count people, not clicks: distinct approvers in normal form (one vote per approver). */
 const approvalsOf = (decisions: readonly Decision[]) =>
   new Set(decisions.filter((d) => d.decision === 'approve').map((d) => normalizeIdentity(d.approver))).size;
@@ -179,8 +176,8 @@ export class Decisions {
       this.deps.log?.warn('workflow not re-driven after a repeated decision', {
         requestId: request.id,
         status: request.status,
-        error: summary(error),
-        cause: summary(error instanceof Error ? error.cause : undefined),
+        error: describeError(error),
+        cause: describeError(error instanceof Error ? error.cause : undefined),
       });
     }
   }

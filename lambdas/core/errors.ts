@@ -278,3 +278,10 @@ export class NotGrantedError extends Error {
     this.name = 'Countersign.NotGranted';
   }
 }
+
+/** An error as a log field: its name and message (cut short), never the whole (SDK) object. */
+export function describeError(error: unknown): { name: string; message: string } | undefined {
+  if (!error) return undefined;
+  if (error instanceof Error) return { name: error.name, message: error.message.slice(0, 500) };
+  return { name: 'non-error', message: String(error).slice(0, 200) };
+}

@@ -1,13 +1,14 @@
 import { buildAuthenticator, buildLazyNotifier, buildRevocations } from '../adapters/compose.js';
-import { authenticatedApi, describe, json, pathId, type RouteDeps, rawBody } from '../adapters/http.js';
+import { authenticatedApi, json, pathId, type RouteDeps, rawBody } from '../adapters/http.js';
 import { lazyHandler } from '../adapters/lambda.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
 import type { Revocations } from '../core/credentials.js';
+import { describeError } from '../core/errors.js';
 import type { ChatNotifier } from '../core/ports.js';
 import { systemClock } from '../core/ports.js';
 import { presentRequest } from '../core/present.js';
 import { parseRevokeBody } from '../core/revoke-body.js';
-import { buildOutcomeMessage } from '../core/slack-message.js';
+import { buildOutcomeMessage } from '../core/slack/request-messages.js';
 
 interface RevokeRequestDeps extends RouteDeps {
   revocations: Revocations;
@@ -36,7 +37,7 @@ export const updateMessageOnRevoke =
     } catch (error) {
       logger?.warn('slack message not updated after revoke', {
         requestId: request.id,
-        error: describe(error),
+        error: describeError(error),
       });
     }
   };

@@ -1,14 +1,19 @@
 import { buildDecisions, buildLazyNotifier, slackSecrets } from '../adapters/compose.js';
-import { apiHandler, describe, header, json, rawBody } from '../adapters/http.js';
+import { apiHandler, header, json, rawBody } from '../adapters/http.js';
 import { lazyHandler } from '../adapters/lambda.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
 import type { CountersignConfig } from '../core/config.js';
 import type { Decisions } from '../core/decisions.js';
-import { CountersignError, UnauthorizedError, UnsupportedMediaTypeError } from '../core/errors.js';
+import {
+  CountersignError,
+  describeError,
+  UnauthorizedError,
+  UnsupportedMediaTypeError,
+} from '../core/errors.js';
 import type { ChatNotifier, Clock } from '../core/ports.js';
 import { systemClock } from '../core/ports.js';
+import { buildClickAnswer, type ClickOutcome, clickOutcomeFromError } from '../core/slack/click-answers.js';
 import { parseSlackInteraction } from '../core/slack-interaction.js';
-import { buildClickAnswer, type ClickOutcome, clickOutcomeFromError } from '../core/slack-message.js';
 import { slackSignatureHeaders, verifySlackSignature } from '../core/slack-signature.js';
 
 interface SlackInteractionsDeps {
@@ -80,11 +85,14 @@ const createSlackInteractionsHandler = (deps: SlackInteractionsDeps) =>
         outcome = clickOutcomeFromError(error);
         code = error instanceof CountersignError ? error.code : 'InternalError';
         if (outcome.kind === 'failed') {
-          deps.logger.error('slack decision failed', { requestId: click.requestId, error: describe(error) });
+          deps.logger.error('slack decision failed', {
+            requestId: click.requestId,
+            error: describeError(error),
+          });
         } else if (outcome.kind === 'recorded-unfinished') {
           deps.logger.warn('slack decision recorded, workflow not resumed', {
             requestId: click.requestId,
-            error: describe((error as Error).cause),
+            error: describeError((error as Error).cause),
           });
         }
       }
@@ -92,7 +100,10 @@ const createSlackInteractionsHandler = (deps: SlackInteractionsDeps) =>
     const answer = buildClickAnswer(outcome);
     if (click.channelId) {
       await deps.notifier.ephemeral(click.channelId, click.userId, answer).catch((error: unknown) => {
-        deps.logger.warn('ephemeral answer failed', { requestId: click.requestId, error: describe(error) });
+        deps.logger.warn('ephemeral answer failed', {
+          requestId: click.requestId,
+          error: describeError(error),
+        });
       });
     }
     deps.logger.info('slack click', {

@@ -11,7 +11,7 @@ import {
   countersOf,
   DynamoDbEventStore,
 } from '../../lambdas/adapters/dynamodb-events.js';
-import { keys } from '../../lambdas/adapters/dynamodb-store.js';
+import { keys } from '../../lambdas/adapters/dynamodb-table.js';
 import { HmacMac } from '../../lambdas/adapters/hmac-mac.js';
 import { summarizeActivity } from '../../lambdas/core/activity.js';
 import { FailClosedError } from '../../lambdas/core/errors.js';

@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DynamoDbRevocationLedger } from '../../lambdas/adapters/dynamodb-store.js';
+import { DynamoDbRevocationLedger } from '../../lambdas/adapters/dynamodb-revocation-ledger.js';
 import {
   IamSessionRevoker,
   type IamSessionRevokerOptions,

@@ -1,7 +1,7 @@
 import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keys } from '../../lambdas/adapters/dynamodb-store.js';
+import { keys } from '../../lambdas/adapters/dynamodb-table.js';
 import { HmacMac } from '../../lambdas/adapters/hmac-mac.js';
 import { FailClosedError } from '../../lambdas/core/errors.js';
 import { appendHistory } from '../../lambdas/core/history.js';

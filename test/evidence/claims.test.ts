@@ -1,7 +1,8 @@
 import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbRequestStore, keys } from '../../lambdas/adapters/dynamodb-store.js';
+import { DynamoDbRequestStore } from '../../lambdas/adapters/dynamodb-store.js';
+import { keys } from '../../lambdas/adapters/dynamodb-table.js';
 import { CredentialClaims } from '../../lambdas/core/credentials.js';
 import type { AssumeRoleInput, CredentialMinter } from '../../lambdas/core/ports.js';
 import type { DynamoDbLocal } from '../../lib/local/dynamodb-local.js';

@@ -9,7 +9,8 @@ import {
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbEventStore } from '../../lambdas/adapters/dynamodb-events.js';
-import { DynamoDbRequestStore, keys } from '../../lambdas/adapters/dynamodb-store.js';
+import { DynamoDbRequestStore } from '../../lambdas/adapters/dynamodb-store.js';
+import { keys } from '../../lambdas/adapters/dynamodb-table.js';
 import { KmsClient } from '../../lambdas/adapters/kms-client.js';
 import { KmsMac } from '../../lambdas/adapters/kms-mac.js';
 import { physicalResources } from '../../lib/local/assembly/physical-resources.js';

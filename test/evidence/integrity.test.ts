@@ -12,7 +12,8 @@ import {
   countersOf,
   DynamoDbEventStore,
 } from '../../lambdas/adapters/dynamodb-events.js';
-import { DynamoDbRequestStore, keys } from '../../lambdas/adapters/dynamodb-store.js';
+import { DynamoDbRequestStore } from '../../lambdas/adapters/dynamodb-store.js';
+import { keys } from '../../lambdas/adapters/dynamodb-table.js';
 import { HmacMac } from '../../lambdas/adapters/hmac-mac.js';
 import { verifyEvidenceIntegrity } from '../../lambdas/core/evidence.js';
 import { canonicalJson, type HistoryEntry, snapshotOf, verifyHistory } from '../../lambdas/core/history.js';

@@ -7,7 +7,8 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countersOf, DynamoDbEventStore } from '../../lambdas/adapters/dynamodb-events.js';
-import { DynamoDbRequestStore, keys } from '../../lambdas/adapters/dynamodb-store.js';
+import { DynamoDbRequestStore } from '../../lambdas/adapters/dynamodb-store.js';
+import { keys } from '../../lambdas/adapters/dynamodb-table.js';
 import { sanitizeSourceIdentity } from '../../lambdas/core/session-policy.js';
 import { createLocalDynamoDbClient } from '../../lib/local/dynamodb-local.js';
 import { fakeAccessKeyId } from '../support/fake-keys.js';

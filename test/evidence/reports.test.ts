@@ -2,7 +2,7 @@ import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbReports } from '../../lambdas/adapters/dynamodb-reports.js';
-import { keys } from '../../lambdas/adapters/dynamodb-store.js';
+import { keys } from '../../lambdas/adapters/dynamodb-table.js';
 import { REQUEST_STATUSES } from '../../lambdas/core/model.js';
 import { listEvidence, parseListQuery } from '../../lambdas/core/reports.js';
 import { sanitizeSourceIdentity } from '../../lambdas/core/session-policy.js';

@@ -1,7 +1,7 @@
 import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keys } from '../../lambdas/adapters/dynamodb-store.js';
+import { keys } from '../../lambdas/adapters/dynamodb-table.js';
 import { normalizeIdentity } from '../../lambdas/core/identity.js';
 import { type ApiAnswer, TABLE, TestStack } from '../support/local-stack.js';
 import { expectContractError, SecretLedger, storedRequest, tableClient } from './support.js';

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keys } from '../../lambdas/adapters/dynamodb-store.js';
+import { keys } from '../../lambdas/adapters/dynamodb-table.js';
 import { type ApiAnswer, eventually, TABLE, TestStack } from '../support/local-stack.js';
 import {
   blockActionsPayload,

@@ -1,7 +1,7 @@
 import { DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { expect } from 'vitest';
-import { agentPartition, keys } from '../../lambdas/adapters/dynamodb-store.js';
+import { agentPartition, keys } from '../../lambdas/adapters/dynamodb-table.js';
 import { TABLE_DESIGN } from '../../lambdas/adapters/table-design.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/dynamodb-local.js';
 import { LOCAL_BOT_TOKEN } from '../../lib/local/stack.js';

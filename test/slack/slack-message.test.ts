@@ -15,16 +15,14 @@ import type {
   RequestStatus,
 } from '../../lambdas/core/model.js';
 import type { SlackMessage } from '../../lambdas/core/ports.js';
+import { buildActivitySummary } from '../../lambdas/core/slack/activity-summary.js';
+import { formatDuration, SLACK_LIMITS } from '../../lambdas/core/slack/blocks.js';
 import {
-  buildActivitySummary,
-  buildApprovalMessage,
   buildClickAnswer,
-  buildOutcomeMessage,
   type ClickOutcome,
   clickOutcomeFromError,
-  formatDuration,
-  SLACK_LIMITS,
-} from '../../lambdas/core/slack-message.js';
+} from '../../lambdas/core/slack/click-answers.js';
+import { buildApprovalMessage, buildOutcomeMessage } from '../../lambdas/core/slack/request-messages.js';
 
 const REQUEST_ID = 'req_abcdefghij0123456789';
 const RESOURCE = 'arn:aws:dynamodb:us-east-1:111122223333:table/orders';
