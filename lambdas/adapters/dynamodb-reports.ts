@@ -1,17 +1,17 @@
 import { type AttributeValue, type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { PartitionItem } from '../core/evidence-pages.js';
+import { TooManyRequestsInRangeError } from '../core/errors.js';
 import type { MintedSession, RequestStatus } from '../core/model.js';
-import {
-  daysOf,
-  type ListFilter,
-  type ListPosition,
-  type NewestListing,
-  type ReportReader,
-  type ReviewRow,
-  type StoredRequest,
-  TooManyRequestsInRangeError,
-} from '../core/reports.js';
+import type {
+  ListFilter,
+  ListPosition,
+  NewestListing,
+  PartitionItem,
+  ReportReader,
+  ReviewRow,
+  StoredRequest,
+} from '../core/report-reader.js';
+import { daysOf } from '../core/reports.js';
 import { ACTIVITY_ATTRIBUTES, countersOf, fromEventItem } from './dynamodb-events.js';
 import { agentPartition, dependencyFailure, fromRequestItem, keys } from './dynamodb-table.js';
 import { type IndexName, TABLE_DESIGN } from './table-design.js';

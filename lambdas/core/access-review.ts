@@ -3,7 +3,9 @@ import { toCsvRow } from './escape.js';
 import { findingsFor } from './evidence.js';
 import { globMatch } from './glob.js';
 import { type AccessRequest, type Decision, REQUEST_STATUSES, type RequestStatus } from './model.js';
-import { CONTROL, type Params, parseRange, type ReviewRow, refuseUnknown, safeStatus } from './reports.js';
+import { type Params, refuseUnknown } from './query-params.js';
+import type { ReviewRow } from './report-reader.js';
+import { CONTROL, parseRange, safeStatus } from './reports.js';
 
 /**
  * `GET /v1/reports/access-review?from=&to=&resource=&view=` (docs/evidence.md, "The access

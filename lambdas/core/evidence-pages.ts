@@ -8,7 +8,8 @@ import {
 } from './evidence-tally.js';
 import type { LinkedEvent, MintedSession } from './model.js';
 import type { Mac } from './ports.js';
-import { badCursor, type Params, readCursor, refuseUnknown, type StoredRequest } from './reports.js';
+import { badCursor, type Params, readCursor, refuseUnknown } from './query-params.js';
+import type { PartitionItem, StoredRequest } from './report-reader.js';
 
 /**
  * One evidence record, page by page (issue 12, item 7): `GET /v1/reports/requests/{id}` lists at
@@ -24,16 +25,6 @@ export const MAX_EVIDENCE_LIMIT = 500;
 const RECORD_PARAMS = ['limit', 'cursor'] as const;
 /** A position is a stored sort key's suffix: a DynamoDB sort key has at most 1,024 bytes. */
 const MAX_KEY_CHARS = 1024;
-
-/**
- * One item of a request's partition, in the order the store reads them: every session, then the
- * request, then every event (descending sort key: `SESSION#…`, `REQUEST`, `EVENT#…`). `key` is the
- * item's sort key without its prefix; pages follow it.
- */
-export type PartitionItem =
-  | { kind: 'session'; key: string; session: MintedSession }
-  | { kind: 'request'; stored: StoredRequest }
-  | { kind: 'event'; key: string; event: LinkedEvent };
 
 /** Where a list resumes: after `after` (in descending key order), from its start, or nowhere (done). */
 type Resume = { after?: string } | undefined;

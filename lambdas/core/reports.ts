@@ -1,16 +1,25 @@
 import { createHash } from 'node:crypto';
-import type { ActivityCounters } from './activity.js';
-import { ForbiddenError, TooManyRequestsInRangeError, ValidationError } from './errors.js';
+import { ForbiddenError, ValidationError } from './errors.js';
 import {
-  type AssessedRequest,
   buildEvidenceRecord,
   buildEvidenceSummary,
   type EvidenceRecord,
   type EvidenceSummary,
+  verifyEvidenceIntegrity,
+  withKeyedIntegrity,
 } from './evidence.js';
-import type { EvidencePage, PartitionItem } from './evidence-pages.js';
+import { type EvidencePage, type EvidenceQuery, readEvidencePage } from './evidence-pages.js';
 import { normalizeIdentity } from './identity.js';
 import { type AccessRequest, type Caller, REQUEST_STATUSES, type RequestStatus } from './model.js';
+import type { Mac } from './ports.js';
+import { badCursor, type Params, readCursor, refuseUnknown } from './query-params.js';
+import type {
+  ListFilter,
+  ListPosition,
+  PartitionItem,
+  ReportReader,
+  StoredRequest,
+} from './report-reader.js';
 import { effectiveStatus } from './status.js';
 
 /**
@@ -30,87 +39,8 @@ export const MAX_REVIEW_REQUESTS = 10_000;
 
 const DAY_MS = 86_400_000;
 
-/** Where a listing stopped: the byDay partition (absent for an agent's listing) and the last sort key read. */
-export interface ListPosition {
-  day?: string;
-  /** The index sort key `<createdAt>#<id>` of the last request examined. */
-  after?: string;
-}
-
-export interface ListFilter {
-  agent?: { issuer: string; sub: string };
-  status?: RequestStatus;
-  /** Inclusive, ISO-8601 (`toISOString`). */
-  from: string;
-  /** Exclusive. */
-  to: string;
-  limit: number;
-}
-
-export interface NewestListing {
-  source: { statuses: readonly RequestStatus[] } | { agent: { issuer: string; sub: string } };
-  /** Inclusive bound on the sort key `<createdAt>#<id>`. */
-  from: string;
-  /** Exclusive bound on the sort key. */
-  to: string;
-  after?: string;
-  limit: number;
-  accept: (request: StoredRequest) => boolean;
-}
-
-/** A REQUEST item as stored: the request and the linker's counters beside it. */
-export interface StoredRequest {
-  request: AccessRequest;
-  activity: ActivityCounters;
-}
-
-/** The subset of a REQUEST item an access review reads (its projection leaves the history out). */
-export type ReviewRow = { request: AssessedRequest; activity: ActivityCounters };
-
-/** Reads for the reports; implemented on DynamoDB with Query and GetItem only, never Scan. */
-export interface ReportReader {
-  /**
-   * Requests of `filter` newest first, from `position`, at most `filter.limit` of those `accept`
-   * keeps; `storedStatuses` may pre-filter in the database. `next` is absent at the end.
-   */
-  listRequests(
-    filter: ListFilter,
-    position: ListPosition | undefined,
-    options: { storedStatuses?: readonly RequestStatus[]; accept: (request: StoredRequest) => boolean },
-  ): Promise<{ items: StoredRequest[]; next?: ListPosition }>;
-  /**
-   * Requests of one agent, or in any of some stored statuses, created in [from, to), newest first,
-   * strictly older than `after` (a sort key `<createdAt>#<id>` from a previous `next`).
-   */
-  listNewest(listing: NewestListing): Promise<{ items: StoredRequest[]; next?: string }>;
-  /**
-   * Every item of one request's partition (evidence-pages.ts `PartitionItem`, in that order), read a
-   * database page at a time as the caller consumes them; nothing when there is no such request.
-   */
-  evidenceItems(id: string): AsyncIterable<PartitionItem>;
-  /** Every request created in [from, to); throws TooManyError past `max`. */
-  reviewRows(from: string, to: string, max: number): Promise<ReviewRow[]>;
-}
-
-/** Thrown by a ReportReader past its `max` (errors.ts); re-exported for the readers' adapters. */
-export { TooManyRequestsInRangeError };
-
 export function requireAuditor(caller: Caller): void {
   if (!caller.roles.has('auditor')) throw new ForbiddenError('Reports are for auditors.');
-}
-
-export type Params = Record<string, string | undefined> | null | undefined;
-
-export function refuseUnknown(params: Params, allowed: readonly string[]): void {
-  for (const name of Object.keys(params ?? {})) {
-    if (!allowed.includes(name)) {
-      // A misspelt filter silently ignored would show an auditor the wrong population.
-      throw new ValidationError(
-        name,
-        `Unknown query parameter ${JSON.stringify(name.slice(0, 64))}; allowed: ${allowed.join(', ')}.`,
-      );
-    }
-  }
 }
 
 const INSTANT = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
@@ -255,37 +185,6 @@ export function encodeCursor(query: ListQuery, next: ListPosition): string {
   return Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
 }
 
-export const badCursor = (why: string) =>
-  new ValidationError('cursor', `The cursor is not valid (${why}); start again without it.`);
-
-/**
- * A cursor's JSON body, refusing anything this service did not write for this query: base64url of
- * at most `maxLength` characters, an object with only `keys`, version 1, bound to `fingerprint`
- * (the caller and the filter: another query's cursor reveals nothing here). Reports and the
- * caller's list (request-list.ts) share it.
- */
-export function readCursor(
-  raw: string,
-  fingerprint: string,
-  keys: readonly string[],
-  maxLength: number,
-): Record<string, unknown> {
-  if (raw.length === 0 || raw.length > maxLength || !/^[A-Za-z0-9_-]+$/.test(raw))
-    throw badCursor('not base64url');
-  let body: unknown;
-  try {
-    body = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-  } catch {
-    throw badCursor('not readable');
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badCursor('not readable');
-  const c = body as Record<string, unknown>;
-  if (Object.keys(c).some((k) => !['v', ...keys].includes(k)) || c.v !== 1)
-    throw badCursor('unknown version');
-  if (c.q !== fingerprint) throw badCursor('it belongs to a query with other filters');
-  return c;
-}
-
 /** Decodes a report listing's cursor: its range and position must be its own. */
 function decodeCursor(raw: string, fingerprint: string): CursorBody {
   const c = readCursor(raw, fingerprint, ['q', 'f', 't', 'd', 'k'], 512);
@@ -378,8 +277,30 @@ function malformed(id: unknown): MalformedSummary {
   };
 }
 
-/** `GET /v1/reports/requests/{id}`: one page of the record, and the cursor to the next. */
-export function evidenceRecordOf(
+/**
+ * `GET /v1/reports/requests/{id}`: one page of the evidence record, read from the request's
+ * partition (`items`), with the keyed integrity verdict over all of it when there is a history key.
+ * Undefined when there is no such request.
+ */
+export async function readEvidenceRecord(
+  items: AsyncIterable<PartitionItem>,
+  query: EvidenceQuery,
+  now: Date,
+  mac?: Mac,
+) {
+  const page = await readEvidencePage(items, query, mac);
+  if (!page) return undefined;
+  const record = evidenceRecordOf(page, now);
+  if (!mac || !page.checked || !('evidence' in record)) return record;
+  const verdict = await verifyEvidenceIntegrity(
+    { request: page.request, counters: page.activity, checked: page.checked },
+    mac,
+  );
+  return withKeyedIntegrity(record, verdict);
+}
+
+/** One page of the record, and the cursor to the next. */
+function evidenceRecordOf(
   page: EvidencePage,
   now: Date,
 ): (EvidenceRecord & { nextCursor: string | null }) | MalformedSummary {

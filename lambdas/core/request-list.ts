@@ -4,18 +4,9 @@ import { isNamedApprover } from './decisions.js';
 import { ForbiddenError, ValidationError } from './errors.js';
 import { type AccessRequest, type Caller, REQUEST_STATUSES, type RequestStatus } from './model.js';
 import { presentRequest } from './present.js';
-import {
-  badCursor,
-  type Params,
-  parseLimit,
-  type ReportReader,
-  readCursor,
-  refuseUnknown,
-  SORT_KEY,
-  type StoredRequest,
-  safeStatus,
-  storedStatusesFor,
-} from './reports.js';
+import { badCursor, type Params, readCursor, refuseUnknown } from './query-params.js';
+import type { ReportReader, StoredRequest } from './report-reader.js';
+import { parseLimit, SORT_KEY, safeStatus, storedStatusesFor } from './reports.js';
 
 /**
  * `GET /v1/requests?status=&limit=&cursor=` (docs/openapi.yaml): the caller's own view, newest

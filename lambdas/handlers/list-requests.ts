@@ -4,7 +4,7 @@ import { authenticatedApi, json, type RouteDeps } from '../adapters/http.js';
 import { lazyHandler } from '../adapters/lambda.js';
 import { createLogger } from '../adapters/logger.js';
 import { type Clock, systemClock } from '../core/ports.js';
-import type { ReportReader } from '../core/reports.js';
+import type { ReportReader } from '../core/report-reader.js';
 import { listForCaller, listScope, parseCallerListQuery } from '../core/request-list.js';
 
 export interface ListRequestsDeps extends RouteDeps {

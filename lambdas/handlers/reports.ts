@@ -3,20 +3,19 @@ import { DynamoDbReports } from '../adapters/dynamodb-reports.js';
 import { type ApiEvent, type ApiResult, apiHandler, header, json } from '../adapters/http.js';
 import { lazyHandler } from '../adapters/lambda.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
-import { type Settings, settingsFromEnvironment } from '../adapters/settings.js';
+import type { Settings } from '../adapters/settings.js';
 import { accessReviewCsv, buildAccessReview, parseReviewQuery } from '../core/access-review.js';
 import { NotFoundError } from '../core/errors.js';
-import { verifyEvidenceIntegrity, withKeyedIntegrity } from '../core/evidence.js';
-import { parseEvidenceQuery, readEvidencePage } from '../core/evidence-pages.js';
+import { parseEvidenceQuery } from '../core/evidence-pages.js';
 import { REQUEST_ID } from '../core/ids.js';
 import type { Caller } from '../core/model.js';
 import { type Clock, type Mac, systemClock } from '../core/ports.js';
+import type { ReportReader } from '../core/report-reader.js';
 import {
-  evidenceRecordOf,
   listEvidence,
   MAX_REVIEW_REQUESTS,
   parseListQuery,
-  type ReportReader,
+  readEvidenceRecord,
   requireAuditor,
 } from '../core/reports.js';
 
@@ -95,15 +94,9 @@ export const createReportsHandler = (deps: ReportsDeps) =>
         const id = which.id ?? '';
         if (!REQUEST_ID.test(id)) throw new NotFoundError('No such request.');
         const query = parseEvidenceQuery(event.queryStringParameters, id);
-        const page = await readEvidencePage(deps.reports.evidenceItems(id), query, deps.mac);
-        if (!page) throw new NotFoundError(`No request ${id}.`);
-        const record = evidenceRecordOf(page, now);
-        if (!deps.mac || !page.checked || !('evidence' in record)) return json(200, record);
-        const verdict = await verifyEvidenceIntegrity(
-          { request: page.request, counters: page.activity, checked: page.checked },
-          deps.mac,
-        );
-        return json(200, withKeyedIntegrity(record, verdict));
+        const record = await readEvidenceRecord(deps.reports.evidenceItems(id), query, now, deps.mac);
+        if (!record) throw new NotFoundError(`No request ${id}.`);
+        return json(200, record);
       }
       case 'review': {
         const query = parseReviewQuery(event.queryStringParameters, now);
@@ -127,13 +120,12 @@ export const createReportsHandler = (deps: ReportsDeps) =>
 export const buildReports = (settings: Settings) =>
   new DynamoDbReports(dynamoClient(settings), settings.tableName);
 
-export const handler = lazyHandler(() => {
-  const settings = settingsFromEnvironment();
-  return createReportsHandler({
+export const handler = lazyHandler((settings) =>
+  createReportsHandler({
     reports: buildReports(settings),
     authenticator: buildAuthenticator(settings),
     logger: createLogger({ fn: 'reports' }),
     issuer: settings.jwt.issuer,
     ...optionalMac(settings),
-  });
-});
+  }),
+);

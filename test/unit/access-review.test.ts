@@ -3,7 +3,7 @@ import { accessReviewCsv, buildAccessReview, parseReviewQuery } from '../../lamb
 import { NO_ACTIVITY } from '../../lambdas/core/activity.js';
 import { ValidationError } from '../../lambdas/core/errors.js';
 import type { AccessRequest, Decision } from '../../lambdas/core/model.js';
-import type { ReviewRow } from '../../lambdas/core/reports.js';
+import type { ReviewRow } from '../../lambdas/core/report-reader.js';
 
 const NOW = new Date('2026-12-01T00:00:00.000Z');
 const BUCKET = 'arn:aws:s3:::acme-prod-reports/q3.csv';
