@@ -108,7 +108,10 @@ export class ApprovalSteps {
           reason: `The grant ended at ${current.grant?.notAfter}.`,
           at: now,
         }));
-        if (request.status === 'EXPIRED') await this.postActivitySummary(request);
+        // An exact call's grant ends as EXECUTED (or APPROVED, never used, then EXPIRED): either way
+        // the approver is told what was done under it.
+        if (request.status === 'EXPIRED' || request.status === 'EXECUTED')
+          await this.postActivitySummary(request);
         break;
       case 'abort':
         request = await this.moveFrom(requestId, 'PENDING', 'DENIED', 'workflow failed', (now) => ({

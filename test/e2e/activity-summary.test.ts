@@ -122,4 +122,31 @@ describe('the Slack end-of-grant summary and the evidence record agree', () => {
     expect(lines).toContain('• `AssumeRole` ×1 — :warning: `AccessDenied`');
     expect(lines).toContain('• `PutItem` ×1');
   }, 90_000);
+
+  it('tells the approver what an executed exact call did when its grant ends, as for a session', async () => {
+    // Prepare: an exact PutItem, approved in Slack, executed by Countersign
+    const input = { TableName: 'orders', Item: { id: { S: 'exact-1' }, status: { S: 'shipped' } } };
+    const id = await stack.approvedRequest(agent, 'orders', { call: { input } });
+    const executed = await stack.call('POST', `/v1/requests/${id}/execute`, { token: agent });
+    expect(executed.status).toBe(200);
+
+    // Act: the grant's window ends (20 s after approval)
+    const approval = stack
+      .slackMessages()
+      .find((m) => m.thread_ts === undefined && JSON.stringify(m.blocks ?? '').includes(id));
+    const summary = await eventually(
+      () =>
+        stack
+          .slackMessages()
+          .find((m) => m.thread_ts === approval!.ts && String(m.text).startsWith('Grant ended')),
+      30_000,
+    );
+
+    // Assess: the thread counts the call as the evidence does
+    const record = await evidence(id);
+    expect(record.request.status).toBe('EXECUTED');
+    expect(record.evidence.activityTotals).toMatchObject({ calls: 1, denied: 0 });
+    expect(summary.text).toBe('Grant ended. 1 API call recorded under it, 0 denied.');
+    expect(JSON.stringify(summary.blocks)).toContain('• `PutItem` ×1');
+  }, 90_000);
 });
