@@ -31,9 +31,6 @@ import { RevocationAlarm } from './revocation-alarm.js';
 import { SlackSecret } from './slack-secret.js';
 import { configDefine } from './synth-config.js';
 
-/** The repository root (lib/project-root.ts), also exported here for this module's callers. */
-export { PROJECT_ROOT };
-
 /** Each handler file (lambdas/handlers/<file>.ts), sized for what it does. */
 export const HANDLERS = {
   requestAccess: { file: 'request-access', memorySize: 512, timeout: 15, description: 'POST /v1/requests' },

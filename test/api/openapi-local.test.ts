@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { PROJECT_ROOT } from '../../lib/aws/countersign-stack.js';
+import { PROJECT_ROOT } from '../../lib/project-root.js';
 import { TestStack } from '../support/local-stack.js';
 
 /**

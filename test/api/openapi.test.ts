@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { PROJECT_ROOT } from '../../lib/aws/countersign-stack.js';
+import { PROJECT_ROOT } from '../../lib/project-root.js';
 import { synthCountersign } from '../infra/synth.js';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];

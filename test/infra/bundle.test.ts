@@ -5,8 +5,8 @@ import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CountersignFunction } from '../../lib/aws/countersign-function.js';
-import { PROJECT_ROOT } from '../../lib/aws/countersign-stack.js';
 import { configDefine, configForBundles, loadSynthConfig } from '../../lib/aws/synth-config.js';
+import { PROJECT_ROOT } from '../../lib/project-root.js';
 import { FIXTURE_CONFIG_FILE, FIXTURES, newApp } from './synth.js';
 
 /**

@@ -7,13 +7,9 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TABLE_DESIGN } from '../../lambdas/adapters/table-design.js';
-import {
-  type CountersignStack,
-  HANDLERS,
-  type HandlerName,
-  PROJECT_ROOT,
-} from '../../lib/aws/countersign-stack.js';
+import { type CountersignStack, HANDLERS, type HandlerName } from '../../lib/aws/countersign-stack.js';
 import { loadSynthConfig } from '../../lib/aws/synth-config.js';
+import { PROJECT_ROOT } from '../../lib/project-root.js';
 import { DEFINITION_FILE, FIXTURE_CONFIG_FILE, synthCountersign } from './synth.js';
 import {
   asList,

@@ -10,8 +10,8 @@ import {
   chunkRoleArns,
   MAX_EVENT_PATTERN_CHARS,
 } from '../../lib/aws/cloudtrail-linkage.js';
-import { PROJECT_ROOT } from '../../lib/aws/countersign-stack.js';
 import { loadSynthConfig } from '../../lib/aws/synth-config.js';
+import { PROJECT_ROOT } from '../../lib/project-root.js';
 import { FIXTURE_CONFIG_FILE, newApp, synthCountersign } from './synth.js';
 import { type CfnTemplate, type RuleProps, resourcesOf } from './template-helpers.js';
 

@@ -4,8 +4,8 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../lib/aws/countersign-stack.js';
 import { LAMBDA_BUNDLING } from '../../lib/bundling.js';
+import { PROJECT_ROOT } from '../../lib/project-root.js';
 
 /**
  * Lambda reports `error.name` as the error type, and the state machine's Retry and Catch match it.

@@ -5,12 +5,9 @@ import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { CountersignConfig } from '../../lambdas/core/config.js';
-import {
-  CountersignStack,
-  type CountersignStackProps,
-  PROJECT_ROOT,
-} from '../../lib/aws/countersign-stack.js';
+import { CountersignStack, type CountersignStackProps } from '../../lib/aws/countersign-stack.js';
 import { loadSynthConfig } from '../../lib/aws/synth-config.js';
+import { PROJECT_ROOT } from '../../lib/project-root.js';
 
 export const FIXTURES = join(PROJECT_ROOT, 'test', 'infra', 'fixtures');
 export const FIXTURE_CONFIG_FILE = join(FIXTURES, 'countersign.yaml');

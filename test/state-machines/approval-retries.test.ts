@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../lib/aws/countersign-stack.js';
+import { PROJECT_ROOT } from '../../lib/project-root.js';
 
 type State = { Type: string; Retry?: Array<{ ErrorEquals: string[] }> };
 const asl = JSON.parse(readFileSync(join(PROJECT_ROOT, 'state-machines', 'approval.asl.json'), 'utf8')) as {

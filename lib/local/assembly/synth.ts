@@ -17,9 +17,6 @@ import type { CfnTemplate } from './template.js';
  * `app.node.tryGetContext`, so the feature flags in cdk.json apply exactly as in `cdk synth`.
  */
 
-/** The repository root (lib/project-root.ts), also exported here for this module's callers. */
-export { PROJECT_ROOT };
-
 /**
  * Everything that can change the synthesized output besides the configuration file. A file added
  * under one of these folders changes the key too (paths are hashed with the contents).

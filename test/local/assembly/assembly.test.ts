@@ -23,7 +23,6 @@ import {
   assemblyKey,
   CLI_SETTINGS_CONTEXT,
   cdkContext,
-  PROJECT_ROOT,
   type SynthesizedAssembly,
   synthesizeAssembly,
 } from '../../../lib/local/assembly/synth.js';
@@ -32,6 +31,7 @@ import {
   type FunctionModel,
   readAssemblyModel,
 } from '../../../lib/local/assembly/template.js';
+import { PROJECT_ROOT } from '../../../lib/project-root.js';
 import { fakeAccessKeyId } from '../../support/fake-keys.js';
 
 /**

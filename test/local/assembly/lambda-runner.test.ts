@@ -12,7 +12,7 @@ import {
   type LambdaRunner,
   type RunnableFunction,
 } from '../../../lib/local/assembly/lambda-runner.js';
-import { PROJECT_ROOT } from '../../../lib/local/assembly/synth.js';
+import { PROJECT_ROOT } from '../../../lib/project-root.js';
 
 /**
  * A tiny handler bundled the way the CDK bundles the real ones (lib/bundling.ts: ESM, minified),

@@ -11,7 +11,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT, SynthError, synthesizeAssembly } from '../../../lib/local/assembly/synth.js';
+import { SynthError, synthesizeAssembly } from '../../../lib/local/assembly/synth.js';
+import { PROJECT_ROOT } from '../../../lib/project-root.js';
 import { failure } from '../helpers.js';
 
 /**
