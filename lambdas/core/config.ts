@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigInvalidError, type ConfigIssue } from './errors.js';
+import { ConfigInvalidError } from './errors.js';
 import { ACCESS_LEVELS } from './iam-catalog.js';
 import { normalizeIdentity } from './identity.js';
 import { DETECTORS } from './masking.js';
@@ -344,7 +344,6 @@ export function formatKey(path: ReadonlyArray<PropertyKey>, raw?: unknown): stri
 }
 
 /** Its home is errors.ts, with the other errors; re-exported for the configuration's readers. */
-export { ConfigInvalidError, type ConfigIssue };
 
 /** Validates a parsed configuration object, throwing ConfigInvalidError naming every bad key. */
 export function parseConfig(raw: unknown): CountersignConfig {

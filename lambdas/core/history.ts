@@ -10,7 +10,6 @@ import type { Mac } from './ports.js';
  */
 
 /** The entry's shape lives with the other stored shapes (model.ts); it is re-exported for readers of this module. */
-export type { HistoryEntry } from './model.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 

@@ -1,6 +1,7 @@
 import type { CountersignConfig } from './config.js';
+import { globMatch } from './glob.js';
 import type { PolicyOutcome } from './model.js';
-import { evaluatePolicy, globMatch, type PolicyInput } from './policy.js';
+import { evaluatePolicy, type PolicyInput } from './policy.js';
 
 /**
  * What Countersign never grants, whatever the rules say (DESIGN.md §3). A grant is bounded by its

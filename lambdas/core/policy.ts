@@ -4,7 +4,6 @@ import { globMatch } from './glob.js';
 import type { PolicyOutcome } from './model.js';
 
 /** Rules match with IAM-style globs (glob.ts); re-exported for the policy's other readers. */
-export { globMatch };
 
 /**
  * The policy engine: the config's rules in order, first match wins, else deny (DESIGN.md §3).

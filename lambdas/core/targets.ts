@@ -1,6 +1,6 @@
 import type { CountersignConfig } from './config.js';
 import { FailClosedError } from './errors.js';
-import { globMatch } from './policy.js';
+import { globMatch } from './glob.js';
 
 /**
  * Which target role a resource is reached through (docs/openapi.yaml and README, `targets[]`):

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
-import { ConfigInvalidError, type CountersignConfig, parseConfig } from '../../lambdas/core/config.js';
-import { ConfigError } from '../../lambdas/core/errors.js';
+import { type CountersignConfig, parseConfig } from '../../lambdas/core/config.js';
+import { ConfigError, ConfigInvalidError } from '../../lambdas/core/errors.js';
 
 /**
  * The configuration as the AWS assembly sees it: read once at synth time, validated with the same

@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import { globMatch } from '../../lambdas/core/policy.js';
+import { globMatch } from '../../lambdas/core/glob.js';
 import type { ApiRouteSpec, GatewayResponseSpec } from './api-gateway.js';
 import { ruleReceives } from './assembly/event-patterns.js';
 import { resolve, resolveDefinition, resolveEnvironment } from './assembly/intrinsics.js';

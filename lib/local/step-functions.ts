@@ -26,9 +26,6 @@ import {
 /** How long after a task's timeout this side releases a callback the interpreter already timed out. */
 const RELEASE_AFTER_TIMEOUT_MS = 250;
 
-export type { ExecutionRecord } from './step-functions-api.js';
-export { isValidName } from './step-functions-api.js';
-
 /**
  * A local Step Functions (Standard) service: the AWS JSON 1.0 API that `@aws-sdk/client-sfn` speaks
  * (step-functions-api.ts), in front of the `aws-local-stepfunctions` ASL interpreter, so handlers run

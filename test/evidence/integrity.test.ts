@@ -16,9 +16,9 @@ import { DynamoDbRequestStore } from '../../lambdas/adapters/dynamodb-store.js';
 import { keys } from '../../lambdas/adapters/dynamodb-table.js';
 import { HmacMac } from '../../lambdas/adapters/hmac-mac.js';
 import { verifyEvidenceIntegrity } from '../../lambdas/core/evidence.js';
-import { canonicalJson, type HistoryEntry, snapshotOf, verifyHistory } from '../../lambdas/core/history.js';
+import { canonicalJson, snapshotOf, verifyHistory } from '../../lambdas/core/history.js';
 import { CloudTrailLinker } from '../../lambdas/core/linker.js';
-import type { AccessRequest } from '../../lambdas/core/model.js';
+import type { AccessRequest, HistoryEntry } from '../../lambdas/core/model.js';
 import type { DynamoDbLocal } from '../../lib/local/dynamodb-local.js';
 import {
   caller,

@@ -16,11 +16,8 @@ import {
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LocalServer, listenLocal } from '../../lib/local/http-server.js';
-import {
-  createLocalStepFunctions,
-  isValidName,
-  type LocalStepFunctions,
-} from '../../lib/local/step-functions.js';
+import { createLocalStepFunctions, type LocalStepFunctions } from '../../lib/local/step-functions.js';
+import { isValidName } from '../../lib/local/step-functions-api.js';
 import { failure } from './helpers.js';
 
 const NOTIFY_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:notify';

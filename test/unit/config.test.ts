@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigInvalidError } from '../../lambdas/core/config.js';
+import { ConfigInvalidError } from '../../lambdas/core/errors.js';
 import { parseConfigText } from '../../lib/aws/synth-config.js';
 
 const GOOD = `

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { globMatch } from '../../lambdas/core/glob.js';
 import { iamCatalog } from '../../lambdas/core/iam-catalog.js';
 import {
   isResourceAlias,
@@ -9,7 +10,6 @@ import {
   ownResourcePatterns,
   PERMISSIONS_EXCEPTIONS,
 } from '../../lambdas/core/never-grantable.js';
-import { globMatch } from '../../lambdas/core/policy.js';
 import { loadConfigFile } from '../../lib/local/config-file.js';
 import { TEST_CONFIG_PATH } from '../support/local-stack.js';
 

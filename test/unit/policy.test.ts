@@ -1,13 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambdas/core/config.js';
 import { FailClosedError } from '../../lambdas/core/errors.js';
+import { globMatch } from '../../lambdas/core/glob.js';
 import type { PolicyOutcome } from '../../lambdas/core/model.js';
-import {
-  evaluatePolicy,
-  globMatch,
-  grantDurationSeconds,
-  type PolicyInput,
-} from '../../lambdas/core/policy.js';
+import { evaluatePolicy, grantDurationSeconds, type PolicyInput } from '../../lambdas/core/policy.js';
 
 const config = parseConfig({
   identity: { audience: 'countersign' },

@@ -1,4 +1,4 @@
-import { globMatch } from '../../../lambdas/core/policy.js';
+import { globMatch } from '../../../lambdas/core/glob.js';
 
 /**
  * IAM's policy evaluation logic for one account, as the local AWS endpoint applies it: pure, no I/O.
