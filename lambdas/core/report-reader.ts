@@ -62,7 +62,7 @@ export interface ReportReader {
    */
   listNewest(listing: NewestListing): Promise<{ items: StoredRequest[]; next?: string }>;
   /**
-   * Every item of one request's partition (evidence-pages.ts `PartitionItem`, in that order), read a
+   * Every item of one request's partition (`PartitionItem` below, in that order), read a
    * database page at a time as the caller consumes them; nothing when there is no such request.
    */
   evidenceItems(id: string): AsyncIterable<PartitionItem>;
